@@ -1,0 +1,127 @@
+/*
+ * queue/queue.h - the durable spool. A message is written under tmp/,
+ * fsync'ed (file and directory, batched across sessions by the group
+ * committer), then renamed into place; only renamed files are ever read
+ * back. Per-recipient state changes are journaled so they survive restarts.
+ * The on-disk layout is documented in queue/queue.c.
+ *
+ * Threads: every function here is called from the event loop thread; the
+ * blocking fsyncs run on worker threads and their completions come back to
+ * the loop as callbacks. The loop never waits on the disk for a commit.
+ */
+#ifndef QUEUE_QUEUE_H
+#define QUEUE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct event_base;
+struct queue;				/* the spool, opaque */
+struct queue_msg;			/* one message being received, opaque */
+
+#define QUEUE_ID_MAX	24		/* buffer size for an id, with NUL */
+
+enum queue_rcpt_state {
+	RCPT_PENDING,			/* never tried */
+	RCPT_DEFERRED,			/* tried, will retry at next_attempt */
+	RCPT_DELIVERED,			/* final: 2xx recorded */
+	RCPT_BOUNCED,			/* final: 5xx or expired; DSN queued (unless null sender) */
+};
+
+struct queue_rcpt {
+	char			*addr;		/* without <>, as received */
+	enum queue_rcpt_state	 state;
+	unsigned		 attempts;
+	time_t			 next_attempt;	/* 0: now */
+	char			*last_error;	/* NULL or the last failure text */
+};
+
+#define ENV_8BITMIME	0x01		/* BODY=8BITMIME */
+#define ENV_SMTPUTF8	0x02		/* SMTPUTF8 requested */
+#define ENV_DSN		0x04		/* a bounce we generated (null sender) */
+
+struct queue_envelope {
+	char			 id[QUEUE_ID_MAX];
+	time_t			 arrival;
+	char			*sender;	/* "" for the null sender <> */
+	unsigned		 flags;		/* ENV_* */
+	uint64_t		 size;		/* octets of message content */
+	char			*client;	/* "[addr]" it came from, for logs */
+	char			*helo;		/* EHLO/HELO name given, for logs */
+	struct queue_rcpt	*rcpts;
+	size_t			 nrcpts;
+};
+
+/*
+ * Called on the loop for each complete message: once per recovered
+ * message at queue_open() time (in id order) and once after each
+ * successful commit. The callee owns env and frees it with
+ * queue_envelope_free().
+ */
+typedef void queue_ready_cb(struct queue_envelope *env, void *arg);
+
+/* error is 0 on success or an errno value (ENOSPC, EIO ...). */
+typedef void queue_commit_cb(struct queue_msg *, int error, void *arg);
+
+/*
+ * Open (creating if needed) the spool at dir: remove leftovers of
+ * interrupted writes, then report every complete message to ready.
+ * NULL + err on failure.
+ */
+struct queue	*queue_open(struct event_base *, const char *dir,
+		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
+/* Waits for pending syncs to finish, then frees. */
+void		 queue_close(struct queue *);
+
+/* --- receiving --- */
+
+/* A new message with its envelope (rcpts copied). NULL + errno. */
+struct queue_msg *queue_msg_new(struct queue *, const char *sender,
+		    unsigned flags, const char *const *rcpts, size_t nrcpts,
+		    const char *client, const char *helo);
+const char	*queue_msg_id(const struct queue_msg *);
+/* Append message content (already dot-unstuffed, CRLF line ends). 0 / -1 + errno. */
+int		 queue_msg_write(struct queue_msg *, const void *, size_t);
+/*
+ * Make the message durable: cb runs on the loop after the file and its
+ * directory are fsync'ed and it is renamed into place (error 0), or after
+ * a failure that left nothing behind (error != 0). The message is freed
+ * after cb returns. On success the ready callback also fires, after cb.
+ */
+void		 queue_msg_commit(struct queue_msg *, queue_commit_cb *, void *);
+/* Discard a message being received; leaves no file. */
+void		 queue_msg_abort(struct queue_msg *);
+
+/* --- delivering --- */
+
+/* Open the content of message id for reading: fd positioned at the first
+ * content octet, *size set. -1 + errno. The caller closes fd. */
+int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
+
+/*
+ * Record a recipient's new state (index into env->rcpts, env updated in
+ * memory too). The record is appended to the message's journal at once and
+ * made durable by the next batched sync; a crash before that sync may
+ * repeat a delivery (at-least-once), never lose a recipient.
+ * cb, if not NULL, runs on the loop once the record is durable.
+ */
+int		 queue_rcpt_update(struct queue *, struct queue_envelope *env,
+		    size_t idx, enum queue_rcpt_state, unsigned attempts,
+		    time_t next_attempt, const char *error,
+		    void (*cb)(void *arg, int error), void *arg);
+
+/* All recipients are final: remove the message (batched, durable). */
+int		 queue_msg_remove(struct queue *, const char *id);
+
+struct queue_envelope *queue_envelope_dup(const struct queue_envelope *);
+void		 queue_envelope_free(struct queue_envelope *);
+const char	*queue_rcpt_state_name(enum queue_rcpt_state);
+
+/* Test hook: number of fsync batches done, and fsyncs they covered. */
+void		 queue_sync_stats(const struct queue *, uint64_t *batches,
+		    uint64_t *files);
+
+#endif

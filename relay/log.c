@@ -1,0 +1,223 @@
+/*
+ * relay/log.c - log destinations and the line format. The destination is
+ * process-wide state (like syslog itself): set once at start and on SIGHUP.
+ * Lines are written with one write(2) each so that concurrent writers to a
+ * shared file never interleave within a line.
+ */
+#include "relay/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
+
+static enum log_dest	 log_dest = DEST_STDERR;
+static int		 log_fd = STDERR_FILENO;
+static int		 log_debug_on;
+
+int
+log_open(const char *dest, char *err, size_t errlen)
+{
+	int fd;
+
+	if (dest == NULL || strcmp(dest, "-") == 0) {
+		log_close();
+		log_dest = DEST_STDERR;
+		log_fd = STDERR_FILENO;
+		return 0;
+	}
+	if (strcmp(dest, "syslog") == 0) {
+		log_close();
+		openlog("danerelay", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_dest = DEST_SYSLOG;
+		return 0;
+	}
+	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", dest, strerror(errno));
+		return -1;
+	}
+	log_close();
+	log_dest = DEST_FILE;
+	log_fd = fd;
+	return 0;
+}
+
+void
+log_close(void)
+{
+	if (log_dest == DEST_FILE && log_fd != -1)
+		close(log_fd);
+	if (log_dest == DEST_SYSLOG)
+		closelog();
+	log_dest = DEST_STDERR;
+	log_fd = STDERR_FILENO;
+}
+
+void
+log_set_debug(int on)
+{
+	log_debug_on = on;
+}
+
+int
+log_debug_enabled(void)
+{
+	return log_debug_on;
+}
+
+static void
+log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
+    va_list ap)
+{
+	char		 line[2048];
+	struct timeval	 tv;
+	struct tm	 tm;
+	int		 n, m;
+	size_t		 off = 0;
+
+	if (log_dest == DEST_SYSLOG) {
+		n = 0;
+	} else {
+		gettimeofday(&tv, NULL);
+		gmtime_r(&tv.tv_sec, &tm);
+		n = snprintf(line, sizeof(line),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ danerelay[%ld]: ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+		    (long)getpid());
+	}
+	off = (size_t)n;
+	if (qid != NULL && *qid != '\0') {
+		m = snprintf(line + off, sizeof(line) - off, "%s: ", qid);
+		if (m > 0 && (size_t)m < sizeof(line) - off)
+			off += (size_t)m;
+	}
+	m = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+	if (m < 0)
+		m = 0;
+	off = (size_t)m >= sizeof(line) - off ? sizeof(line) - 1 : off + (size_t)m;
+	if (suffix != NULL) {
+		m = snprintf(line + off, sizeof(line) - off, ": %s", suffix);
+		if (m > 0)
+			off = (size_t)m >= sizeof(line) - off ?
+			    sizeof(line) - 1 : off + (size_t)m;
+	}
+	if (log_dest == DEST_SYSLOG) {
+		syslog(prio, "%s", line);
+		return;
+	}
+	if (off >= sizeof(line) - 1)
+		off = sizeof(line) - 2;
+	line[off++] = '\n';
+	/* One write per line: a short write to a log is not worth a retry loop. */
+	if (write(log_fd, line, off) == -1)
+		return;
+}
+
+void
+log_info(const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(LOG_INFO, qid, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vline(LOG_WARNING, qid, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(LOG_WARNING, qid, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_debug_on)
+		return;
+	va_start(ap, fmt);
+	log_vline(LOG_DEBUG, qid, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vline(LOG_CRIT, NULL, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(LOG_CRIT, NULL, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+const char *
+log_safe(const char *s, size_t slen, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (len == 0)
+		return buf;
+	for (i = 0; i < slen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t need = (c == '\\') ? 2 : (c < 0x20 || c >= 0x7f) ? 4 : 1;
+
+		if (o + need + 4 > len) {	/* room for "..." and NUL */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = '\\';
+		} else if (c < 0x20 || c >= 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}

@@ -1,0 +1,160 @@
+# tests/e2e/lib.sh - shared helpers for end-to-end scenarios. Source it from
+# a tests/e2e/t_*.sh script (bash). Each scenario gets:
+#   T     a private temporary directory, removed at exit
+#   NET   a private /24 of loopback addresses ("$NET.1" .. "$NET.254")
+#   BIN   the danerelay binary under test
+# Every process started through these helpers is stopped by its PID at exit;
+# every wait is bounded.
+
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${DANERELAY_BUILD:-$top/build-asan}
+BIN=$B/danerelay
+SINK=$B/sink
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+TEST_INDEX=${TEST_INDEX:-$(( $(printf '%s' "$TEST_NAME" | cksum | cut -d' ' -f1) % 200 + 1 ))}
+NET="127.$((100 + TEST_INDEX / 250)).$((TEST_INDEX % 250 + 1))"
+T=$(mktemp -d "/tmp/danerelay-$TEST_NAME.XXXXXX")
+PIDS=""
+RELAY_PID=""
+RELAY_LOG=$T/relay.log
+
+cleanup() {
+	local p
+	for p in $PIDS; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		wait_pid_gone "$p" 50 || kill -KILL "$p" 2>/dev/null
+	done
+	if [ "${KEEP_T:-0}" != 1 ]; then
+		# a test may have mounted something under $T
+		for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/mounts); do
+			umount "$m" 2>/dev/null
+		done
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	if [ -f "$RELAY_LOG" ]; then
+		echo "--- relay log (last 40 lines)"
+		tail -n 40 "$RELAY_LOG"
+	fi
+	exit 1
+}
+
+ok() {
+	echo "ok: $*"
+}
+
+# wait_pid_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit.
+wait_pid_gone() {
+	local i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -gt "$2" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# track PID: stop it at exit.
+track() {
+	PIDS="$PIDS $1"
+}
+
+# untrack PID
+untrack() {
+	PIDS=$(echo " $PIDS " | sed "s/ $1 / /")
+}
+
+# wait_port ADDR PORT [SECONDS]: wait until something accepts on ADDR:PORT.
+wait_port() {
+	local i=0 max=$(( ${3:-10} * 10 ))
+	while ! python3 -c "import socket,sys; s=socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5); s.close()" "$1" "$2" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -gt "$max" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# wait_log PATTERN [SECONDS] [FILE]: wait for an extended regex in a log.
+wait_log() {
+	local i=0 max=$(( ${2:-10} * 10 )) f=${3:-$RELAY_LOG}
+	while ! grep -Eq -- "$1" "$f" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -gt "$max" ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+assert_log() {		# PATTERN [FILE]
+	grep -Eq -- "$1" "${2:-$RELAY_LOG}" || fail "log lacks /$1/"
+	ok "log has /$1/"
+}
+
+assert_no_log() {	# PATTERN [FILE]
+	if grep -Eq -- "$1" "${2:-$RELAY_LOG}"; then
+		grep -E -- "$1" "${2:-$RELAY_LOG}" | head -3
+		fail "log has /$1/"
+	fi
+	ok "log lacks /$1/"
+}
+
+# base_conf FILE [extra lines on stdin]: a config on $NET.1:10025 with a
+# private spool, logging to $RELAY_LOG. Lines read from stdin are appended.
+base_conf() {
+	{
+		echo "listen = $NET.1:10025"
+		echo "hostname = relay.test"
+		echo "spool_dir = $T/spool"
+		echo "log_file = $RELAY_LOG"
+		echo "relay_clients = 127.0.0.0/8, ::1"
+		echo "tls_policy = may"
+		if [ -n "${WORLD_DIR:-}" ] && [ -f "$WORLD_DIR/unbound.conf" ]; then
+			echo "resolver_config = $WORLD_DIR/unbound.conf"
+			echo "trust_anchor_file = $WORLD_DIR/root.key"
+		fi
+		[ -t 0 ] || cat
+	} > "$1"
+}
+
+# relay_start CONF: start the daemon in the foreground mode, in the
+# background of this shell; wait until it accepts on its first listen address.
+relay_start() {
+	local conf=$1 listen addr port
+	"$BIN" -c "$conf" >> "$T/relay.stderr" 2>&1 &
+	RELAY_PID=$!
+	track "$RELAY_PID"
+	listen=$(sed -n 's/^listen *= *\([^,]*\).*/\1/p' "$conf" | head -1)
+	listen=${listen:-127.0.0.1:10025}
+	addr=${listen%:*}; addr=${addr#[}; addr=${addr%]}
+	port=${listen##*:}
+	wait_port "$addr" "$port" 15 || { cat "$T/relay.stderr"; fail "relay did not start"; }
+}
+
+# relay_stop: SIGTERM, expect exit status 0 within 15 s (ASan leak reports
+# turn into a non-zero status).
+relay_stop() {
+	local st
+	[ -n "$RELAY_PID" ] || return 0
+	kill -TERM "$RELAY_PID" 2>/dev/null
+	wait_pid_gone "$RELAY_PID" 150 || { kill -KILL "$RELAY_PID"; fail "relay did not stop on SIGTERM"; }
+	wait "$RELAY_PID"; st=$?
+	untrack "$RELAY_PID"
+	RELAY_PID=""
+	[ "$st" -eq 0 ] || { cat "$T/relay.stderr"; fail "relay exited with status $st"; }
+}
+
+# relay_kill9: crash the daemon.
+relay_kill9() {
+	kill -KILL "$RELAY_PID" 2>/dev/null
+	wait "$RELAY_PID" 2>/dev/null
+	untrack "$RELAY_PID"
+	RELAY_PID=""
+}
