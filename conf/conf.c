@@ -232,7 +232,7 @@ set_value(struct parser *p, const struct key *k, const char *val,
 		if (value_size(val, &sz, err, errlen) == -1)
 			return -1;
 		if (sz < k->min) {
-			snprintf(err, errlen, "%s: must be at least %u bytes",
+			snprintf(err, errlen, "%s: too small (at least %u)",
 			    value_quote(val, qbuf, sizeof(qbuf)), k->min);
 			return -1;
 		}
@@ -300,6 +300,56 @@ key_find(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+/* Edit distance of a and b, capped: anything above 2 is 3. */
+static unsigned
+edit_distance(const char *a, const char *b)
+{
+	unsigned row[64], prev, tmp, best;
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la >= 64 || lb >= 64 || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	for (j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = (unsigned)i;
+		best = row[0];
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+			if (row[j] < best)
+				best = row[j];
+		}
+		if (best > 2)
+			return 3;
+	}
+	return row[lb] > 2 ? 3 : row[lb];
+}
+
+/* The known key closest to a misspelt one, for "did you mean". */
+static const char *
+key_near(const char *name)
+{
+	const char *best = NULL;
+	unsigned d, bestd = 3;
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if ((d = edit_distance(name, keys[i].name)) < bestd) {
+			bestd = d;
+			best = keys[i].name;
+		}
+	}
+	return best;
 }
 
 /* The system host name, fully qualified if the resolver knows it; cached:
@@ -377,7 +427,7 @@ parse_section(struct parser *p, char *s)
 			e[1] = '\0';
 	}
 	if (e == NULL) {
-		perr(p, p->lineno, value_quote(s, qbuf, sizeof(qbuf)),
+		perr(p, p->lineno, value_escape(s, qbuf, sizeof(qbuf)),
 		    "bad section header: expected [domain NAME] or "
 		    "[domain .NAME]");
 		goto broken;
@@ -402,7 +452,8 @@ parse_section(struct parser *p, char *s)
 	}
 	if (value_domain(name, dom, sizeof(dom), err, sizeof(err)) == -1) {
 		*e = ']';
-		perr(p, p->lineno, s, "bad section header: %s", err);
+		perr(p, p->lineno, value_escape(s, qbuf, sizeof(qbuf)),
+		    "bad section header: %s", err);
 		goto broken;
 	}
 	*e = ']';
@@ -410,7 +461,8 @@ parse_section(struct parser *p, char *s)
 		if (c->domains[i].subdomains == sub &&
 		    c->domains[i].name[0] != '\0' &&
 		    strcmp(c->domains[i].name, dom) == 0) {
-			perr(p, p->lineno, s, "duplicate section (first at "
+			perr(p, p->lineno, value_escape(s, qbuf, sizeof(qbuf)),
+			    "duplicate section (first at "
 			    "line %d)", c->domains[i].line);
 			break;
 		}
@@ -420,7 +472,7 @@ parse_section(struct parser *p, char *s)
 	return;
 bad:
 	*e = ']';
-	perr(p, p->lineno, value_quote(s, qbuf, sizeof(qbuf)),
+	perr(p, p->lineno, value_escape(s, qbuf, sizeof(qbuf)),
 	    "bad section header: expected [domain NAME] or [domain .NAME]");
 broken:
 	/* keys that follow are still checked against the [domain] rules */
@@ -485,14 +537,23 @@ parse_line(struct parser *p, char *s)
 	while (isspace((unsigned char)*v))
 		v++;
 	if (s == k || *v != '=') {
-		perr(p, p->lineno, s == k ? value_quote(k, qbuf, sizeof(qbuf)) :
-		    (*s = '\0', k), "malformed line: expected KEY = VALUE");
+		if (s != k)
+			*s = '\0';
+		perr(p, p->lineno, value_escape(k, qbuf, sizeof(qbuf)),
+		    "malformed line: expected KEY = VALUE");
 		return;
 	}
 	*s = '\0';
 	key = key_find(k);
 	if (key == NULL) {
-		perr(p, p->lineno, k, "unknown key");
+		const char *near = key_near(k);
+
+		if (near != NULL)
+			perr(p, p->lineno, value_escape(k, qbuf, sizeof(qbuf)),
+			    "unknown key (did you mean %s?)", near);
+		else
+			perr(p, p->lineno, value_escape(k, qbuf, sizeof(qbuf)),
+			    "unknown key");
 		return;
 	}
 	if (p->sect != NULL && !(key->flags & W_DOMAIN)) {

@@ -33,17 +33,19 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *
-value_quote(const char *s, char *buf, size_t len)
+static const char *
+escape(const char *s, char *buf, size_t len, bool quote)
 {
-	size_t i = 0, n = 0;
+	const char *q = quote ? "\"" : "";
+	size_t i = 0, n = 0, ql = strlen(q);
 
 	if (len < 8) {
 		if (len > 0)
 			buf[0] = '\0';
 		return buf;
 	}
-	buf[i++] = '"';
+	memcpy(buf, q, ql);
+	i = ql;
 	for (; s[n] != '\0'; n++) {
 		unsigned char c = (unsigned char)s[n];
 		char tmp[5];
@@ -61,16 +63,29 @@ value_quote(const char *s, char *buf, size_t len)
 			tl = 1;
 		}
 		/* keep room for the closing quote, "..." and the NUL */
-		if (i + tl + 5 > len || n >= QUOTE_MAX) {
-			memcpy(buf + i, "\"...", 5);
+		if (i + tl + ql + 4 > len || n >= QUOTE_MAX) {
+			memcpy(buf + i, q, ql);
+			memcpy(buf + i + ql, "...", 4);
 			return buf;
 		}
 		memcpy(buf + i, tmp, tl);
 		i += tl;
 	}
-	buf[i++] = '"';
-	buf[i] = '\0';
+	memcpy(buf + i, q, ql);
+	buf[i + ql] = '\0';
 	return buf;
+}
+
+const char *
+value_quote(const char *s, char *buf, size_t len)
+{
+	return escape(s, buf, len, true);
+}
+
+const char *
+value_escape(const char *s, char *buf, size_t len)
+{
+	return escape(s, buf, len, false);
 }
 
 #define Q(s)	value_quote((s), qbuf, sizeof(qbuf))

@@ -68,7 +68,13 @@ typedef int value_item_fn(const char *item, void *arg, char *err,
 int	value_list(const char *, value_item_fn *, void *arg, char *err,
 	    size_t errlen);
 
-/* Copy s to buf for an error message: quoted, escaped, length capped. */
+/*
+ * Copy s to buf for an error message: in double quotes, double quote and backslash
+ * escaped with a backslash, other bytes outside printable ASCII as \xHH, cut with
+ * "..." after 80 input octets or when buf (>= 8) is full. Returns buf.
+ * value_escape() is the same without the quotes.
+ */
 const char *value_quote(const char *s, char *buf, size_t len);
+const char *value_escape(const char *s, char *buf, size_t len);
 
 #endif
