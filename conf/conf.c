@@ -537,6 +537,8 @@ parse_line(struct parser *p, char *s)
 	while (isspace((unsigned char)*v))
 		v++;
 	if (s == k || *v != '=') {
+		/* name the line by its first word */
+		s += strcspn(s, " \t=");
 		if (s != k)
 			*s = '\0';
 		perr(p, p->lineno, value_escape(k, qbuf, sizeof(qbuf)),
