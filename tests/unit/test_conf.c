@@ -335,7 +335,7 @@ test_errors(void)
 		"12: spool_dir: empty value",
 		NULL };
 	static const char *const badval2[] = {
-		"1: listen: 127.0.0.1:25 listed twice",
+		"1: listen: \"127.0.0.1:25\" listed twice",
 		"2: relay_clients: \"10.0.0.0/8,,::1\": empty item in a comma separated list",
 		"3: log_file: unterminated quoted value",
 		"4: acct_file: text after the closing quote",
@@ -385,6 +385,15 @@ test_errors(void)
 		NULL };
 	static const char *const cross2[] = {
 		"1: max_backoff: min_backoff (300s) is longer than max_backoff (60s)",
+		NULL };
+	static const char *const nocascade[] = {
+		"1: trust_anchor_file: empty value",
+		"2: tls_cert_file: empty value",
+		"4: min_backoff: \"2x\": expected a duration: a number and a unit s, m, h or d (e.g. 90s, 5m, 1h, 5d)",
+		"3: tls_key_file: cannot read /nonexistent/key.pem: No such file or directory",
+		NULL };
+	static const char *const ctrl[] = {
+		"2: reason: \"tab\\x09here\": control character in the text",
 		NULL };
 	static const char *const three[] = {
 		"2: bogus: unknown key",
@@ -471,6 +480,16 @@ test_errors(void)
 	    "min_backoff = 2h\n", cross);
 	check_errors(__LINE__,
 	    "max_backoff = 1m\n", cross2);
+	/* a bad value gives one error, no follow-up from the cross checks */
+	check_errors(__LINE__,
+	    "trust_anchor_file =\n"
+	    "tls_cert_file = \"\"\n"
+	    "tls_key_file = /nonexistent/key.pem\n"
+	    "min_backoff = 2x\n"
+	    "max_backoff = 1m\n", nocascade);
+	check_errors(__LINE__,
+	    "[domain a.example]\n"
+	    "reason = \"tab\there\"\n", ctrl);
 	check_errors(__LINE__,
 	    "listen = 127.0.0.1:10025\n"
 	    "bogus = 1\n"
