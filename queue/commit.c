@@ -8,12 +8,14 @@
  *   in one splice, so every commit produced while serving one epoll wake-up
  *   travels as one batch, without a timer and without added latency.
  * - Workers (QUEUE_WORKERS threads, signals blocked): a free worker takes
- *   everything queued (up to COMMIT_BATCH_MAX jobs) as one batch. It starts
- *   write-back of all the batch's files at once (sync_file_range), then
- *   fdatasyncs and renames each, then fsyncs msg/ ONCE for all the batch's
- *   renames, unlinks and journal creations. While one worker waits on the
- *   disk new jobs pile up and the next free worker takes them all: the
- *   batch grows with load by itself, the disk's latency sets its size.
+ *   a batch, its fair share of what is queued (split over the idle workers,
+ *   at least COMMIT_SPLIT_MIN, at most COMMIT_BATCH_MAX jobs). A batch runs
+ *   in four phases: start write-back of all its files (sync_file_range);
+ *   fdatasync each (no name changes in between, so the first sync commits
+ *   the file system journal for all); rename/unlink; then ONE fsync of msg/
+ *   for all the batch's names. While workers wait on the disk new jobs pile
+ *   up and the next free worker takes them: the batch grows with load by
+ *   itself, the disk's latency sets its size, no timer is involved.
  * - Completion: the worker appends its batch to a done list and, unless
  *   the loop was already told, writes one byte to a pipe; the loop's read
  *   event takes the whole list and runs the done callbacks. The loop only
@@ -34,7 +36,8 @@
 
 #include <event2/event.h>
 
-#define COMMIT_BATCH_MAX	256
+#define COMMIT_BATCH_MAX	256	/* jobs per batch, at most */
+#define COMMIT_SPLIT_MIN	8	/* never split a batch finer than this */
 
 struct committer {
 	struct event_base	*base;
@@ -42,6 +45,7 @@ struct committer {
 
 	/* Loop thread only. */
 	struct commit_job	*lhead, **ltail;	/* not yet handed over */
+	size_t			 nlocal;		/* jobs on the l list */
 	struct event		*kick;
 	bool			 kicked;
 	struct event		*wake;		/* on pipefd[0] */
@@ -57,6 +61,7 @@ struct committer {
 	pthread_cond_t		 work_cv;	/* work queued or stop */
 	pthread_cond_t		 idle_cv;	/* no work queued, no batch running */
 	struct commit_job	*whead, **wtail;
+	size_t			 nwork;		/* jobs on the w list */
 	struct commit_job	*dhead, **dtail;
 	unsigned		 busy;		/* workers inside a batch */
 	bool			 notified;	/* a wake byte is on its way */
@@ -92,39 +97,50 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 	int			 e;
 
 	/*
-	 * Start write-back of every file first so that the device works on
-	 * the whole batch at once; the fdatasyncs below then mostly wait for
-	 * I/O already in flight (and share the file system's journal commit).
+	 * Phase 1: start write-back of every file at once, so that the
+	 * device works on the whole batch together.
 	 */
 	for (j = batch; j != NULL; j = j->next)
 		if ((j->kind == COMMIT_MSG || j->kind == COMMIT_JOURNAL) &&
 		    j->fd != -1)
 			(void)sync_file_range(j->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 
+	/*
+	 * Phase 2: fdatasync each file. No name changes in between, so the
+	 * first one commits the file system journal for the whole batch and
+	 * the others mostly find their metadata already committed.
+	 */
 	for (j = batch; j != NULL; j = j->next) {
 		st->jobs++;
+		if (j->kind != COMMIT_MSG && j->kind != COMMIT_JOURNAL)
+			continue;
+		st->files++;
+		if (fdatasync(j->fd) == -1)
+			j->error = errno;
+		close(j->fd);
+		j->fd = -1;
+	}
+
+	/* Phase 3: names. */
+	for (j = batch; j != NULL; j = j->next) {
 		switch (j->kind) {
 		case COMMIT_MSG:
 			/*
-			 * Data before name: fdatasync before the rename, so that
-			 * msg/ID never names a file whose content is not on disk.
-			 * tmp/ is never fsynced: whether tmp/ID survives a crash
-			 * does not matter (recovery removes all of tmp/).
+			 * Data before name: the rename only follows a good
+			 * fdatasync, so msg/ID never names a file whose content
+			 * is not on disk. tmp/ is never fsynced: whether tmp/ID
+			 * survives a crash does not matter (recovery removes
+			 * all of tmp/).
 			 */
-			st->files++;
-			if (fdatasync(j->fd) == -1)
+			if (j->error == 0 && commit_rename_noreplace(c->tmpfd,
+			    j->id, c->msgfd, j->id) == -1)
 				j->error = errno;
-			else if (commit_rename_noreplace(c->tmpfd, j->id, c->msgfd,
-			    j->id) == -1)
-				j->error = errno;
+			if (j->error != 0)
+				(void)unlinkat(c->tmpfd, j->id, 0);
 			else {
 				j->renamed = true;
 				dirsync = true;
 			}
-			close(j->fd);
-			j->fd = -1;
-			if (j->error != 0)
-				(void)unlinkat(c->tmpfd, j->id, 0);
 			break;
 		case COMMIT_JOURNAL:
 			/*
@@ -132,13 +148,8 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			 * worker has not finished: always fsync msg/ as well, so
 			 * that "durable" never depends on someone else's sync.
 			 */
-			st->files++;
-			if (fdatasync(j->fd) == -1)
-				j->error = errno;
-			else
+			if (j->error == 0)
 				dirsync = true;
-			close(j->fd);
-			j->fd = -1;
 			break;
 		case COMMIT_REMOVE:
 			/* Message first: a crash in between leaves an orphan
@@ -161,6 +172,7 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 		}
 	}
 
+	/* Phase 4: one directory fsync covers every name above. */
 	if (dirsync) {
 		st->dirs++;
 		if (fsync(c->msgfd) == -1) {
@@ -191,7 +203,7 @@ committer_worker(void *arg)
 	struct committer	*c = arg;
 	struct commit_job	*batch, **tail, *last;
 	struct queue_stats	 st;
-	unsigned		 n;
+	size_t			 n, want, idle;
 	bool			 notify;
 
 	pthread_mutex_lock(&c->mu);
@@ -201,10 +213,23 @@ committer_worker(void *arg)
 		if (c->whead == NULL)
 			break;		/* stop, and nothing left */
 
+		/*
+		 * A fair share of the queue: a big pile is split over the
+		 * idle workers so that their fdatasyncs run in parallel (the
+		 * file system merges them into one journal commit), a small
+		 * one stays whole so that it shares one directory fsync.
+		 */
+		idle = c->nthreads - c->busy;
+		want = (c->nwork + idle - 1) / idle;
+		if (want < COMMIT_SPLIT_MIN)
+			want = COMMIT_SPLIT_MIN;
+		if (want > COMMIT_BATCH_MAX)
+			want = COMMIT_BATCH_MAX;
 		batch = c->whead;
 		last = batch;
-		for (n = 1; n < COMMIT_BATCH_MAX && last->next != NULL; n++)
+		for (n = 1; n < want && last->next != NULL; n++)
 			last = last->next;
+		c->nwork -= n;
 		c->whead = last->next;
 		last->next = NULL;
 		if (c->whead == NULL)
@@ -284,6 +309,8 @@ committer_handover(struct committer *c)
 		return;
 	c->gen++;
 	pthread_mutex_lock(&c->mu);
+	c->nwork += c->nlocal;
+	c->nlocal = 0;
 	*c->wtail = c->lhead;
 	c->wtail = c->ltail;
 	pthread_cond_signal(&c->work_cv);
@@ -362,6 +389,7 @@ committer_submit(struct committer *c, struct commit_job *j)
 	j->renamed = false;
 	*c->ltail = j;
 	c->ltail = &j->next;
+	c->nlocal++;
 	if (!c->kicked) {
 		c->kicked = true;
 		event_active(c->kick, EV_TIMEOUT, 1);

@@ -1,13 +1,16 @@
 /*
  * queue/queue.h - the durable spool. A message is written under tmp/,
- * fsync'ed (file and directory, batched across sessions by the group
- * committer), then renamed into place; only renamed files are ever read
- * back. Per-recipient state changes are journaled so they survive restarts.
- * The on-disk layout is documented in queue/queue.c.
+ * fdatasync'ed, renamed into msg/ and msg/ fsync'ed (the syncs batched
+ * across sessions by the group committer, queue/commit.c); only renamed
+ * files are ever read back. Per-recipient state changes are journaled so
+ * they survive restarts. The on-disk layout and the reasons for each sync
+ * are documented in queue/queue.c.
  *
  * Threads: every function here is called from the event loop thread; the
- * blocking fsyncs run on worker threads and their completions come back to
- * the loop as callbacks. The loop never waits on the disk for a commit.
+ * blocking syncs, renames and unlinks run on worker threads and their
+ * completions come back to the loop as callbacks (never from inside the
+ * call that started them). The loop never waits on the disk. Do not call
+ * queue_close() from inside a queue callback.
  */
 #ifndef QUEUE_QUEUE_H
 #define QUEUE_QUEUE_H
@@ -135,7 +138,9 @@ int		 queue_rcpt_update(struct queue *, struct queue_envelope *env,
 		    void (*cb)(void *arg, int error), void *arg);
 
 /* All recipients are final: remove the message and its journal (by a
- * worker, then a batched fsync of msg/). 0 / -1 + errno (EINVAL bad id). */
+ * worker, then a batched fsync of msg/). 0 / -1 + errno (EINVAL bad id).
+ * When one delivery settles every recipient, removing at once without a
+ * final queue_rcpt_update() saves a journal sync. */
 int		 queue_msg_remove(struct queue *, const char *id);
 
 struct queue_envelope *queue_envelope_dup(const struct queue_envelope *);

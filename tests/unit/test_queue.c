@@ -10,6 +10,7 @@
 #include "queue/queue_id.h"
 #include "tests/unit/check.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -156,15 +157,17 @@ static int
 count_dir(const char *dir, const char *sub)
 {
 	char p[512];
-	int n = -1;
-	FILE *f;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
 
-	snprintf(p, sizeof(p), "ls -A '%s/%s' | wc -l", dir, sub);
-	if ((f = popen(p, "r")) != NULL) {
-		if (fscanf(f, "%d", &n) != 1)
-			n = -1;
-		pclose(f);
-	}
+	snprintf(p, sizeof(p), "%s/%s", dir, sub);
+	if ((d = opendir(p)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
 	return n;
 }
 
