@@ -93,7 +93,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, size_t *used,
 			if (c == '\n') {
 				if (++d->line_len > SMTP_TEXT_LINE_MAX)
 					data_error(d, SMTP_DATA_LONG_LINE);
-				if (d->max_size != 0 && ++d->size > d->max_size)
+				if (++d->size > d->max_size && d->max_size != 0)
 					data_error(d, SMTP_DATA_TOO_BIG);
 				d->state = D_BOL;
 				p++;
@@ -114,7 +114,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, size_t *used,
 			data_error(d, SMTP_DATA_BARE_LF);
 		else if (c == '\0')
 			data_error(d, SMTP_DATA_NUL);
-		if (d->max_size != 0 && ++d->size > d->max_size)
+		if (++d->size > d->max_size && d->max_size != 0)
 			data_error(d, SMTP_DATA_TOO_BIG);
 		p++;
 	}
