@@ -58,6 +58,7 @@ extern struct sink_stats	 sink_stats;
 void	sink_log(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	sink_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	sink_stats_changed(void);
+void	sink_stats_flush(void);
 void	sink_sessions_changed(size_t);
 const char *sink_safe(const char *, char *, size_t);
 

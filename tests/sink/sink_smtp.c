@@ -44,6 +44,7 @@
 #define SMTP_RCPT_MAX	1000
 #define SMTP_ERRORS_MAX	20
 #define SMTP_NAME_MAX	255
+#define SMTP_REPLY_MAX	512		/* RFC 5321 4.5.3.1.5, CRLF excluded */
 
 enum smtp_state {
 	SMTP_CMD,		/* reading commands */
@@ -94,16 +95,37 @@ static unsigned long		 smtp_msg_seq;
 static void	smtp_input(struct smtp_session *);
 static void	smtp_bev_setup(struct smtp_session *);
 
+/*
+ * Queue one whole reply (one or more CRLF-terminated lines) with a single
+ * evbuffer_add: the TLS bufferevent runs SSL_write from inside it, so each
+ * add is a TLS record and a syscall, and the stats must be published first
+ * (see sink_stats_changed()).
+ */
+static void
+smtp_out(struct smtp_session *s, const char *text, size_t len)
+{
+	if (s->ssl != NULL)
+		sink_stats_flush();
+	evbuffer_add(bufferevent_get_output(s->bev), text, len);
+}
+
 static void __attribute__((format(printf, 2, 3)))
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	va_list		 ap;
+	char	buf[SMTP_REPLY_MAX + 3];
+	va_list	ap;
+	int	n;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	n = vsnprintf(buf, SMTP_REPLY_MAX + 1, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
+	if (n < 0)
+		n = 0;
+	if (n > SMTP_REPLY_MAX)
+		n = SMTP_REPLY_MAX;
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	smtp_out(s, buf, n);
 }
 
 static int
@@ -370,8 +392,8 @@ smtp_tls_error(struct smtp_session *s, char *buf, size_t size)
 static void
 smtp_helo(struct smtp_session *s, const char *arg, int esmtp)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
-	char		 name[SMTP_NAME_MAX + 1];
+	char		 name[SMTP_NAME_MAX + 1], ehlo[SMTP_NAME_MAX + 256];
+	int		 n;
 
 	if (*arg == '\0') {
 		smtp_reply(s, "501 5.5.4 Syntax: %s hostname",
@@ -399,17 +421,15 @@ smtp_helo(struct smtp_session *s, const char *arg, int esmtp)
 		smtp_reply(s, "250 %s", sink_conf.hostname);
 		return;
 	}
-	evbuffer_add_printf(out, "250-%s\r\n", sink_conf.hostname);
-	if (!sink_conf.no_pipelining)
-		evbuffer_add_printf(out, "250-PIPELINING\r\n");
-	evbuffer_add_printf(out, "250-SIZE %lu\r\n", sink_conf.max_size);
-	if (!sink_conf.no_8bitmime)
-		evbuffer_add_printf(out, "250-8BITMIME\r\n");
-	if (!sink_conf.no_smtputf8)
-		evbuffer_add_printf(out, "250-SMTPUTF8\r\n");
-	if (sink_conf.tls_ctx != NULL && s->ssl == NULL)
-		evbuffer_add_printf(out, "250-STARTTLS\r\n");
-	evbuffer_add_printf(out, "250 ENHANCEDSTATUSCODES\r\n");
+	n = snprintf(ehlo, sizeof(ehlo), "250-%s\r\n%s250-SIZE %lu\r\n%s%s%s"
+	    "250 ENHANCEDSTATUSCODES\r\n", sink_conf.hostname,
+	    sink_conf.no_pipelining ? "" : "250-PIPELINING\r\n",
+	    sink_conf.max_size,
+	    sink_conf.no_8bitmime ? "" : "250-8BITMIME\r\n",
+	    sink_conf.no_smtputf8 ? "" : "250-SMTPUTF8\r\n",
+	    sink_conf.tls_ctx != NULL && s->ssl == NULL ?
+	    "250-STARTTLS\r\n" : "");
+	smtp_out(s, ehlo, n < (int)sizeof(ehlo) ? (size_t)n : sizeof(ehlo) - 1);
 }
 
 static void
