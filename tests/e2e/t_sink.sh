@@ -2,7 +2,7 @@
 # t_sink: the test SMTP sink itself (tests/sink/), which the delivery and
 # DANE scenarios rely on. Proves with swaks, openssl s_client and raw Python
 # clients: plain and STARTTLS (TLS 1.3 and 1.2) delivery written to -D, SNI
-# recorded, dot-unstuffing and long lines, per-recipient 250/450/550 in one
+# recorded, a rejected handshake logged, dot-unstuffing and long lines, per-recipient 250/450/550 in one
 # transaction, PIPELINING offered or not (-P) and pipelining violations
 # caught, -n, -b 421, -e 502 (HELO fallback), -m and -d replies, several
 # messages with RSET on one connection, TLS resumption, pre-TLS input
@@ -239,6 +239,20 @@ printf 'QUIT\n' | timeout 20 openssl s_client -starttls smtp -crlf -quiet \
     -connect "$NET.1:25" -servername other.sink.test > "$T/sc.out" 2>&1
 conns=$((conns + 1))
 assert_log 'tls established: .* sni=other.sink.test' "$T/a.log"
+stat_is a tls 3
+
+# a client that rejects the certificate: the failure and its alert logged
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/other.key" -out "$T/other.pem" -subj /CN=other.test \
+    -days 2 2> "$T/openssl.err" || { cat "$T/openssl.err"; fail "openssl req"; }
+printf 'QUIT\n' | timeout 20 openssl s_client -starttls smtp -crlf -quiet \
+    -connect "$NET.1:25" -verify_return_error -CAfile "$T/other.pem" \
+    > "$T/sc.out" 2>&1 && fail "s_client accepted an unknown CA"
+conns=$((conns + 1))
+wait_log 'tls handshake failed: .*alert unknown ca' 10 "$T/a.log" ||
+    { tail -5 "$T/a.log"; fail "rejected handshake not logged"; }
+ok "rejected handshake logged with the client's alert"
+stat_is a tls_failed 1
 stat_is a tls 3
 
 # per-recipient rules: 250, 550 and 450 in one transaction

@@ -105,6 +105,8 @@ sink_vlog(const char *fmt, va_list ap)
 	struct tm	 tm;
 	int		 n, m;
 
+	/* a test that saw a log line may read the stats next */
+	sink_stats_flush();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld sink[%ld]: ",
@@ -268,7 +270,7 @@ sink_stats_write(void)
  * socket from its write event, which the next dispatch activates, and
  * priority 0 runs before it. The OpenSSL bufferevent writes synchronously
  * while a reply is queued; the session engine calls sink_stats_flush()
- * before queueing a reply on TLS.
+ * before queueing a reply on TLS. Log lines flush too (sink_vlog()).
  */
 void
 sink_stats_changed(void)

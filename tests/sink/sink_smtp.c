@@ -373,16 +373,29 @@ smtp_tls_done(struct smtp_session *s)
 	smtp_input(s);
 }
 
+/* Every OpenSSL error the bufferevent saved, e.g. the alert the client
+ * sent when it rejected our certificate. */
 static const char *
 smtp_tls_error(struct smtp_session *s, char *buf, size_t size)
 {
-	unsigned long	e, last = 0;
+	unsigned long	e;
+	size_t		len = 0;
 
-	while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
-		last = e;
-	if (last == 0)
+	buf[0] = '\0';
+	while ((e = bufferevent_get_openssl_error(s->bev)) != 0 &&
+	    len + 3 < size) {
+		if (len > 0) {
+			strcpy(buf + len, "; ");
+			len += 2;
+		}
+		if (ERR_GET_LIB(e) == 0 && ERR_GET_REASON(e) < 16)
+			snprintf(buf + len, size - len, "SSL_get_error %lu", e);
+		else
+			ERR_error_string_n(e, buf + len, size - len);
+		len += strlen(buf + len);
+	}
+	if (len == 0)
 		return "connection closed";
-	ERR_error_string_n(last, buf, size);
 	return buf;
 }
 
@@ -936,7 +949,7 @@ static void
 smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session	*s = arg;
-	char			 buf[256];
+	char			 buf[512];
 	const char		*why;
 
 	if (what & BEV_EVENT_CONNECTED) {
