@@ -341,6 +341,9 @@ smtp_tls_start(struct smtp_session *s)
 	SSL_set_app_data(ssl, s);
 	/* the plain bufferevent is drained both ways: nothing survives */
 	bufferevent_free(s->bev);
+	/* from here the SSL's socket BIO closes the fd, even when the
+	 * constructor fails (it frees what it built) */
+	s->bev_owns_fd = 1;
 	s->bev = bufferevent_openssl_socket_new(s->base, s->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
@@ -348,7 +351,6 @@ smtp_tls_start(struct smtp_session *s)
 		return;
 	}
 	s->ssl = ssl;
-	s->bev_owns_fd = 1;
 	s->state = SMTP_HANDSHAKE;
 	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	smtp_bev_setup(s);
