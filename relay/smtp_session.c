@@ -1140,13 +1140,26 @@ smtp_session_abort_all(struct relay *r)
 		if (s->bev == NULL)
 			continue;
 		if (s->state != SMTP_QUIT && !(s->flags & S_TLS)) {
-			/* best effort: one non-blocking write of the 421 */
-			struct evbuffer *out = bufferevent_get_output(s->bev);
+			/*
+			 * Best effort, one non-blocking send of the 421, and
+			 * only if nothing is queued before it (a client that
+			 * does not read gets no 421). The bufferevent's own
+			 * buffer cannot be used: libevent freezes its start.
+			 */
+			bool idle = evbuffer_get_length(
+			    bufferevent_get_output(s->bev)) == 0;
+			char line[256];
+			int n;
 
 			s->what = "shutdown";
-			smtp_reply(s, "421 4.3.2 %s Service shutting down",
+			n = snprintf(line, sizeof(line),
+			    "421 4.3.2 %s Service shutting down\r\n",
 			    smtp_conf(s)->hostname);
-			evbuffer_write(out, s->fd);
+			smtp_log_reject(s, "421 4.3.2 Service shutting down");
+			if (idle && n > 0 && (size_t)n < sizeof(line) &&
+			    send(s->fd, line, (size_t)n,
+			    MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+				log_debug(NULL, "%s: %s", s->peer, strerror(errno));
 		}
 		smtp_close(s, "shutdown");
 	}
