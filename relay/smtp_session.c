@@ -50,7 +50,7 @@
 #include <openssl/err.h>
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
-#define SMTP_GREET_DELAY_MS	300	/* input before this is an early talker */
+#define SMTP_GREET_DELAY_MS	200	/* input before this is an early talker */
 #define SMTP_IN_MAX		(64 * 1024)	/* read watermark: input buffered at most */
 #define SMTP_OUT_MAX		(64 * 1024)	/* stop reading commands above this */
 #define SMTP_LINGER_MS		20	/* poll for TLS output to drain at close */
@@ -289,15 +289,38 @@ smtp_write_received(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * The message cannot be stored (disk trouble) or will be refused (bad
+ * content): drop its file now rather than at the end of data, so that no
+ * more disk is spent on it and nothing is left by the time we reply.
+ */
+static void
+smtp_msg_drop(struct smtp_session *s)
+{
+	if (s->msg != NULL) {
+		queue_msg_abort(s->msg);
+		s->msg = NULL;
+	}
+}
+
+static void
+smtp_write_failed(struct smtp_session *s, int error)
+{
+	s->write_error = error ? error : EIO;
+	log_warnx(queue_msg_id(s->msg), "message not queued: %s",
+	    strerror(s->write_error));
+	smtp_msg_drop(s);
+}
+
 static void
 smtp_data_out(void *arg, const char *buf, size_t len)
 {
 	struct smtp_session *s = arg;
 
-	if (s->write_error != 0)
+	if (s->msg == NULL)
 		return;
 	if (queue_msg_write(s->msg, buf, len) == -1)
-		s->write_error = errno ? errno : EIO;
+		smtp_write_failed(s, errno);
 	else
 		s->msgsize += len;
 }
@@ -342,9 +365,7 @@ smtp_data_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
-	if (s->write_error != 0) {
-		log_warnx(queue_msg_id(s->msg), "message not queued: %s",
-		    strerror(s->write_error));
+	if (s->write_error != 0 || s->msg == NULL) {
 		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_tx_reset(s);
 		return;
@@ -373,6 +394,8 @@ smtp_data_input(struct smtp_session *s)
 			total += used;
 		}
 		evbuffer_drain(in, total);
+		if (s->data.error != SMTP_DATA_OK)
+			smtp_msg_drop(s);
 	}
 	if (!end)
 		return 0;
@@ -551,7 +574,7 @@ cmd_data(struct smtp_session *s, const char *args)
 		return;
 	}
 	if (smtp_write_received(s) == -1)
-		s->write_error = errno ? errno : EIO;
+		smtp_write_failed(s, errno);
 	smtp_data_init(&s->data, c->max_message_size);
 	s->state = SMTP_DATA;
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
