@@ -77,6 +77,7 @@ enum smtp_state {
 #define S_ZOMBIE	0x0040	/* connection gone, commit still pending */
 #define S_LINGER	0x0080	/* closing: timer polls for TLS output to drain */
 #define S_IPV6		0x0100	/* peer address is IPv6 */
+#define S_EOF		0x0200	/* the client half-closed: answer what it sent, then close */
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -155,6 +156,7 @@ static const struct smtp_cmd smtp_cmds[] = {
 
 static void	smtp_process(struct smtp_session *);
 static void	smtp_close(struct smtp_session *, const char *reason);
+static void	smtp_eof_settle(struct smtp_session *);
 static void	smtp_readcb(struct bufferevent *, void *);
 static void	smtp_writecb(struct bufferevent *, void *);
 static void	smtp_eventcb(struct bufferevent *, short, void *);
@@ -351,6 +353,7 @@ smtp_committed(struct queue_msg *m, int error, void *arg)
 	s->state = SMTP_RCPT;	/* so that the reset below ends the transaction */
 	smtp_tx_reset(s);
 	smtp_process(s);
+	smtp_eof_settle(s);
 }
 
 /* <CRLF>.<CRLF> seen: refuse, or commit and wait. */
@@ -882,6 +885,25 @@ smtp_output_pending(struct smtp_session *s)
 	    (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0);
 }
 
+/*
+ * After EOF (at the tail of a top-level callback): once nothing is left to
+ * answer, finish; close now if the output is already out, else the write
+ * callback (or the linger timer for TLS) does.
+ */
+static void
+smtp_eof_settle(struct smtp_session *s)
+{
+	if (!(s->flags & S_EOF) || s->state == SMTP_COMMIT ||
+	    (s->flags & S_OUTWAIT))
+		return;
+	if (s->state != SMTP_QUIT)
+		smtp_finish(s, "connection closed by client");
+	if (!smtp_output_pending(s))
+		smtp_close(s, s->quit_reason);
+	else if (!(s->flags & S_LINGER))
+		smtp_linger_arm(s);
+}
+
 static void
 smtp_writecb(struct bufferevent *bev, void *arg)
 {
@@ -899,6 +921,7 @@ smtp_writecb(struct bufferevent *bev, void *arg)
 	if (s->flags & S_OUTWAIT) {
 		s->flags &= ~S_OUTWAIT;
 		smtp_process(s);
+		smtp_eof_settle(s);
 	}
 }
 
@@ -936,9 +959,19 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		smtp_close(s, s->state == SMTP_DATA ?
-		    "connection closed by client during DATA" :
-		    "connection closed by client");
+		/*
+		 * A client may half-close after its last command ("."
+		 * and QUIT, then shutdown): it still reads our replies, so
+		 * answer what it sent before closing. Only a message cut
+		 * off in DATA is dropped at once.
+		 */
+		s->flags |= S_EOF;
+		if (s->state == SMTP_DATA) {
+			smtp_close(s, "connection closed by client during DATA");
+			return;
+		}
+		smtp_process(s);
+		smtp_eof_settle(s);
 		return;
 	}
 	/* BEV_EVENT_ERROR */
