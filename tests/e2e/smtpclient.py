@@ -256,11 +256,15 @@ def make_content(subject="test", body_lines=None, extra_headers=(), size=None, s
 		import random
 		rnd = random.Random(seed)
 		alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-=+/"
+		pool = bytes(rnd.choices(alphabet, k=size))
 		parts = [out]
 		n = len(out)
 		i = 0
+		pos = 0
 		while n < size:
-			ln = bytes(rnd.choice(alphabet) for _ in range(rnd.randint(0, 140)))
+			k = rnd.randint(0, 140)
+			ln = pool[pos:pos + k]
+			pos = (pos + k) % (size - 200)
 			if i % 17 == 3:
 				ln = b"." + ln
 			if i % 29 == 5:
