@@ -40,3 +40,13 @@ assert_no_leftovers() {
 	[ -z "$l" ] || { echo "$l"; fail "half-written files left in the spool"; }
 	ok "no half-written files in the spool"
 }
+
+# conf_set FILE KEY VALUE: set a global key in a config written by base_conf
+# (replaces the line if the key is there, else adds it).
+conf_set() {
+	if grep -q "^$2 *=" "$1"; then
+		sed -i "s|^$2 *=.*|$2 = $3|" "$1"
+	else
+		echo "$2 = $3" >> "$1"
+	fi
+}

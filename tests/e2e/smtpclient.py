@@ -62,6 +62,7 @@ class Client:
 		self.timeout = timeout
 		self.buf = b""
 		self.tls = False
+		self.eof = False		# the server closed the connection
 		self.transcript = []
 		fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 		s = socket.socket(fam, socket.SOCK_STREAM)
@@ -99,6 +100,7 @@ class Client:
 		except ConnectionResetError:
 			chunk = b""
 		if not chunk:
+			self.eof = True
 			raise Closed("connection closed by the server (have %r)" % self.buf[:200])
 		self.buf += chunk
 
@@ -167,7 +169,8 @@ class Client:
 			return extra
 
 	def pending(self, wait=0.5):
-		"""Bytes the server sent within `wait` seconds (without blocking longer)."""
+		"""Bytes the server sent within `wait` seconds (without blocking
+		longer); self.eof tells whether it closed meanwhile."""
 		deadline = time.monotonic() + wait
 		try:
 			while True:
