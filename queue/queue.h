@@ -1,13 +1,16 @@
 /*
  * queue/queue.h - the durable spool. A message is written under tmp/,
- * fsync'ed (file and directory, batched across sessions by the group
- * committer), then renamed into place; only renamed files are ever read
- * back. Per-recipient state changes are journaled so they survive restarts.
- * The on-disk layout is documented in queue/queue.c.
+ * fdatasync'ed, renamed into msg/ and msg/ fsync'ed (the syncs batched
+ * across sessions by the group committer, queue/commit.c); only renamed
+ * files are ever read back. Per-recipient state changes are journaled so
+ * they survive restarts. The on-disk layout and the reasons for each sync
+ * are documented in queue/queue.c.
  *
  * Threads: every function here is called from the event loop thread; the
- * blocking fsyncs run on worker threads and their completions come back to
- * the loop as callbacks. The loop never waits on the disk for a commit.
+ * blocking syncs, renames and unlinks run on worker threads and their
+ * completions come back to the loop as callbacks (never from inside the
+ * call that started them). The loop never waits on the disk. Do not call
+ * queue_close() from inside a queue callback.
  */
 #ifndef QUEUE_QUEUE_H
 #define QUEUE_QUEUE_H
@@ -57,9 +60,12 @@ struct queue_envelope {
 
 /*
  * Called on the loop for each complete message: once per recovered
- * message at queue_open() time (in id order) and once after each
- * successful commit. The callee owns env and frees it with
- * queue_envelope_free().
+ * message at queue_open() time (in id order, synchronously, before
+ * queue_open() returns, so it cannot call back into the queue yet) and
+ * once after each successful commit (not while queue_close() runs). The
+ * callee owns env and frees it with queue_envelope_free(). A recovered
+ * message may have every recipient final already (a crash between the last
+ * update and queue_msg_remove()): the callee removes it.
  */
 typedef void queue_ready_cb(struct queue_envelope *env, void *arg);
 
@@ -67,23 +73,36 @@ typedef void queue_ready_cb(struct queue_envelope *env, void *arg);
 typedef void queue_commit_cb(struct queue_msg *, int error, void *arg);
 
 /*
- * Open (creating if needed) the spool at dir: remove leftovers of
- * interrupted writes, then report every complete message to ready.
- * NULL + err on failure.
+ * Open (creating if needed) the spool at dir and lock it (one process per
+ * spool): remove leftovers of interrupted writes (tmp/), move files that do
+ * not load to corrupt/ (logged, never deleted), then report every complete
+ * message to ready. NULL + err on failure (e.g. the spool is locked).
  */
 struct queue	*queue_open(struct event_base *, const char *dir,
 		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
-/* Waits for pending syncs to finish, then frees. */
+/*
+ * Waits for every pending operation and runs its callback (commit and
+ * rcpt_update callbacks; not ready), then frees. A message still being
+ * received is discarded with a warning.
+ */
 void		 queue_close(struct queue *);
 
 /* --- receiving --- */
 
-/* A new message with its envelope (rcpts copied). NULL + errno. */
+/* A new message with its envelope (strings copied; nrcpts >= 1, client and
+ * helo may be NULL). Creates tmp/ID. NULL + errno (EINVAL, ENOSPC ...). */
 struct queue_msg *queue_msg_new(struct queue *, const char *sender,
 		    unsigned flags, const char *const *rcpts, size_t nrcpts,
 		    const char *client, const char *helo);
 const char	*queue_msg_id(const struct queue_msg *);
-/* Append message content (already dot-unstuffed, CRLF line ends). 0 / -1 + errno. */
+/*
+ * Append message content (already dot-unstuffed, CRLF line ends), stored
+ * exactly as given. Buffered (8 KiB per message) and written with write(2)
+ * on the loop. -1 + errno (ENOSPC, EIO, EFBIG): the tmp file is removed at
+ * once and every later write fails the same way; the caller still ends the
+ * message with queue_msg_abort() or queue_msg_commit() (whose cb gets the
+ * errno).
+ */
 int		 queue_msg_write(struct queue_msg *, const void *, size_t);
 /*
  * Make the message durable: cb runs on the loop after the file and its
@@ -92,13 +111,15 @@ int		 queue_msg_write(struct queue_msg *, const void *, size_t);
  * after cb returns. On success the ready callback also fires, after cb.
  */
 void		 queue_msg_commit(struct queue_msg *, queue_commit_cb *, void *);
-/* Discard a message being received; leaves no file. */
+/* Discard a message being received; the tmp file is removed by a worker
+ * right after (a crash first leaves it in tmp/, removed at start). */
 void		 queue_msg_abort(struct queue_msg *);
 
 /* --- delivering --- */
 
 /* Open the content of message id for reading: fd positioned at the first
- * content octet, *size set. -1 + errno. The caller closes fd. */
+ * content octet, *size set; the file is immutable, so the fd may be read
+ * at any pace. -1 + errno (EINVAL bad id, ENOENT, EBADMSG). Caller closes. */
 int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
 
 /*
@@ -106,14 +127,20 @@ int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
  * memory too). The record is appended to the message's journal at once and
  * made durable by the next batched sync; a crash before that sync may
  * repeat a delivery (at-least-once), never lose a recipient.
- * cb, if not NULL, runs on the loop once the record is durable.
+ * cb, if not NULL, runs on the loop once the record is durable (error 0)
+ * or its sync failed (errno value). Updates of one message in the same
+ * loop iteration share one sync. -1 + errno (EINVAL, ENOSPC, EIO ...):
+ * nothing changed, on disk or in env.
  */
 int		 queue_rcpt_update(struct queue *, struct queue_envelope *env,
 		    size_t idx, enum queue_rcpt_state, unsigned attempts,
 		    time_t next_attempt, const char *error,
 		    void (*cb)(void *arg, int error), void *arg);
 
-/* All recipients are final: remove the message (batched, durable). */
+/* All recipients are final: remove the message and its journal (by a
+ * worker, then a batched fsync of msg/). 0 / -1 + errno (EINVAL bad id).
+ * When one delivery settles every recipient, removing at once without a
+ * final queue_rcpt_update() saves a journal sync. */
 int		 queue_msg_remove(struct queue *, const char *id);
 
 struct queue_envelope *queue_envelope_dup(const struct queue_envelope *);
@@ -123,5 +150,14 @@ const char	*queue_rcpt_state_name(enum queue_rcpt_state);
 /* Test hook: number of fsync batches done, and fsyncs they covered. */
 void		 queue_sync_stats(const struct queue *, uint64_t *batches,
 		    uint64_t *files);
+
+/* The committer's counters, as of the last completion the loop has seen. */
+struct queue_stats {
+	uint64_t	batches;	/* batches run by the workers */
+	uint64_t	files;		/* fdatasyncs of message and journal files */
+	uint64_t	dirs;		/* fsyncs of msg/ (at most one per batch) */
+	uint64_t	jobs;		/* operations: commits, journal syncs, removes, discards */
+};
+void		 queue_get_stats(const struct queue *, struct queue_stats *);
 
 #endif
