@@ -39,9 +39,9 @@ def main():
 	step(c, "DATA", (503,), r"^5\.5\.1")                            # before MAIL
 	for bad in ("MAIL FROM:a@client.test", "MAIL FROM:<a@client.test", "MAIL FROM <a@client.test>",
 	            "MAIL TO:<a@client.test>", "MAIL", "MAIL FROM:<a@client.test> SIZE=abc",
-	            "MAIL FROM:<a@client.test> BODY=9BITMIME", "MAIL FROM:<a@cli\x00ent.test>",
-	            "MAIL FROM:<a b@client.test>"):
+	            "MAIL FROM:<a@client.test> BODY=9BITMIME", "MAIL FROM:<a b@client.test>"):
 		step(c, bad, (501, 555), r"^5\.")
+	step(c, "MAIL FROM:<a@cli\x00ent.test>", (500, 501), r"^5\.")         # NUL in a command
 	step(c, "MAIL FROM:<a@client.test> FOO=BAR", (555,), r"^5\.5\.4")
 	step(c, "mail from:<>", (250,))                                  # null sender, lower case
 	step(c, "MAIL FROM:<b@client.test>", (503,), r"^5\.5\.1")       # nested MAIL
