@@ -114,6 +114,7 @@ struct parser {
 	int			 nerr;
 	int			 gline[NKEYS];	/* line each global key was set on */
 	int			 sline[NKEYS];	/* same, current section */
+	bool			 gbad[NKEYS];	/* global key had a bad value */
 	struct conf_domain	*sect;		/* NULL: global part */
 	int			 lineno;
 };
@@ -158,7 +159,10 @@ add_listen(const char *item, void *arg, char *err, size_t errlen)
 	for (i = 0; i < c->nlisten; i++) {
 		if (c->listen[i].sslen == a.sslen &&
 		    memcmp(&c->listen[i].ss, &a.ss, a.sslen) == 0) {
-			snprintf(err, errlen, "%s listed twice", item);
+			char qbuf[96];
+
+			snprintf(err, errlen, "%s listed twice",
+			    value_quote(item, qbuf, sizeof(qbuf)));
 			return -1;
 		}
 	}
@@ -282,6 +286,16 @@ set_value(struct parser *p, const struct key *k, const char *val,
 			snprintf(err, errlen, "empty value: expected a short "
 			    "text to log while the section applies");
 			return -1;
+		}
+		for (u = 0; val[u] != '\0'; u++) {
+			/* it goes into log lines as it is */
+			if ((unsigned char)val[u] < 0x20 ||
+			    (unsigned char)val[u] == 0x7f) {
+				snprintf(err, errlen, "%s: control character in "
+				    "the text", value_quote(val, qbuf,
+				    sizeof(qbuf)));
+				return -1;
+			}
 		}
 		set_string(&d->reason, val);
 		break;
@@ -468,6 +482,7 @@ parse_section(struct parser *p, char *s)
 		}
 	}
 	d->name = xstrdup(dom);
+	d->namelen = strlen(dom);
 	d->subdomains = sub;
 	return;
 bad:
@@ -537,6 +552,8 @@ parse_line(struct parser *p, char *s)
 	while (isspace((unsigned char)*v))
 		v++;
 	if (s == k || *v != '=') {
+		/* name the line by its first word */
+		s += strcspn(s, " \t=");
 		if (s != k)
 			*s = '\0';
 		perr(p, p->lineno, value_escape(k, qbuf, sizeof(qbuf)),
@@ -576,8 +593,11 @@ parse_line(struct parser *p, char *s)
 	}
 	lines[ki] = p->lineno;
 	v = parse_value(v + 1, err, sizeof(err));
-	if (v == NULL || set_value(p, key, v, err, sizeof(err)) == -1)
+	if (v == NULL || set_value(p, key, v, err, sizeof(err)) == -1) {
 		perr(p, p->lineno, k, "%s", err);
+		if (p->sect == NULL)
+			p->gbad[ki] = true;
+	}
 }
 
 static void
@@ -609,13 +629,16 @@ check_conf(struct parser *p)
 	const struct key *k;
 	size_t i;
 
+	/* only keys set in the file with a good value: one mistake, one error */
 	for (i = 0; i < NKEYS; i++) {
 		k = &keys[i];
-		if ((k->flags & F_READABLE) && p->gline[i] != 0)
+		if ((k->flags & F_READABLE) && p->gline[i] != 0 && !p->gbad[i])
 			check_readable(p, k, *(char **)((char *)c + k->goff));
 	}
 #define LINE(name)	p->gline[key_find(name) - keys]
-	if (c->min_backoff > c->max_backoff) {
+#define BAD(name)	p->gbad[key_find(name) - keys]
+	if (c->min_backoff > c->max_backoff && !BAD("min_backoff") &&
+	    !BAD("max_backoff")) {
 		int l = LINE("min_backoff");
 
 		perr(p, l ? l : LINE("max_backoff"),
@@ -623,10 +646,10 @@ check_conf(struct parser *p)
 		    "min_backoff (%us) is longer than max_backoff (%us)",
 		    c->min_backoff, c->max_backoff);
 	}
-	if (c->tls_cert_file != NULL && c->tls_key_file == NULL)
+	if (c->tls_cert_file != NULL && LINE("tls_key_file") == 0)
 		perr(p, LINE("tls_cert_file"), "tls_cert_file",
 		    "set without tls_key_file");
-	if (c->tls_key_file != NULL && c->tls_cert_file == NULL)
+	if (c->tls_key_file != NULL && LINE("tls_cert_file") == 0)
 		perr(p, LINE("tls_key_file"), "tls_key_file",
 		    "set without tls_cert_file");
 	if (c->hostname == NULL) {
@@ -639,6 +662,7 @@ check_conf(struct parser *p)
 			c->hostname = xstrdup(dom);
 	}
 #undef LINE
+#undef BAD
 }
 
 struct conf *
@@ -730,7 +754,7 @@ conf_free(struct conf *c)
 static size_t
 domain_match(const struct conf_domain *d, const char *domain, size_t len)
 {
-	size_t nl = strlen(d->name);
+	size_t nl = d->namelen;
 
 	if (nl == 0)
 		return 0;

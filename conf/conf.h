@@ -42,6 +42,7 @@ struct conf_dest {
 
 struct conf_domain {
 	char			*name;		/* lower case, no trailing dot, no leading dot */
+	size_t			 namelen;	/* strlen(name) */
 	bool			 subdomains;	/* [domain .NAME]: matches strict subdomains only */
 	unsigned		 set;		/* CONF_SET_* bits: which dest keys it overrides */
 	struct conf_dest	 dest;
@@ -103,13 +104,21 @@ struct conf {
 	size_t			 ndomains;
 };
 
-/* Called once per error with "FILE:LINE: KEY: why" (or "FILE: why"). */
+/*
+ * Called once per error with "FILE:LINE: KEY: why" (or "FILE: why", or
+ * "FILE: KEY: why" for a check not tied to a line), in file order; checks
+ * across keys (min_backoff <= max_backoff, tls_cert_file with tls_key_file,
+ * files that must be readable) come after the line errors.
+ */
 typedef void conf_error_fn(void *arg, const char *msg);
 
 /*
  * Parse path. Every error is reported through errfn (parsing goes on to
- * find them all); returns NULL if there was any. defaults_only (path NULL)
- * gives the built-in defaults.
+ * find them all); returns NULL if there was any. path NULL gives the
+ * built-in defaults. errfn NULL prints the errors to stderr. Without a
+ * hostname key the system host name is used, qualified through
+ * getaddrinfo() the first time only (cached, so a SIGHUP reload does not
+ * block on a lookup). Call from one thread.
  */
 struct conf	*conf_load(const char *path, conf_error_fn *errfn, void *arg);
 void		 conf_free(struct conf *);
@@ -119,12 +128,20 @@ void		 conf_free(struct conf *);
  * at time `now`: the most specific [domain] section that matches and has not
  * expired, applied over the global values. *matched is that section or NULL;
  * *expired, if not NULL, gets the most specific section that matched but
- * whose `until` has passed (so the caller can log that it no longer applies).
+ * whose `until` has passed (so the caller can log that it no longer applies),
+ * or NULL; an expired section is reported only if it is more specific than
+ * *matched, i.e. only if it would have applied. domain may be in any case
+ * and end in a dot. No allocation; a linear scan of the sections.
  */
 struct conf_dest conf_dest_for(const struct conf *, const char *domain,
 		    time_t now, const struct conf_domain **matched,
 		    const struct conf_domain **expired);
 
+/*
+ * Is the client in relay_clients? An IPv4-mapped IPv6 client (::ffff:a.b.c.d,
+ * from a dual-stack socket) matches IPv4 entries, and an IPv4 client matches
+ * ::ffff:0:0/96-style entries. Other families are never allowed.
+ */
 bool		 conf_client_allowed(const struct conf *, const struct sockaddr *);
 const char	*conf_tls_policy_name(enum tls_policy);
 

@@ -8,9 +8,19 @@
  *
  * Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on a bad
  * configuration or command line (systemd: RestartPreventExitStatus=2).
+ *
+ * Signals come through libevent (no async-signal-unsafe work in handlers).
+ * SIGTERM/SIGINT: close the listeners, let sessions end their transaction
+ * (bounded by STOP_GRACE_SECS, then abort them), let the queue finish its
+ * pending syncs, exit 0. SIGHUP: load the file again; only a configuration
+ * without errors replaces the current one, and only for new sessions.
  */
 #include "conf/conf.h"
+#include "queue/queue.h"
+#include "relay/listener.h"
 #include "relay/log.h"
+#include "relay/relay.h"
+#include "relay/smtp_session.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +33,7 @@
 #include <event2/thread.h>
 
 #define DEFAULT_CONF	"/etc/danerelay/danerelay.conf"
+#define STOP_GRACE_SECS	5	/* in-flight transactions may finish meanwhile */
 
 static void
 usage(void)
@@ -58,6 +69,220 @@ load_or_exit(const char *path)
 	return conf;
 }
 
+/*
+ * The seam for delivery: every committed or recovered message lands here.
+ * Until the delivery engine exists the message simply stays in the spool.
+ */
+static void
+relay_ready_hold(struct relay *r, struct queue_envelope *env)
+{
+	queue_envelope_free(env);
+}
+
+static void
+relay_queue_ready(struct queue_envelope *env, void *arg)
+{
+	struct relay *r = arg;
+
+	r->ready(r, env);
+}
+
+struct daemon {
+	struct relay	 relay;
+	struct event	*ev_term, *ev_int, *ev_hup;
+	struct event	*ev_grace;
+};
+
+static void
+relay_sessions_gone(struct relay *r)
+{
+	event_base_loopexit(r->base, NULL);
+}
+
+static void
+daemon_grace_over(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info(NULL, "stopping: aborting %u session%s still open",
+	    d->relay.nsessions, d->relay.nsessions == 1 ? "" : "s");
+	smtp_session_abort_all(&d->relay);
+	event_base_loopexit(d->relay.base, NULL);
+}
+
+static void
+daemon_stop(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct relay *r = &d->relay;
+	struct timeval grace = { STOP_GRACE_SECS, 0 };
+
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	log_info(NULL, "stopping on %s: no new connections, %u session%s open",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", r->nsessions,
+	    r->nsessions == 1 ? "" : "s");
+	listener_free(r->listener);
+	r->listener = NULL;
+	if (r->nsessions == 0) {
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	smtp_session_shutdown_all(r);
+	if (r->nsessions == 0) {
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	evtimer_add(d->ev_grace, &grace);
+}
+
+static void
+log_conf_error(void *arg, const char *msg)
+{
+	int *n = arg;
+
+	log_warnx(NULL, "%s", msg);
+	(*n)++;
+}
+
+static bool
+listen_changed(const struct conf *a, const struct conf *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return true;
+	for (i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return true;
+	return false;
+}
+
+static void
+daemon_reload(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	struct relay *r = &d->relay;
+	struct relay_conf *rc;
+	struct conf *conf;
+	char err[512];
+	int nerr = 0;
+
+	if (r->stopping)
+		return;
+	log_info(NULL, "reloading the configuration from %s", r->conf_path);
+	if ((conf = conf_load(r->conf_path, log_conf_error, &nerr)) == NULL) {
+		log_warnx(NULL, "configuration reload failed (%d error%s), "
+		    "keeping the current configuration", nerr,
+		    nerr == 1 ? "" : "s");
+		return;
+	}
+	if ((rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "%s: %s", r->conf_path, err);
+		log_warnx(NULL, "configuration reload failed (STARTTLS), "
+		    "keeping the current configuration");
+		return;
+	}
+	if (log_open(conf->log_file, err, sizeof(err)) == -1) {
+		log_warnx(NULL, "log_file %s; configuration reload failed, "
+		    "keeping the current configuration", err);
+		relay_conf_unref(rc);
+		return;
+	}
+	if (listen_changed(r->rc->conf, conf))
+		log_warnx(NULL, "listen addresses changed: they apply after a restart");
+	if (strcmp(r->rc->conf->spool_dir, conf->spool_dir) != 0)
+		log_warnx(NULL, "spool_dir changed: it applies after a restart");
+	relay_conf_unref(r->rc);
+	r->rc = rc;
+	log_info(NULL, "configuration reloaded from %s", r->conf_path);
+}
+
+static int
+daemon_run(const char *path, struct conf *conf)
+{
+	struct daemon d;
+	struct relay *r = &d.relay;
+	char err[512];
+
+	memset(&d, 0, sizeof(d));
+	TAILQ_INIT(&r->sessions);
+	r->conf_path = path;
+	r->ready = relay_ready_hold;
+	r->sessions_gone = relay_sessions_gone;
+
+	if (log_open(conf->log_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: log_file %s\n", err);
+		conf_free(conf);
+		return 1;
+	}
+	if ((r->rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "danerelay: %s: %s\n", path, err);
+		log_warnx(NULL, "%s: %s, not starting", path, err);
+		log_close();
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
+	if ((r->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	log_info(NULL, "starting with %s", path);
+
+	r->queue = queue_open(r->base, conf->spool_dir, relay_queue_ready, r,
+	    err, sizeof(err));
+	if (r->queue == NULL) {
+		log_warnx(NULL, "spool %s: %s, not starting", conf->spool_dir, err);
+		goto fail;
+	}
+	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "%s, not starting", err);
+		goto fail;
+	}
+	d.ev_term = evsignal_new(r->base, SIGTERM, daemon_stop, &d);
+	d.ev_int = evsignal_new(r->base, SIGINT, daemon_stop, &d);
+	d.ev_hup = evsignal_new(r->base, SIGHUP, daemon_reload, &d);
+	d.ev_grace = evtimer_new(r->base, daemon_grace_over, &d);
+	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
+	    d.ev_grace == NULL)
+		fatalx("cannot set up signal events");
+	evsignal_add(d.ev_term, NULL);
+	evsignal_add(d.ev_int, NULL);
+	evsignal_add(d.ev_hup, NULL);
+	log_info(NULL, "started");
+
+	if (event_base_dispatch(r->base) == -1)
+		log_warnx(NULL, "event loop failed");
+
+	listener_free(r->listener);
+	r->listener = NULL;
+	/* runs the callbacks of commits still in flight (lingering sessions) */
+	queue_close(r->queue);
+	r->queue = NULL;
+	event_free(d.ev_term);
+	event_free(d.ev_int);
+	event_free(d.ev_hup);
+	event_free(d.ev_grace);
+	if (r->nsessions != 0)
+		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
+		    r->nsessions == 1 ? "" : "s");
+	relay_conf_unref(r->rc);
+	event_base_free(r->base);
+	libevent_global_shutdown();
+	log_info(NULL, "stopped");
+	log_close();
+	return 0;
+fail:
+	if (r->queue != NULL)
+		queue_close(r->queue);
+	relay_conf_unref(r->rc);
+	event_base_free(r->base);
+	libevent_global_shutdown();
+	log_close();
+	return 1;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -91,7 +316,5 @@ main(int argc, char *argv[])
 	}
 	if (argc > 0)
 		usage();
-	fprintf(stderr, "danerelay: the daemon is not built yet\n");
-	conf_free(conf);
-	return 1;
+	return daemon_run(path, conf);
 }

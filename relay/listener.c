@@ -1,0 +1,168 @@
+/*
+ * relay/listener.c - bind, accept, cap. Sockets are bound once at start
+ * (a SIGHUP does not rebind: new `listen` values need a restart, and the
+ * reload says so). Over max_clients the connection gets a one-line 421
+ * written without blocking and is closed at once: no session is built for
+ * it. On EMFILE/ENFILE every listener is disabled and a one-second timer
+ * re-enables them (OpenBSD httpd's answer): the pending connections wait
+ * in the kernel's backlog meanwhile.
+ */
+#include "relay/listener.h"
+#include "conf/conf.h"
+#include "relay/log.h"
+#include "relay/relay.h"
+#include "relay/smtp_session.h"
+#include "relay/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+struct listener {
+	struct relay		 *relay;
+	struct evconnlistener	**lev;
+	size_t			  nlev;
+	struct event		 *resume;	/* re-enable after EMFILE */
+	int			  paused;
+};
+
+static void
+listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct relay *r = l->relay;
+	const struct conf *conf = r->rc->conf;
+
+	if (r->stopping) {
+		close(fd);
+		return;
+	}
+	if (r->nsessions >= conf->max_clients) {
+		smtp_session_refuse(r, fd, sa, (socklen_t)salen,
+		    "421 4.7.0 Too many connections, try again later",
+		    "too many clients");
+		return;
+	}
+	smtp_session_accept(r, fd, sa, (socklen_t)salen);
+}
+
+static void
+listener_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct listener *l = arg;
+	size_t i;
+
+	l->paused = 0;
+	for (i = 0; i < l->nlev; i++)
+		evconnlistener_enable(l->lev[i]);
+}
+
+static void
+listener_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval one = { 1, 0 };
+	size_t i;
+	int e = errno;
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		if (!l->paused) {
+			errno = e;
+			log_warn(NULL, "accept: pausing for 1s");
+			for (i = 0; i < l->nlev; i++)
+				evconnlistener_disable(l->lev[i]);
+			l->paused = 1;
+			evtimer_add(l->resume, &one);
+		}
+		return;
+	}
+	/* ECONNABORTED and friends: the peer went away, nothing to do */
+	errno = e;
+	log_warn(NULL, "accept");
+}
+
+static int
+listener_bind(const struct conf_addr *a, char *err, size_t errlen)
+{
+	int fd, on = 1;
+
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "listen %s: socket: %s", a->text,
+		    strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	/* a v6 address means v6 only; v4 is listed on its own */
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->sslen) == -1)
+		goto fail;
+	if (listen(fd, 512) == -1)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listen %s: %s", a->text, strerror(errno));
+	close(fd);
+	return -1;
+}
+
+struct listener *
+listener_open(struct relay *r, char *err, size_t errlen)
+{
+	const struct conf *conf = r->rc->conf;
+	struct listener *l;
+	size_t i;
+	int fd;
+
+	l = xcalloc(1, sizeof(*l));
+	l->relay = r;
+	l->lev = xcalloc(conf->nlisten, sizeof(*l->lev));
+	if ((l->resume = evtimer_new(r->base, listener_resume, l)) == NULL)
+		fatalx("evtimer_new");
+	for (i = 0; i < conf->nlisten; i++) {
+		if ((fd = listener_bind(&conf->listen[i], err, errlen)) == -1)
+			goto fail;
+		l->lev[i] = evconnlistener_new(r->base, listener_accept, l,
+		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (l->lev[i] == NULL) {
+			snprintf(err, errlen, "listen %s: evconnlistener_new failed",
+			    conf->listen[i].text);
+			close(fd);
+			goto fail;
+		}
+		l->nlev++;
+		evconnlistener_set_error_cb(l->lev[i], listener_error);
+		log_info(NULL, "listening on %s", conf->listen[i].text);
+	}
+	return l;
+fail:
+	listener_free(l);
+	return NULL;
+}
+
+void
+listener_free(struct listener *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->nlev; i++)
+		evconnlistener_free(l->lev[i]);
+	free(l->lev);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	free(l);
+}

@@ -1,0 +1,56 @@
+/*
+ * relay/relay.h - the daemon's context, shared by main, the listener and
+ * the inbound sessions: the event base, the current configuration (with
+ * what is built from it, like the STARTTLS context), the spool, and the
+ * seam where accepted and recovered messages go (`ready`; the delivery
+ * engine plugs in there). One per process, owned by main.c.
+ *
+ * A configuration is reference counted: a session keeps the one it
+ * started with, so a SIGHUP applies to new sessions only and an old
+ * configuration is freed when its last session ends.
+ */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct conf;
+struct queue;
+struct queue_envelope;
+struct listener;
+struct smtp_session;
+struct relay;
+
+struct relay_conf {
+	struct conf	*conf;
+	SSL_CTX		*tls;		/* STARTTLS context; NULL: not offered */
+	unsigned	 refs;
+};
+
+/* Takes ownership of env (frees it with queue_envelope_free()). */
+typedef void relay_ready_fn(struct relay *, struct queue_envelope *env);
+
+struct relay {
+	struct event_base	*base;
+	const char		*conf_path;
+	struct relay_conf	*rc;		/* current; new sessions take a ref */
+	struct queue		*queue;
+	struct listener		*listener;
+	relay_ready_fn		*ready;		/* committed and recovered messages */
+
+	TAILQ_HEAD(, smtp_session) sessions;	/* owned by smtp_session.c */
+	unsigned		 nsessions;
+	bool			 stopping;	/* SIGTERM seen: finish, then exit */
+	void			(*sessions_gone)(struct relay *);	/* stopping and nsessions hit 0 */
+};
+
+/* Build the runtime part of conf (takes ownership of conf). NULL + err. */
+struct relay_conf *relay_conf_new(struct conf *, char *err, size_t errlen);
+struct relay_conf *relay_conf_ref(struct relay_conf *);
+void		 relay_conf_unref(struct relay_conf *);
+
+#endif
