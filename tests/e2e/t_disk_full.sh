@@ -33,14 +33,20 @@ def attempt(c, sender, m):
 	return c.reply()
 
 def fill():
-	with open(FILLER, "wb") as f:
-		chunk = b"F" * 4096
+	fd = os.open(FILLER, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+	chunk = b"F" * 4096
+	try:
+		while True:
+			os.write(fd, chunk)
+	except OSError as e:
+		assert e.errno == errno.ENOSPC, e
+	for n in (1024, 256, 16, 1):		# the last few octets too
 		try:
 			while True:
-				f.write(chunk)
-				f.flush()
+				os.write(fd, chunk[:n])
 		except OSError as e:
 			assert e.errno == errno.ENOSPC, e
+	os.close(fd)
 	st = os.statvfs(SP)
 	print("filler written, %d octets left" % (st.f_bavail * st.f_frsize))
 
@@ -95,7 +101,8 @@ def main():
 
 sc.run_main(main)
 EOF
-assert_log '4\.3\.1|No space left|ENOSPC'
+assert_log 'message not queued: No space left on device'
+assert_log 'reject from \[127\.0\.0\.1\]:[0-9]+: end of data: 452 4\.3\.1'
 assert_no_log 'from=<(b|c)@client\.test>, size='
 relay_stop
 assert_spool_count 3

@@ -44,7 +44,8 @@ def main():
 
 sc.run_main(main)
 EOF2
-assert_log "$NET\.2.*(early|before the greeting|pipelin)"
+assert_log "reject from \[$NET\.2\]:[0-9]+: input before the greeting: 554 "
+assert_log "reject from \[$NET\.4\]:[0-9]+: input before the greeting: 554 "
 assert_no_log 'from=<early@client\.test>'
 relay_stop
 assert_spool_count 1

@@ -68,7 +68,8 @@ def main():
 
 sc.run_main(main)
 EOF2
-assert_log '(too long|line length|5\.5\.2)'
+assert_log ': 500 5\.5\.2 .*command line too long'
+assert_log 'end of data: 500 5\.5\.2 .*text line too long'
 relay_stop
 assert_spool_count 2
 assert_no_leftovers

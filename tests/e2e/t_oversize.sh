@@ -48,7 +48,8 @@ def main():
 
 sc.run_main(main)
 EOF
-assert_log '5\.3\.4'
+assert_log 'SIZE=200000: 552 5\.3\.4'
+assert_log 'end of data: 552 5\.3\.4'
 assert_no_log 'from=<big@client\.test>, size='
 relay_stop
 assert_spool_count 1

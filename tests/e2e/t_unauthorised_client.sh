@@ -58,7 +58,8 @@ def main():
 
 sc.run_main(main)
 EOF2
-assert_log "$NET\.2.*(554|5\.7\.1|not allowed|denied|reject)"
+assert_log "reject from \[$NET\.2\]:[0-9]+: connect: 554 5\.7\.1"
+assert_no_log "reject from \[$NET\.3\]"
 assert_log ": from=<s@client.test>, size=[0-9]+, nrcpt=1"
 relay_stop
 assert_spool_count 1
