@@ -52,6 +52,16 @@ def leftovers(spool):
 	return sorted(os.path.join(d, n) for n in os.listdir(d))
 
 
+def wait_no_leftovers(spool, seconds=10):
+	"""tmp/ empties: an aborted message's file is unlinked by a queue worker,
+	shortly after the reply. Returns what is left after a bounded wait."""
+	import time
+	deadline = time.monotonic() + seconds
+	while leftovers(spool) and time.monotonic() < deadline:
+		time.sleep(0.05)
+	return leftovers(spool)
+
+
 def load(spool, qid):
 	"""A dict: id, arrival, sender, flags (names), size, client, helo,
 	rcpts (list of {addr, state, attempts, next_attempt, error}), content."""

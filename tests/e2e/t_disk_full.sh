@@ -51,7 +51,8 @@ def fill():
 	print("filler written, %d octets left" % (st.f_bavail * st.f_frsize))
 
 def check_clean(what):
-	assert spool.leftovers(SP) == [], "%s: half-written files: %r" % (what, spool.leftovers(SP))
+	left = spool.wait_no_leftovers(SP)
+	assert left == [], "%s: half-written files: %r" % (what, left)
 
 def main():
 	c = sc.Client(A, P, greet=True, timeout=60)

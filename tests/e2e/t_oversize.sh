@@ -34,7 +34,8 @@ def main():
 		    "%s message of %d octets: want 552 5.3.4, got %r" % (tag, len(m), r)
 		c.cmd("NOOP", 250)
 		assert spool.messages(SP) == [], "oversize message stored"
-		assert spool.leftovers(SP) == [], "oversize message left in tmp/: %r" % spool.leftovers(SP)
+		left = spool.wait_no_leftovers(SP)
+		assert left == [], "oversize message left in tmp/: %r" % left
 		print("ok: %d-octet message (%s) refused with %r" % (len(m), tag, r))
 
 	m = sc.make_content("fits", size=90 * 1024, seed=3)
