@@ -50,6 +50,7 @@ postfix_setup() {
 	# The danerelay snippet (README): every outbound message goes to the relay.
 	relayhost = $relayhost
 	smtp_tls_security_level = may
+	smtp_tls_loglevel = 1
 	${src:+smtp_bind_address = $src}
 	# Tests want quick turns, not politeness.
 	queue_run_delay = 2s

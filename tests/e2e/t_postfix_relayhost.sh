@@ -5,11 +5,16 @@
 # mail to danerelay. One message is submitted through Postfix's smtpd with
 # swaks, one through its sendmail -C; both land in danerelay's spool with
 # the envelope Postfix used, and Postfix logs status=sent with our queue id.
+# Postfix (smtp_tls_security_level = may) uses STARTTLS to the relay.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/inbound.sh"
 . "$(dirname "$0")/postfix.sh"
 
-base_conf "$T/relay.conf" < /dev/null
+make_cert relay.test
+base_conf "$T/relay.conf" <<EOF
+tls_cert_file = $T/relay.test.crt
+tls_key_file = $T/relay.test.key
+EOF
 relay_start "$T/relay.conf"
 
 postfix_setup "$NET.2:2525" "[$NET.1]:10025" "$NET.3"
@@ -35,8 +40,12 @@ ok "postfix logs status=sent via [$NET.1]:10025"
 
 # The relay saw Postfix's SMTP client (bound to $NET.3) and accepted twice.
 assert_log "$NET\.3"
-assert_log ": from=<alice@client.test>, size=[0-9]+, nrcpt=2"
-assert_log ": from=<dave@client.test>, size=[0-9]+, nrcpt=1"
+assert_log "STARTTLS from \[$NET\.3\]:[0-9]+: TLSv1\.3"
+assert_log ": from=<alice@client.test>, size=[0-9]+, nrcpt=2, client=\[$NET\.3\]:[0-9]+, proto=ESMTPS"
+assert_log ": from=<dave@client.test>, size=[0-9]+, nrcpt=1, client=\[$NET\.3\]:[0-9]+, proto=ESMTPS"
+grep -Eq "(Trusted|Untrusted|Anonymous) TLS connection established to $NET.1" "$PF_DIR/maillog" ||
+    fail "postfix did not log a TLS connection to the relay"
+ok "postfix used STARTTLS to the relay"
 
 # Postfix's "queued as ID" names the spool entries.
 py "$PF_DIR/maillog" <<'EOF'
