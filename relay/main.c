@@ -310,8 +310,18 @@ main(int argc, char *argv[])
 
 	conf = load_or_exit(path);
 	if (test_only) {
+		struct relay_conf *rc;
+		char err[512];
+
+		/* what start-up would build from it must load too (STARTTLS) */
+		if ((rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			fprintf(stderr, "danerelay: %s: 1 error, not starting\n",
+			    path);
+			return 2;
+		}
 		printf("danerelay: %s: configuration ok\n", path);
-		conf_free(conf);
+		relay_conf_unref(rc);
 		return 0;
 	}
 	if (argc > 0)

@@ -18,9 +18,12 @@ relay_conf_new(struct conf *conf, char *err, size_t errlen)
 	SSL_CTX *tls = NULL;
 
 	if (conf->tls_cert_file != NULL && conf->tls_key_file != NULL) {
+		char e[400];
+
 		tls = tls_server_ctx_load(conf->tls_cert_file,
-		    conf->tls_key_file, err, errlen);
+		    conf->tls_key_file, e, sizeof(e));
 		if (tls == NULL) {
+			snprintf(err, errlen, "tls_cert_file/tls_key_file: %s", e);
 			conf_free(conf);
 			return NULL;
 		}

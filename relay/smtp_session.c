@@ -50,7 +50,7 @@
 #include <openssl/err.h>
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
-#define SMTP_GREET_DELAY_MS	300	/* input before this is an early talker */
+#define SMTP_GREET_DELAY_MS	200	/* input before this is an early talker */
 #define SMTP_IN_MAX		(64 * 1024)	/* read watermark: input buffered at most */
 #define SMTP_OUT_MAX		(64 * 1024)	/* stop reading commands above this */
 #define SMTP_LINGER_MS		20	/* poll for TLS output to drain at close */
@@ -77,6 +77,7 @@ enum smtp_state {
 #define S_ZOMBIE	0x0040	/* connection gone, commit still pending */
 #define S_LINGER	0x0080	/* closing: timer polls for TLS output to drain */
 #define S_IPV6		0x0100	/* peer address is IPv6 */
+#define S_EOF		0x0200	/* the client half-closed: answer what it sent, then close */
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -155,6 +156,7 @@ static const struct smtp_cmd smtp_cmds[] = {
 
 static void	smtp_process(struct smtp_session *);
 static void	smtp_close(struct smtp_session *, const char *reason);
+static void	smtp_eof_settle(struct smtp_session *);
 static void	smtp_readcb(struct bufferevent *, void *);
 static void	smtp_writecb(struct bufferevent *, void *);
 static void	smtp_eventcb(struct bufferevent *, short, void *);
@@ -289,15 +291,38 @@ smtp_write_received(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * The message cannot be stored (disk trouble) or will be refused (bad
+ * content): drop its file now rather than at the end of data, so that no
+ * more disk is spent on it and nothing is left by the time we reply.
+ */
+static void
+smtp_msg_drop(struct smtp_session *s)
+{
+	if (s->msg != NULL) {
+		queue_msg_abort(s->msg);
+		s->msg = NULL;
+	}
+}
+
+static void
+smtp_write_failed(struct smtp_session *s, int error)
+{
+	s->write_error = error ? error : EIO;
+	log_warnx(queue_msg_id(s->msg), "message not queued: %s",
+	    strerror(s->write_error));
+	smtp_msg_drop(s);
+}
+
 static void
 smtp_data_out(void *arg, const char *buf, size_t len)
 {
 	struct smtp_session *s = arg;
 
-	if (s->write_error != 0)
+	if (s->msg == NULL)
 		return;
 	if (queue_msg_write(s->msg, buf, len) == -1)
-		s->write_error = errno ? errno : EIO;
+		smtp_write_failed(s, errno);
 	else
 		s->msgsize += len;
 }
@@ -328,6 +353,7 @@ smtp_committed(struct queue_msg *m, int error, void *arg)
 	s->state = SMTP_RCPT;	/* so that the reset below ends the transaction */
 	smtp_tx_reset(s);
 	smtp_process(s);
+	smtp_eof_settle(s);
 }
 
 /* <CRLF>.<CRLF> seen: refuse, or commit and wait. */
@@ -342,9 +368,7 @@ smtp_data_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
-	if (s->write_error != 0) {
-		log_warnx(queue_msg_id(s->msg), "message not queued: %s",
-		    strerror(s->write_error));
+	if (s->write_error != 0 || s->msg == NULL) {
 		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_tx_reset(s);
 		return;
@@ -373,6 +397,8 @@ smtp_data_input(struct smtp_session *s)
 			total += used;
 		}
 		evbuffer_drain(in, total);
+		if (s->data.error != SMTP_DATA_OK)
+			smtp_msg_drop(s);
 	}
 	if (!end)
 		return 0;
@@ -551,7 +577,7 @@ cmd_data(struct smtp_session *s, const char *args)
 		return;
 	}
 	if (smtp_write_received(s) == -1)
-		s->write_error = errno ? errno : EIO;
+		smtp_write_failed(s, errno);
 	smtp_data_init(&s->data, c->max_message_size);
 	s->state = SMTP_DATA;
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -859,6 +885,25 @@ smtp_output_pending(struct smtp_session *s)
 	    (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0);
 }
 
+/*
+ * After EOF (at the tail of a top-level callback): once nothing is left to
+ * answer, finish; close now if the output is already out, else the write
+ * callback (or the linger timer for TLS) does.
+ */
+static void
+smtp_eof_settle(struct smtp_session *s)
+{
+	if (!(s->flags & S_EOF) || s->state == SMTP_COMMIT ||
+	    (s->flags & S_OUTWAIT))
+		return;
+	if (s->state != SMTP_QUIT)
+		smtp_finish(s, "connection closed by client");
+	if (!smtp_output_pending(s))
+		smtp_close(s, s->quit_reason);
+	else if (!(s->flags & S_LINGER))
+		smtp_linger_arm(s);
+}
+
 static void
 smtp_writecb(struct bufferevent *bev, void *arg)
 {
@@ -876,6 +921,7 @@ smtp_writecb(struct bufferevent *bev, void *arg)
 	if (s->flags & S_OUTWAIT) {
 		s->flags &= ~S_OUTWAIT;
 		smtp_process(s);
+		smtp_eof_settle(s);
 	}
 }
 
@@ -913,9 +959,19 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		smtp_close(s, s->state == SMTP_DATA ?
-		    "connection closed by client during DATA" :
-		    "connection closed by client");
+		/*
+		 * A client may half-close after its last command ("."
+		 * and QUIT, then shutdown): it still reads our replies, so
+		 * answer what it sent before closing. Only a message cut
+		 * off in DATA is dropped at once.
+		 */
+		s->flags |= S_EOF;
+		if (s->state == SMTP_DATA) {
+			smtp_close(s, "connection closed by client during DATA");
+			return;
+		}
+		smtp_process(s);
+		smtp_eof_settle(s);
 		return;
 	}
 	/* BEV_EVENT_ERROR */
