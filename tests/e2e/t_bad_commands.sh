@@ -111,6 +111,6 @@ def main():
 sc.run_main(main)
 EOF
 assert_log ': from=<cap@client.test>, size=[0-9]+, nrcpt=5'
-assert_log "$NET\.7.*(too many errors|421)"
+assert_log "reject from \[$NET\.7\]:[0-9]+: error limit: 421 4\.7\.0 .*too many errors"
 relay_stop
 assert_spool_count 2

@@ -23,6 +23,8 @@ def main():
 	c.cmd("MAIL FROM:<big@client.test> SIZE=200000", 552, r"^5\.3\.4")
 	c.cmd("MAIL FROM:<big@client.test> SIZE=102401", 552, r"^5\.3\.4")
 	c.cmd("RCPT TO:<r@example.test>", 503)          # no transaction
+	c.cmd("MAIL FROM:<edge@client.test> SIZE=102400", 250)   # exactly the limit
+	c.cmd("RSET", 250)
 	print("ok: SIZE= over the limit refused at MAIL")
 
 	for size, params, tag in ((150 * 1024, "", "nosize"),
