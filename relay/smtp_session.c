@@ -665,7 +665,7 @@ cmd_starttls(struct smtp_session *s, const char *args)
 	    evbuffer_get_length(bufferevent_get_input(s->bev)));
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
 	tls = bufferevent_openssl_filter_new(s->relay->base, s->bev, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (tls == NULL) {
 		SSL_free(ssl);
 		smtp_reply(s, "421 4.7.0 %s Error: TLS setup failed",

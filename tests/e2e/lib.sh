@@ -127,7 +127,7 @@ base_conf() {
 # relay_start CONF: start the daemon in the foreground mode, in the
 # background of this shell; wait until it accepts on its first listen address.
 relay_start() {
-	local conf=$1 listen addr port
+	local conf=$1 listen addr port logf
 	"$BIN" -c "$conf" >> "$T/relay.stderr" 2>&1 &
 	RELAY_PID=$!
 	track "$RELAY_PID"
@@ -136,6 +136,15 @@ relay_start() {
 	addr=${listen%:*}; addr=${addr#[}; addr=${addr%]}
 	port=${listen##*:}
 	wait_port "$addr" "$port" 15 || { cat "$T/relay.stderr"; fail "relay did not start"; }
+	# Something else may hold the address (another test run on this
+	# machine): the port answering is not enough, our daemon must say so.
+	logf=$(sed -n 's/^log_file *= *//p' "$conf" | tail -1)
+	case $logf in ""|-) logf=$T/relay.stderr ;; syslog) logf= ;; esac
+	if [ -n "$logf" ] && ! wait_log "danerelay\[$RELAY_PID\]: started" 15 "$logf"; then
+		cat "$T/relay.stderr"
+		fail "relay (pid $RELAY_PID) did not log 'started' (is $listen taken?)"
+	fi
+	kill -0 "$RELAY_PID" 2>/dev/null || { cat "$T/relay.stderr"; fail "relay exited at start"; }
 }
 
 # relay_stop: SIGTERM, expect exit status 0 within 15 s (ASan leak reports
