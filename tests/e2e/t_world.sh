@@ -31,13 +31,27 @@ ok "world in $W (NS $WORLD_NS, NET $WORLD_NET)"
 
 # ------------------------------------------------------------ lookups
 
+shopt -s nocasematch	# unbound-host prints hex in upper case
+
 # lookup TYPE NAME: sets OUT (unbound-host output) and STATE (secure,
 # insecure, bogus, servfail; servfail also for a timeout) and RCODE
 # (NOERROR, NXDOMAIN, NODATA, SERVFAIL).
 lookup() {
-	local rc
-	OUT=$(timeout 30 unbound-host -C "$W/unbound.conf" -v -t "$1" "$2" 2>&1)
-	rc=$?
+	local rc line i=0 pf="$T/pf.$W_ID.$1.$2"
+	if [ -e "$pf" ]; then
+		# started early by prefetch: wait for it (bounded)
+		while [ ! -s "$pf.rc" ]; do
+			i=$((i + 1))
+			[ "$i" -le 400 ] || fail "prefetched lookup $1 $2 never ended"
+			sleep 0.1
+		done
+		OUT=$(cat "$pf")
+		rc=$(cat "$pf.rc")
+		rm -f "$pf" "$pf.rc"
+	else
+		OUT=$(timeout 30 unbound-host -C "$W/unbound.conf" -v -t "$1" "$2" 2>&1)
+		rc=$?
+	fi
 	if [ "$rc" = 124 ] || [[ $OUT == *"(SERVFAIL)"* ]]; then
 		STATE=servfail RCODE=SERVFAIL
 		return
@@ -57,12 +71,24 @@ lookup() {
 		RCODE=NOERROR
 	fi
 	# every line must carry the same state (a chain is as weak as its
-	# weakest link; unbound-host repeats the overall state per line)
-	if [ "$STATE" != bogus ] &&
-	    printf '%s\n' "$OUT" | grep -v '^validation failure' |
-	    grep -vq "($STATE)\$"; then
-		fail "unbound-host -t $1 $2: mixed states: $OUT"
+	# weakest link; unbound-host repeats the overall state per line).
+	# Bash matching, no grep: process creation is slow on test machines.
+	if [ "$STATE" != bogus ]; then
+		while IFS= read -r line; do
+			[[ $line == *"($STATE)" ]] ||
+			    fail "unbound-host -t $1 $2: mixed states: $OUT"
+		done <<< "$OUT"
 	fi
+}
+
+# prefetch TYPE NAME: start a slow lookup (a dead or silent server) in
+# the background now; lookup collects it.
+W_ID=shared
+prefetch() {
+	local pf="$T/pf.$W_ID.$1.$2"
+	: > "$pf"
+	(timeout 30 unbound-host -C "$W/unbound.conf" -v -t "$1" "$2" > "$pf" 2>&1
+	    echo $? > "$pf.rc") &
 }
 
 # check TYPE NAME STATE [RCODE [REGEX]]: one row of the table.
@@ -74,7 +100,7 @@ check() {
 	if [ -n "$rcode" ] && [ "$RCODE" != "$rcode" ]; then
 		fail "$type $name: $RCODE, expected $rcode: $OUT"
 	fi
-	if [ -n "$re" ] && ! printf '%s\n' "$OUT" | grep -Eiq -- "$re"; then
+	if [ -n "$re" ] && ! [[ $OUT =~ $re ]]; then
 		fail "$type $name: output lacks /$re/: $OUT"
 	fi
 	ok "$type $name: $state${rcode:+ $rcode}${re:+ /$re/}"
@@ -101,6 +127,11 @@ tlsa_hex() {
 }
 
 N=$WORLD_NET
+prefetch MX dead.test
+prefetch A mx.dead.test
+prefetch MX dead-insecure.test
+prefetch MX silent.test
+prefetch TLSA _25._tcp.tlsadead.mxhost.test
 # secure.test
 check MX secure.test secure NOERROR '10 mx1\.secure\.test'
 check MX secure.test secure NOERROR '20 mx2\.secure\.test'
@@ -317,7 +348,7 @@ pid1=$(cat "$P/nsd.pid")
 spid1=$(cat "$P/silent.pid")
 track "$pid1"
 track "$spid1"
-W=$P
+W=$P W_ID=private
 check MX secure.test secure NOERROR '10 mx1\.secure\.test'
 key1=$(cat "$P/root.key")
 ds1=$(grep 'secure.test.*DS' "$P/zones/test.zone")
