@@ -132,6 +132,9 @@ prefetch A mx.dead.test
 prefetch MX dead-insecure.test
 prefetch MX silent.test
 prefetch TLSA _25._tcp.tlsadead.mxhost.test
+prefetch TLSA _25._tcp.tlsasilent.mxhost.test
+# the trust anchor's own DNSKEY RRset (danerelay's start-up check)
+check DNSKEY . secure NOERROR 'DNSKEY record 257 3 13'
 # secure.test
 check MX secure.test secure NOERROR '10 mx1\.secure\.test'
 check MX secure.test secure NOERROR '20 mx2\.secure\.test'
@@ -209,6 +212,8 @@ check MX nxhost.mxhost.test secure NOERROR 'nx\.secure\.test'
 check MX tlsabogus.mxhost.test secure NOERROR 'mx\.partbogus\.test'
 check A tlsadead.mxhost.test secure NOERROR
 check TLSA _25._tcp.tlsadead.mxhost.test servfail
+check A tlsasilent.mxhost.test secure NOERROR
+check TLSA _25._tcp.tlsasilent.mxhost.test servfail
 check TLSA _25._tcp.mx.mxhost.test secure NOERROR
 # CNAME chains
 check MX cn-exp.cname.test secure NOERROR 'alias-exp\.cname\.test'
@@ -253,6 +258,8 @@ check TLSA _25._tcp.mx.malformed.dane.test secure NOERROR '\\# 3 030101'
 check TLSA _25._tcp.mx.expired.dane.test secure NOERROR \
     "3 1 1 $(tlsa_hex mx.expired.dane.test.expired 1 1)"
 check TLSA _25._tcp.mx.names.dane.test secure NOERROR "2 1 1 $(tlsa_hex ca 1 1)"
+check MX alias.dane.test secure NOERROR 'alias for names\.dane\.test'
+check MX names.insecure.test insecure NOERROR 'mx\.names\.dane\.test'
 
 # ------------------------------------------------------------ files
 
