@@ -10,6 +10,7 @@
  * configuration or command line (systemd: RestartPreventExitStatus=2).
  */
 #include "conf/conf.h"
+#include "relay/cmd_resolve.h"
 #include "relay/log.h"
 
 #include <errno.h>
@@ -88,6 +89,17 @@ main(int argc, char *argv[])
 		printf("danerelay: %s: configuration ok\n", path);
 		conf_free(conf);
 		return 0;
+	}
+	if (argc > 0 && strcmp(argv[0], "resolve") == 0) {
+		const struct conf_domain *matched;
+		int rv;
+
+		if (argc != 2)
+			usage();
+		rv = cmd_resolve(conf, argv[1], (int)conf_dest_for(conf, argv[1],
+		    time(NULL), &matched, NULL).remote_port);
+		conf_free(conf);
+		return rv;
 	}
 	if (argc > 0)
 		usage();
