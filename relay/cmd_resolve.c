@@ -115,7 +115,8 @@ print_rr(const struct dns_result *res, const struct dns_rr *rr, const char *inde
 }
 
 /*
- * "TYPE QNAME: STATE ANSWER[, N records][, CNAME -> CANON][: reason]" and
+ * "TYPE QNAME: STATE[, N records|, NODATA|, NXDOMAIN][, ttl T]
+ * [, CNAME -> CANON][: reason]" and
  * the records, one per line. Counts a failed lookup.
  */
 static void
@@ -124,10 +125,14 @@ print_result(struct cr *c, const char *indent, const struct dns_result *res)
 	char	sub[32];
 	size_t	i;
 
-	printf("%s%s %s: %s %s", indent, rr_type_name(res->qtype), res->qname,
-	    dns_state_name(res->state), dns_answer_name(res->answer));
+	printf("%s%s %s: %s", indent, rr_type_name(res->qtype), res->qname,
+	    dns_state_name(res->state));
 	if (res->answer == DNS_ANSWER_DATA)
 		printf(", %zu record%s", res->nrr, res->nrr == 1 ? "" : "s");
+	else if (res->answer == DNS_ANSWER_NODATA)
+		printf(", NODATA");
+	else if (res->answer == DNS_ANSWER_NXDOMAIN)
+		printf(", NXDOMAIN");
 	if (dns_result_answered(res))
 		printf(", ttl %u", res->ttl);
 	if (res->cname)

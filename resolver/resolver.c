@@ -345,6 +345,13 @@ rcode_name(int rcode)
 	}
 }
 
+static bool
+type_decoded(int qtype)
+{
+	return qtype == DNS_T_MX || qtype == DNS_T_A || qtype == DNS_T_AAAA ||
+	    qtype == DNS_T_TLSA || qtype == DNS_T_CNAME;
+}
+
 /* Drop every decoded record: the answer is not one to act on. */
 static void
 result_drop_rrs(struct dns_result *res)
@@ -393,12 +400,12 @@ result_from_ub(const char *qname, int qtype, int err, struct ub_result *ur)
 		for (n = 0; ur->data[n] != NULL; n++)
 			;
 		res->rr = xcalloc(n ? n : 1, sizeof(*res->rr));
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && type_decoded(qtype); i++) {
 			if (rr_decode(qtype, (unsigned char *)ur->data[i],
 			    (size_t)ur->len[i], &res->rr[i]) == -1)
 				res->nmalformed++;
 		}
-		res->nrr = n;
+		res->nrr = n;	/* other types (DNSKEY): counted, not decoded */
 	}
 
 	if (ur->bogus) {

@@ -56,7 +56,8 @@ enum dns_answer {
  * CNAME chain and the state covers every hop: SECURE only if every CNAME
  * and the final RRset validated, so an insecure hop makes it INSECURE.
  * rr[] holds the records of type qtype at canonname (DATA only; for BOGUS
- * they are kept for display and must not be used).
+ * they are kept for display and must not be used). MX, A, AAAA, CNAME and
+ * TLSA are decoded; other types (DNSKEY) are only counted, entries zeroed.
  */
 struct dns_result {
 	int		 qtype;		/* DNS_T_* */
