@@ -164,6 +164,13 @@ test_startup_errors(void)
 	CHECK(r == NULL);
 	CHECK(strstr(err, "bad.conf") != NULL);
 
+	/* the default: the root key of dns-root-data (DNSKEY form) */
+	r = resolver_new(base, NULL, NULL, err, sizeof(err));
+	CHECK(r != NULL);
+	if (r == NULL)
+		fprintf(stderr, "default trust anchor: %s\n", err);
+	resolver_free(r);
+
 	/* the config's own trust anchor file is checked too */
 	snprintf(path, sizeof(path), "%s/badta.conf", dir);
 	write_file(path, "server:\n\ttrust-anchor-file: /nonexistent/ta.key\n");
