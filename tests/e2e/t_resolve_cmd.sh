@@ -12,12 +12,18 @@ if [ -z "${WORLD_DIR:-}" ] || [ ! -f "$WORLD_DIR/unbound.conf" ]; then
 	trap '"$top/tests/world/mkworld" stop "$WORLD_DIR"; cleanup' EXIT
 fi
 
-SEC=sec.test; SEC_MX1=mx1.sec.test; SEC_MX2=mx2.sec.test
-INS=ins.test; INS_MX=mx.ins.test
-BOG_DS=bds.test; BOG_SIG=bog.test; BOG_SIG_HOST=mx.bog.test
+# names: tests/world/zones.d/*.zone
+SEC=secure.test; SEC_MX1=mx1.secure.test; SEC_MX2=mx2.secure.test
+INS=insecure.test; INS_MX=mx1.insecure.test
+BOG_DS=bogus-ds.test
+BOG_HOST_DOM=bogus.mxhost.test; BOG_SIG_HOST=mx1.bogus.test	# secure MX, bogus host
 DEAD=dead.test
-CNAME_SEC=alias.sec.test; CNAME_INS=alias2.sec.test
-NULLMX=null.sec.test; NX_SEC=nx.sec.test
+CN_EXP=cn-exp.cname.test; CN_EXP_ALIAS=alias-exp.cname.test; CN_EXP_T=host-exp.cname2.test
+CN_ORIG=cn-orig.cname.test; CN_ORIG_ALIAS=alias-orig.cname.test
+CN_INSEC=cn-insec.cname.test; CN_INSEC_ALIAS=alias-insec.cname.test; CN_INSEC_T=host-cn.insecure.test
+CN_FIRST_INSEC=cn-first-insec.cname.test
+NULLMX=nullmx.test; NX_SEC=nx.secure.test; NOMX=nomx.test
+MANY=many.test
 
 base_conf "$T/relay.conf"
 base_conf "$T/port.conf" <<EOF
@@ -57,12 +63,14 @@ expect sec "host 1: $SEC_MX1 pref 10"
 expect sec "host 2: $SEC_MX2 pref 20"
 expect sec "A $SEC_MX1: secure, 1 record"
 expect sec "address $(addr_of $SEC_MX1) (DNSSEC)"
+expect sec "AAAA $SEC_MX1: secure, NODATA"
 expect sec "TLSA base $SEC_MX1 (host name)"
 expect sec "TLSA _25._tcp.$SEC_MX1: secure, 1 record"
 expect_re sec "TLSA 3 1 1 [0-9a-f]{64} \(usable\)"
 expect sec "TLSA verdict: secure, 1 usable, 0 unusable: authenticated TLS required"
+expect sec "address ::1 (DNSSEC)"
+expect sec "TLSA _25._tcp.$SEC_MX2: secure, 1 record"
 expect sec "result: every lookup answered"
-# host order: mx1 before mx2
 [ "$(grep -n "^host 1: $SEC_MX1" "$T/sec.out" | cut -d: -f1)" -lt \
   "$(grep -n "^host 2: $SEC_MX2" "$T/sec.out" | cut -d: -f1)" ] || fail "host order"
 
@@ -72,18 +80,37 @@ expect ins "mx: insecure, 1 host (MX insecure: DANE does not apply to the domain
 expect ins "address $(addr_of $INS_MX) (insecure)"
 expect ins "TLSA not looked up: address records not secure"
 
-resolve cname_sec $CNAME_SEC 0
-expect cname_sec "mx: implicit: no MX records, $CNAME_SEC itself"
-expect cname_sec "CNAME $CNAME_SEC -> $SEC_MX1: chain secure"
-expect cname_sec "TLSA base $SEC_MX1 (expanded name)"
-expect cname_sec "TLSA _25._tcp.$SEC_MX1: secure, 1 record"
+resolve cn_exp $CN_EXP 0
+expect cn_exp "host 1: $CN_EXP_ALIAS pref 10"
+expect cn_exp "CNAME $CN_EXP_ALIAS -> $CN_EXP_T: chain secure"
+expect cn_exp "TLSA base $CN_EXP_T (expanded name)"
+expect cn_exp "TLSA _25._tcp.$CN_EXP_T: secure, 1 record"
+grep -qF "TLSA base $CN_EXP_ALIAS (original name)" "$T/cn_exp.out" &&
+    fail "cn_exp: original name tried after a secure expanded TLSA RRset"
+ok "cn_exp: original name not needed"
 
-resolve cname_ins $CNAME_INS 0
-expect cname_ins "CNAME $CNAME_INS -> $INS_MX: chain not secure, first link secure"
-expect cname_ins "TLSA base $CNAME_INS (original name, first CNAME secure)"
+resolve cn_orig $CN_ORIG 0
+expect cn_orig "TLSA base host-orig.cname2.test (expanded name)"
+expect cn_orig "TLSA base $CN_ORIG_ALIAS (original name)"
+expect cn_orig "TLSA _25._tcp.$CN_ORIG_ALIAS: secure, 1 record"
+
+resolve cn_insec $CN_INSEC 0
+expect cn_insec "CNAME $CN_INSEC_ALIAS -> $CN_INSEC_T: chain not secure, first link secure"
+expect cn_insec "TLSA base $CN_INSEC_ALIAS (original name, first CNAME secure)"
+expect cn_insec "TLSA _25._tcp.$CN_INSEC_ALIAS: secure, 1 record"
+grep -qF "TLSA base $CN_INSEC_T" "$T/cn_insec.out" && fail "cn_insec: insecure target used"
+ok "cn_insec: insecure target's TLSA not looked up"
+
+resolve cn_first_insec $CN_FIRST_INSEC 0
+expect cn_first_insec "chain not secure, first link not secure"
+expect cn_first_insec "TLSA not looked up: CNAME chain not secure"
 
 resolve nullmx $NULLMX 0
 expect nullmx "mx: null MX: $NULLMX accepts no mail (RFC 7505, secure)"
+
+resolve nomx $NOMX 0
+expect nomx "mx: implicit: no MX records, $NOMX itself (RFC 5321 5.1, secure)"
+expect nomx "TLSA _25._tcp.$NOMX: secure, 1 record"
 
 resolve nx $NX_SEC 0
 expect nx "MX $NX_SEC: secure, NXDOMAIN"
@@ -94,8 +121,10 @@ expect bogds "MX $BOG_DS: bogus: validation failure"
 expect bogds "mx: error: MX lookup bogus, delivery defers"
 expect bogds "result: 1 lookup failed (bogus or indeterminate)"
 
-resolve bogsig $BOG_SIG 1
-expect bogsig "A $BOG_SIG_HOST: bogus: validation failure"
+resolve boghost $BOG_HOST_DOM 1
+expect boghost "MX $BOG_HOST_DOM: secure, 1 record"
+expect boghost "A $BOG_SIG_HOST: bogus: validation failure"
+expect boghost "TLSA not looked up: no address"
 
 resolve dead $DEAD 1
 expect dead "MX $DEAD: indeterminate"
@@ -104,9 +133,14 @@ expect dead "mx: error: MX lookup indeterminate, delivery defers"
 # remote_port and the caps
 resolve port $SEC 0 "$T/port.conf"
 expect port "resolve $SEC port 587"
-expect port "TLSA _587._tcp.$SEC_MX1:"
+expect port "TLSA _587._tcp.$SEC_MX1: secure, NXDOMAIN"
 expect port "mx: 1 more host not tried (max_mx_hosts 1)"
-expect port "not tried (max_mx_addresses reached)"
+resolve caps $MANY 0 "$T/port.conf"
+expect caps "mx: 11 more hosts not tried (max_mx_hosts 1)"
+resolve addrs addrs.$MANY 0 "$T/port.conf"
+expect addrs "not tried (max_mx_addresses reached)"
+[ "$(grep -c '^    address .*(DNSSEC)' "$T/addrs.out")" -eq 1 ] || fail "more than 1 address tried"
+ok "addrs: one address tried"
 
 # a missing trust anchor: configuration error, exit 2
 grep -v '^trust_anchor_file' "$T/relay.conf" > "$T/nota.conf"

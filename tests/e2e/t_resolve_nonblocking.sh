@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_resolve_nonblocking: a lookup to a server that never answers does not
-# block the event loop. resolve_probe starts a lookup under the world's dead
-# zone, then a 50 ms timer and a lookup in a secure zone: the secure answer
+# block the event loop. resolve_probe starts a lookup under the world's
+# silent zone, then a 50 ms timer and a lookup in a secure zone: the secure answer
 # and timer ticks must arrive while the dead lookup is still pending, and
 # the dead one must end indeterminate. Also: cancelled lookups (pending or
 # already answered inside libunbound) never call back.
@@ -17,8 +17,8 @@ if [ -z "${WORLD_DIR:-}" ] || [ ! -f "$WORLD_DIR/unbound.conf" ]; then
 	trap '"$top/tests/world/mkworld" stop "$WORLD_DIR"; cleanup' EXIT
 fi
 
-DEAD_NAME=nb-$$.dead.test		# under the zone whose server never answers
-FAST_NAME=mx1.sec.test			# a secure host
+DEAD_NAME=nb-$$.silent.test		# its server takes queries, never answers
+FAST_NAME=mx1.secure.test		# a secure host
 
 "$PROBE" -C "$WORLD_DIR/unbound.conf" -T "$WORLD_DIR/root.key" \
     nonblock "$DEAD_NAME" "$FAST_NAME" > "$T/nb.out" 2> "$T/nb.err" ||
@@ -32,7 +32,7 @@ slow=$(grep -n '^event slow' "$T/nb.out" | cut -d: -f1)
 ok "secure lookup answered before the dead one"
 grep -q '^event fast .*slow_pending=1' "$T/nb.out" || fail "dead lookup was not pending"
 ok "dead lookup pending while the secure one completed"
-grep -q '^fast type=A qname=mx1.sec.test state=secure answer=data' "$T/nb.out" ||
+grep -q "^fast type=A qname=$FAST_NAME state=secure answer=data" "$T/nb.out" ||
     fail "secure lookup result"
 ok "secure lookup result"
 ticks=$(grep -c '^event tick' "$T/nb.out")
@@ -43,7 +43,7 @@ grep -q "^slow type=A qname=$DEAD_NAME state=indeterminate answer=none .*answere
 ok "dead lookup indeterminate"
 
 "$PROBE" -C "$WORLD_DIR/unbound.conf" -T "$WORLD_DIR/root.key" \
-    cancel "c-$$.dead.test" "$FAST_NAME" > "$T/cancel.out" 2>&1 ||
+    cancel "c-$$.silent.test" "$FAST_NAME" > "$T/cancel.out" 2>&1 ||
     { cat "$T/cancel.out"; fail "probe cancel failed"; }
 grep -q '^cancel ok calls=0$' "$T/cancel.out" || { cat "$T/cancel.out"; fail "a cancelled lookup called back"; }
 ok "cancelled lookups never called back"
