@@ -10,7 +10,8 @@
  *   dead server for minutes (or drop its late SERVFAIL), and delivery must
  *   not wait forever, so the deadline turns it into INDETERMINATE;
  * - a user callback runs only from the event loop (ub_process or a timer),
- *   after the handle is unlinked and freed.
+ *   after the handle is unlinked (so resolver_free() from it is safe but
+ *   resolver_cancel() of it is not); its memory goes right after.
  */
 #include "resolver/resolver.h"
 #include "relay/log.h"
