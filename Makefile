@@ -20,6 +20,8 @@ LIB_OBJS  = $(LIB_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
+TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all deps check demo clean unit asan-build
 all: danerelay
@@ -42,11 +44,16 @@ $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libdanerelay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
 
+# Test drivers run by e2e scripts (tests/tools/NAME.c -> $(B)/tests/tools/NAME).
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libdanerelay.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
+
 $(B)/sink: $(SINK_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(SINK_SRCS) $(LDLIBS)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
 	./scripts/install-deps
@@ -55,7 +62,8 @@ deps:
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
 	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" build-asan/danerelay build-asan/sink \
-	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
+	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
 check: asan-build
 	./tests/run build-asan

@@ -16,6 +16,7 @@
  * without errors replaces the current one, and only for new sessions.
  */
 #include "conf/conf.h"
+#include "relay/cmd_resolve.h"
 #include "queue/queue.h"
 #include "relay/listener.h"
 #include "relay/log.h"
@@ -323,6 +324,17 @@ main(int argc, char *argv[])
 		printf("danerelay: %s: configuration ok\n", path);
 		relay_conf_unref(rc);
 		return 0;
+	}
+	if (argc > 0 && strcmp(argv[0], "resolve") == 0) {
+		const struct conf_domain *matched;
+		int rv;
+
+		if (argc != 2)
+			usage();
+		rv = cmd_resolve(conf, argv[1], (int)conf_dest_for(conf, argv[1],
+		    time(NULL), &matched, NULL).remote_port);
+		conf_free(conf);
+		return rv;
 	}
 	if (argc > 0)
 		usage();
