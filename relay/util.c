@@ -35,7 +35,7 @@ xreallocarray(void *old, size_t n, size_t size)
 
 	if (size != 0 && n > SIZE_MAX / size)
 		fatalx("reallocarray overflow");
-	p = realloc(old, n * size ? n * size : 1);
+	p = realloc(old, n * size != 0 ? n * size : 1);
 	if (p == NULL)
 		fatal("realloc %zu", n * size);
 	return p;
