@@ -65,7 +65,7 @@ enum tlsrpt_type {
 	TLSRPT_DANE_REQUIRED,		/* "dane-required" (policy's verdict) */
 };
 
-#define DANE_MATCH_MAX		32	/* "TLSA 3 1 1 at depth 0" */
+#define DANE_MATCH_MAX		48	/* "TLSA 3 1 1 at depth 0" */
 #define DANE_SUBJECT_MAX	192	/* one-line RFC 2253 subject, cut */
 #define DANE_REASON_MAX		160
 
