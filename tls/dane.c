@@ -206,22 +206,30 @@ dane_ssl_arm(SSL *ssl, const char *base, const char *const *names,
 	return 0;
 }
 
-const char *
-dane_cert_subject(X509 *x, char *buf, size_t len)
+static const char *
+dane_name_line(const X509_NAME *name, char *buf, size_t len)
 {
 	BIO *b;
 	int n;
 
 	buf[0] = '\0';
-	if (x == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+	if (name == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
 		return buf;
-	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
-	    XN_FLAG_RFC2253) >= 0) {
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
 		n = BIO_read(b, buf, (int)len - 1);
 		buf[n > 0 ? n : 0] = '\0';
 	}
 	BIO_free(b);
 	return buf;
+}
+
+const char *
+dane_cert_subject(X509 *x, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (x == NULL)
+		return buf;
+	return dane_name_line(X509_get_subject_name(x), buf, len);
 }
 
 static const char *
@@ -249,6 +257,7 @@ dane_ssl_verify(SSL *ssl, struct dane_verify *v)
 	const unsigned char *d;
 	size_t dl;
 	X509 *mcert = NULL, *leaf;
+	EVP_PKEY *mspki = NULL;
 	int depth, n;
 
 	memset(v, 0, sizeof(*v));
@@ -264,27 +273,21 @@ dane_ssl_verify(SSL *ssl, struct dane_verify *v)
 		v->mtype = m;
 		snprintf(v->match, sizeof(v->match), "TLSA %u %u %u at depth %d",
 		    u, s, m, depth);
-		/* The matched cert: from the chain, or the TA OpenSSL holds. */
+		/*
+		 * The matched cert: the one OpenSSL names, else (a bare
+		 * DANE-TA key that signed the cert at depth) that
+		 * cert's issuer is the anchor's name.
+		 */
+		if (SSL_get0_dane_authority(ssl, &mcert, &mspki) < 0)
+			mcert = NULL;
 		chain = SSL_get_peer_cert_chain(ssl);
 		n = chain ? sk_X509_num(chain) : 0;
-		if (depth < n)
-			mcert = sk_X509_value(chain, depth);
-		else if (SSL_get0_dane_authority(ssl, &mcert, NULL) < 0)
-			mcert = NULL;
-		if (mcert == NULL && n > 0) {
-			/* 2 1 x with a bare key above the chain: name it by
-			 * the issuer of the top certificate. */
-			BIO *b = BIO_new(BIO_s_mem());
-			int r;
-
-			if (b != NULL && X509_NAME_print_ex(b, X509_get_issuer_name(
-			    sk_X509_value(chain, n - 1)), 0, XN_FLAG_RFC2253) >= 0) {
-				r = BIO_read(b, v->subject, sizeof(v->subject) - 1);
-				v->subject[r > 0 ? r : 0] = '\0';
-			}
-			BIO_free(b);
-		} else
+		if (mcert != NULL)
 			dane_cert_subject(mcert, v->subject, sizeof(v->subject));
+		else if (depth < n)
+			dane_name_line(X509_get_issuer_name(
+			    sk_X509_value(chain, depth)), v->subject,
+			    sizeof(v->subject));
 		return;
 	}
 	dane_cert_subject(leaf, v->subject, sizeof(v->subject));

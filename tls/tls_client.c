@@ -164,6 +164,7 @@ tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tls_conn *c = SSL_get_ex_data(ssl, tls_conn_idx);
 	struct dane_verify dv;
+	SSL_SESSION *copy;
 
 	if (c == NULL || c->tc == NULL || !SSL_SESSION_is_resumable(sess))
 		return 0;
@@ -183,8 +184,18 @@ tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 		dane_cert_subject(SSL_get0_peer_certificate(ssl), dv.subject,
 		    sizeof(dv.subject));
 	}
-	cache_store(c->tc, c->key, sess, &dv);
-	return 1;
+	/*
+	 * Keep a copy, not OpenSSL's session: SSL_free() without a
+	 * completed shutdown (a peer that drops the line after QUIT, a
+	 * bufferevent freed at once) marks the connection's own session
+	 * not resumable, and that must not spoil the cache.
+	 */
+	if ((copy = SSL_SESSION_dup(sess)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	cache_store(c->tc, c->key, copy, &dv);
+	return 0;
 }
 
 struct tls_client *
@@ -418,6 +429,7 @@ tls_client_ssl_new(struct tls_client *tc, const struct tls_secctx *sec,
 	struct tls_conn *c;
 	struct tls_sess *e;
 	char ebuf[TLS_ERR_MAX];
+	SSL_SESSION *offer = NULL;
 	SSL *ssl;
 	long now;
 
@@ -461,7 +473,8 @@ tls_client_ssl_new(struct tls_client *tc, const struct tls_secctx *sec,
 		    (long)SSL_SESSION_get_time(e->sess) +
 		    (long)SSL_SESSION_get_timeout(e->sess) <= now)
 			cache_remove(tc, e);
-		else if (SSL_set_session(ssl, e->sess) == 1) {
+		else if ((offer = SSL_SESSION_dup(e->sess)) != NULL &&
+		    SSL_set_session(ssl, offer) == 1) {
 			c->offered = true;
 			c->cached = e->dv;
 			tc->st.offered++;
@@ -469,6 +482,15 @@ tls_client_ssl_new(struct tls_client *tc, const struct tls_secctx *sec,
 			lru_push(tc, e);
 		} else
 			ERR_clear_error();
+		/*
+		 * A copy is offered: OpenSSL makes the offered session
+		 * single-use in TLS 1.3 (and unusable after an unclean
+		 * close), while an OpenSSL or Postfix server does not
+		 * mind a ticket coming back, and not every server sends a
+		 * fresh one after resuming. So the cached ticket stays
+		 * usable until the server stops taking it or sends a new one.
+		 */
+		SSL_SESSION_free(offer);
 	}
 	return ssl;
 }
