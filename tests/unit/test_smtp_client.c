@@ -8,9 +8,10 @@
  * daemon. Certificates are made here with the OpenSSL API.
  *
  * Optional mode for e2e scripts:
- *   test_smtp_client send HOST PORT LEVEL FROM TO... < message
- * delivers one message (LEVEL none|may|encrypt) and prints each event,
- * recipient result and the close as lines on stdout.
+ *   [COUNT=m] [CONNS=n] test_smtp_client send HOST PORT LEVEL FROM TO... < msg
+ * delivers the message m times per connection over n connections made one
+ * after the other (LEVEL none|may|encrypt; one TLS session cache), and
+ * prints each event, recipient result and close as lines on stdout.
  */
 #include "relay/smtp_client.h"
 #include "relay/util.h"
@@ -1603,7 +1604,7 @@ send_mode(int argc, char **argv)
 	char buf[65536];
 	size_t n;
 	FILE *f;
-	int i, count = 1;
+	int i, k, count = 1, conns = 1, rc = 0;
 
 	if (argc < 7) {
 		fprintf(stderr, "usage: test_smtp_client send HOST PORT "
@@ -1612,6 +1613,7 @@ send_mode(int argc, char **argv)
 	}
 	memset(&ss, 0, sizeof(ss));
 	memset(&p, 0, sizeof(p));
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (inet_pton(AF_INET, argv[2], &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(argv[3]));
@@ -1628,6 +1630,10 @@ send_mode(int argc, char **argv)
 		count = atoi(getenv("COUNT"));
 	if (count < 1 || count > 4)
 		count = 1;
+	if (getenv("CONNS"))
+		conns = atoi(getenv("CONNS"));
+	if (conns < 1 || conns > 10)
+		conns = 1;
 	p.sa = (struct sockaddr *)&ss;
 	p.host = "mx";
 	p.helo_name = "relay.test";
@@ -1636,40 +1642,43 @@ send_mode(int argc, char **argv)
 	    strcmp(argv[4], "may") == 0 ? TLS_LEVEL_MAY : TLS_LEVEL_NONE;
 	p.connect_timeout = p.greeting_timeout = p.command_timeout = 30;
 	p.data_timeout = p.data_done_timeout = 60;
-	memset(&r, 0, sizeof(r));
 	f = tmpfile();
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
 		fwrite(buf, 1, n, f);
 	fflush(f);
-	for (i = 0; i < count; i++) {
-		r.msgs[i].sender = argv[5];
-		r.msgs[i].rcpts = (const char *const *)argv + 6;
-		r.msgs[i].nrcpts = (size_t)(argc - 6);
-		r.msgs[i].fd = dup(fileno(f));
-		r.msgs[i].size = (uint64_t)ftell(f);
-		lseek(r.msgs[i].fd, 0, SEEK_SET);
-	}
-	/* dup()ed fds share the offset: reopen each from /proc */
-	for (i = 0; i < count; i++) {
-		char path[64];
+	/* COUNT messages per connection, CONNS connections one after the
+	 * other in this process (so the TLS session cache is shared). */
+	for (k = 0; k < conns; k++) {
+		memset(&r, 0, sizeof(r));
+		for (i = 0; i < count; i++) {
+			char path[64];
 
-		close(r.msgs[i].fd);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fileno(f));
-		r.msgs[i].fd = open(path, O_RDONLY);
+			/* own file offset per message: reopen via /proc */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d",
+			    fileno(f));
+			r.msgs[i].sender = argv[5];
+			r.msgs[i].rcpts = (const char *const *)argv + 6;
+			r.msgs[i].nrcpts = (size_t)(argc - 6);
+			r.msgs[i].fd = open(path, O_RDONLY);
+			r.msgs[i].size = (uint64_t)ftell(f);
+		}
+		r.nmsgs = count;
+		r.base = event_base_new();
+		printf("connection %d\n", k + 1);
+		r.c = smtp_client_connect(r.base, &p, &pcbs, &r);
+		if (r.c == NULL) {
+			perror("smtp_client_connect");
+			return 1;
+		}
+		event_base_dispatch(r.base);
+		event_base_free(r.base);
+		for (i = 0; i < count; i++)
+			close(r.msgs[i].fd);
+		if (!r.closed || r.fail.fail != SMTP_FAIL_NONE)
+			rc = 1;
 	}
-	r.nmsgs = count;
-	r.base = event_base_new();
-	r.c = smtp_client_connect(r.base, &p, &pcbs, &r);
-	if (r.c == NULL) {
-		perror("smtp_client_connect");
-		return 1;
-	}
-	event_base_dispatch(r.base);
-	event_base_free(r.base);
-	for (i = 0; i < count; i++)
-		close(r.msgs[i].fd);
 	fclose(f);
-	return r.closed && r.fail.fail == SMTP_FAIL_NONE ? 0 : 1;
+	return rc;
 }
 
 int
