@@ -372,7 +372,8 @@ client_defercb(evutil_socket_t fd, short what, void *arg)
 		client_fail(c, SMTP_FAIL_CONNECT, NULL, TLSRPT_NONE, false,
 		    false, "connect to %s%s: %s", c->host, c->addr,
 		    strerror(c->defer_errno));
-	} else if (d == DEF_LOCAL_REFUSAL && c->xact_reply != NULL) {
+	} else if (d == DEF_LOCAL_REFUSAL && c->state == C_XACT &&
+	    c->xact_reply != NULL) {
 		r = *c->xact_reply;
 		client_rcpt_all(c, c->xact_stage, &r, false);
 		if (!c->dead)
@@ -831,7 +832,7 @@ client_starttls(struct smtp_client *c)
 	nb = bufferevent_openssl_socket_new(c->base, c->fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (nb == NULL) {
-		SSL_free(ssl);
+		/* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) */
 		client_fail(c, SMTP_FAIL_TLS, NULL, TLSRPT_VALIDATION_FAILURE,
 		    false, false, "TLS setup for %s%s: out of memory", c->host,
 		    c->addr);

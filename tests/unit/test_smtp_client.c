@@ -813,9 +813,10 @@ test_three_rcpts(bool pipelining)
 
 /* A big message with many dots and both line ends: exact bytes. */
 static void
-test_big_message(void)
+test_big_message(bool tls)
 {
 	struct srv_opts o = { .pipelining = true };
+	struct tls_secctx sec = { .level = TLS_LEVEL_ENCRYPT };
 	struct srv *s;
 	struct run r;
 	const char *one[] = { "ok@b.test" };
@@ -843,11 +844,14 @@ test_big_message(void)
 			want[w++] = '\r';
 		want[w++] = src[i];
 	}
+	if (tls)
+		o.tls = srv_tls_ctx(0);
 	s = srv_start(&o);
 	memset(&r, 0, sizeof(r));
 	msg_init(&r.msgs[0], "s@a.test", one, 1, src);
 	r.nmsgs = 1;
-	run_client(&r, s->port, NULL, 0);
+	run_client(&r, s->port, tls ? &sec : NULL, 0);
+	CHECK_INT(r.tls_events, tls);
 	CHECK_INT(r.rr[0][0].code, 250);
 	CHECK_INT(s->r.msgs, 1);
 	CHECK_INT(s->r.datalen[0], w);
@@ -857,6 +861,7 @@ test_big_message(void)
 	run_free(&r);
 	free(src);
 	free(want);
+	SSL_CTX_free(o.tls);
 }
 
 /* Two messages on one connection, RSET between. */
@@ -1705,7 +1710,8 @@ main(int argc, char **argv)
 
 	test_three_rcpts(true);
 	test_three_rcpts(false);
-	test_big_message();
+	test_big_message(false);
+	test_big_message(true);
 	test_reuse(true);
 	test_reuse(false);
 	test_421_banner();
