@@ -1150,7 +1150,7 @@ test_dane_server_view(void)
 static void
 test_starttls_missing(void)
 {
-	struct srv_opts o = { .nconns = 2 };
+	struct srv_opts o = { .nconns = 4 };
 	struct tls_secctx sec;
 	struct srv *s = srv_start(&o);
 	struct run r;
@@ -1177,6 +1177,36 @@ test_starttls_missing(void)
 	CHECK_INT(r.tls_skipped, 1);
 	CHECK_INT(r.tls_events, 0);
 	CHECK_INT(r.rr[0][0].code, 250);
+	run_free(&r);
+
+	/* DANE in test mode: the verdict is reported, mail goes on */
+	{
+		unsigned char d[32];
+		struct dane_tlsa t = { 3, 1, 1, d, 32 };
+
+		memset(d, 1, sizeof(d));
+		sec.level = TLS_LEVEL_DANE;
+		sec.test_mode = true;
+		sec.base_domain = "mx.test";
+		sec.tlsa = &t;
+		sec.ntlsa = 1;
+		memset(&r, 0, sizeof(r));
+		msg_init(&r.msgs[0], "s@a.test", one, 1, "x\r\n");
+		r.nmsgs = 1;
+		run_client(&r, s->port, &sec, 0);
+		CHECK_INT(r.tls_skipped, 1);
+		CHECK_INT(r.tls_rpt, TLSRPT_STARTTLS_NOT_SUPPORTED);
+		CHECK_INT(r.rr[0][0].code, 250);
+		/* and enforced: the host fails */
+		sec.test_mode = false;
+		run_free(&r);
+		memset(&r, 0, sizeof(r));
+		msg_init(&r.msgs[0], "s@a.test", one, 1, "x\r\n");
+		r.nmsgs = 1;
+		run_client(&r, s->port, &sec, 0);
+		CHECK_INT(r.fail.fail, SMTP_FAIL_STARTTLS_MISSING);
+		CHECK_INT(r.rr[0][0].set, 0);
+	}
 	srv_stop(s);
 	CHECK_STR(tlsrpt_name(TLSRPT_STARTTLS_NOT_SUPPORTED),
 	    "starttls-not-supported");
