@@ -363,11 +363,11 @@ srv_session(struct srv *s, int fd)
 			grp[ngrp++] = s->o.mail_reply ? s->o.mail_reply :
 			    "250 2.1.0 Ok";
 			for (;;) {
-				if (!sc_readable(c, 2000)) {
+				if (!sc_readable(c, 5000)) {
 					s->r.violations++;
 					break;
 				}
-				if (sc_line(c, line, sizeof(line), 2000) == -1)
+				if (sc_line(c, line, sizeof(line), 5000) == -1)
 					goto out;
 				rec_cmd(s, line);
 				if (strncasecmp(line, "RCPT", 4) == 0 && ngrp < 500)
