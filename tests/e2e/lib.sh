@@ -158,3 +158,28 @@ relay_kill9() {
 	untrack "$RELAY_PID"
 	RELAY_PID=""
 }
+
+# sink_start NAME ADDR:PORT [sink args...]: start the test SMTP sink ($SINK,
+# tests/sink/) on ADDR:PORT ("[::1]:25" for IPv6) with accepted messages in
+# $T/NAME.msgs/, stats in $T/NAME.stats, log in $T/NAME.log, pid in
+# $T/NAME.pid and in $SINK_PID; the process is tracked. It waits for the pid
+# file, which the sink writes once it listens, rather than connecting: a
+# probe connection would show in the stats, which tests use to count
+# connection reuse.
+sink_start() {
+	local name=$1 listen=$2 i=0
+	shift 2
+	rm -f "$T/$name.pid"
+	"$SINK" -l "$listen" -D "$T/$name.msgs" -s "$T/$name.stats" \
+	    -p "$T/$name.pid" "$@" >> "$T/$name.log" 2>&1 &
+	SINK_PID=$!
+	track "$SINK_PID"
+	while [ ! -s "$T/$name.pid" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ] || ! kill -0 "$SINK_PID" 2>/dev/null; then
+			cat "$T/$name.log"
+			fail "sink $name did not start on $listen"
+		fi
+		sleep 0.1
+	done
+}
