@@ -1,0 +1,1456 @@
+/*
+ * relay/smtp_client.c - one outbound SMTP connection (see smtp_client.h).
+ *
+ * Shape: a state machine fed by whole replies (client_reply), with
+ * Postfix's two cursors for pipelining: commands go out ahead
+ * (rcpt_sent), replies are matched to them in order (rcpt_acked); the
+ * reply dispatcher never needs a queue of pending commands. Content
+ * streams from the caller's fd through a small scratch buffer, refilled
+ * only when the output buffer drains below a low-water mark.
+ *
+ * Invariants: every callback runs from a libevent handler (never from an
+ * API call); c->busy counts handler frames so that smtp_client_free()
+ * inside a callback only marks the client dead, and the outermost frame
+ * frees it. closed() is always the last callback.
+ */
+#include "relay/smtp_client.h"
+#include "relay/util.h"
+#include "queue/queue.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <openssl/err.h>
+
+#define LINE_MAX_LEN	2048	/* a reply line; RFC 5321 says 512 */
+#define REPLY_MAX_LINES	256	/* lines of one multi-line reply */
+#define CONTENT_CHUNK	16384	/* read(2) size for content */
+#define CONTENT_HIGH	65536	/* stop filling above this much output */
+#define CONTENT_LOW	16384	/* refill when output drains to this */
+
+enum cstate {
+	C_CONNECTING,
+	C_GREETING,
+	C_EHLO,
+	C_HELO,
+	C_STARTTLS,
+	C_HANDSHAKE,
+	C_IDLE,
+	C_XACT,			/* a message: see the cursors */
+	C_CONTENT,		/* streaming content (inside a transaction) */
+	C_QUIT,			/* QUIT sent, waiting for the reply or EOF */
+	C_DEAD,			/* closed() delivered or freed; waiting to be freed */
+};
+
+/* Per-recipient state during a transaction. */
+#define R_OPEN		0
+#define R_ACCEPTED	1	/* RCPT 2xx, waiting for "." */
+#define R_DONE		2	/* rcpt() delivered */
+
+enum deferred {
+	DEF_NONE,
+	DEF_CONNECT_FAIL,	/* connect(2) failed synchronously */
+	DEF_LOCAL_REFUSAL,	/* send() refused the message locally */
+	DEF_QUIT,		/* quit() before there was a dialogue */
+};
+
+struct smtp_client {
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	int			 fd;
+	bool			 tls_bev;	/* bev is the SSL one and owns fd */
+	struct smtp_client_cbs	 cb;
+	void			*arg;
+	enum cstate		 state;
+	enum smtp_stage		 stage;
+	int			 busy;		/* handler frames on the stack */
+	bool			 dead;		/* free when busy drops to 0 */
+	bool			 closing;	/* server said 421: no new message */
+
+	struct tls_client	*tls;
+	struct tls_secctx	*sec;		/* owned copy */
+	struct tls_result	*tlsr;		/* NULL until a handshake finished */
+	char			*host;
+	char			*helo;
+	char			*peer;		/* "host[addr]:port" (session key) */
+	char			 addr[64];	/* "[addr]:port" */
+	unsigned		 t_connect, t_greeting, t_command, t_data,
+				 t_data_done;
+
+	unsigned		 ext;		/* SMTP_EXT_* of the last EHLO */
+	uint64_t		 size_limit;	/* SIZE n; 0 none */
+	bool			 after_tls;	/* the EHLO in progress follows TLS */
+	unsigned		 nmsgs;
+
+	/* the reply being assembled */
+	struct smtp_reply	 reply;
+	unsigned		 reply_lines;
+	size_t			 reply_len;
+
+	/* the transaction */
+	struct smtp_client_msg	 msg;
+	uint8_t			*rstate;	/* R_* per recipient */
+	bool			 rset_pend;	/* RSET sent, reply not read */
+	bool			 mail_sent, mail_acked, mail_ok;
+	size_t			 rcpt_sent, rcpt_acked, naccepted, ndelivered;
+	bool			 data_sent, data_acked;
+	bool			 dot_sent, dot_acked;
+	bool			 content_eof, at_bol, prev_cr;
+	bool			 xact_refused;	/* msg refused as a whole */
+	enum smtp_fail		 xact_fail;
+	enum smtp_stage		 xact_stage;
+	struct smtp_reply	*xact_reply;	/* the refusal, for done() */
+
+	/* deferred notification */
+	struct event		*ev_defer;
+	enum deferred		 defer;
+	int			 defer_errno;
+};
+
+static unsigned char content_buf[CONTENT_CHUNK];	/* loop thread only */
+
+static void	client_readcb(struct bufferevent *, void *);
+static void	client_writecb(struct bufferevent *, void *);
+static void	client_eventcb(struct bufferevent *, short, void *);
+static void	client_reply(struct smtp_client *);
+static void	client_fail(struct smtp_client *, enum smtp_fail,
+		    const struct smtp_reply *, enum tlsrpt_type, bool polite,
+		    bool timeout, const char *fmt, ...)
+		    __attribute__((format(printf, 7, 8)));
+static void	client_destroy(struct smtp_client *);
+static void	client_xact_end(struct smtp_client *);
+static void	client_content_fill(struct smtp_client *);
+static void	client_linger(struct smtp_client *);
+
+const char *
+smtp_stage_name(enum smtp_stage s)
+{
+	switch (s) {
+	case SMTP_STAGE_CONNECT:	return "connect";
+	case SMTP_STAGE_GREETING:	return "greeting";
+	case SMTP_STAGE_EHLO:		return "EHLO";
+	case SMTP_STAGE_STARTTLS:	return "STARTTLS";
+	case SMTP_STAGE_TLS:		return "TLS handshake";
+	case SMTP_STAGE_IDLE:		return "idle";
+	case SMTP_STAGE_RSET:		return "RSET";
+	case SMTP_STAGE_MAIL:		return "MAIL FROM";
+	case SMTP_STAGE_RCPT:		return "RCPT TO";
+	case SMTP_STAGE_DATA:		return "DATA";
+	case SMTP_STAGE_CONTENT:	return "message content";
+	case SMTP_STAGE_DOT:		return "end of DATA";
+	case SMTP_STAGE_QUIT:		return "QUIT";
+	}
+	return "unknown";
+}
+
+const char *
+smtp_fail_name(enum smtp_fail f)
+{
+	switch (f) {
+	case SMTP_FAIL_NONE:		 return "none";
+	case SMTP_FAIL_CONNECT:		 return "connect";
+	case SMTP_FAIL_GREETING:	 return "greeting";
+	case SMTP_FAIL_HELO:		 return "helo";
+	case SMTP_FAIL_PROTO:		 return "protocol";
+	case SMTP_FAIL_STARTTLS_MISSING: return "starttls-missing";
+	case SMTP_FAIL_TLS:		 return "tls";
+	case SMTP_FAIL_DANE:		 return "dane";
+	case SMTP_FAIL_LOST:		 return "lost";
+	case SMTP_FAIL_TEMP:		 return "temporary";
+	case SMTP_FAIL_PERM:		 return "permanent";
+	}
+	return "unknown";
+}
+
+/* --- helpers --- */
+
+static struct timeval *
+tv(struct timeval *t, unsigned secs)
+{
+	t->tv_sec = secs ? secs : 300;
+	t->tv_usec = 0;
+	return t;
+}
+
+/* Read and write timeouts for what we wait on next (0: none). */
+static void
+client_timeouts(struct smtp_client *c, unsigned rd, unsigned wr)
+{
+	struct timeval r, w;
+
+	bufferevent_set_timeouts(c->bev, rd ? tv(&r, rd) : NULL,
+	    wr ? tv(&w, wr) : NULL);
+}
+
+static void
+client_send(struct smtp_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+client_send(struct smtp_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+}
+
+static void
+client_event(struct smtp_client *c, enum smtp_event_type type,
+    const struct smtp_reply *r, bool tls_ok, enum tlsrpt_type rpt,
+    const char *text)
+{
+	struct smtp_event ev;
+
+	if (c->cb.event == NULL || c->dead)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.stage = c->stage;
+	ev.reply = r;
+	ev.tls = c->tlsr;
+	ev.tls_ok = tls_ok;
+	ev.rpt = rpt;
+	ev.text = text;
+	c->cb.event(c->arg, &ev);
+}
+
+static void
+client_local_reply(struct smtp_reply *r, const char *esc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+client_local_reply(struct smtp_reply *r, const char *esc, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(r, 0, sizeof(*r));
+	str_copy(r->esc, esc, sizeof(r->esc));
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static void
+client_rcpt(struct smtp_client *c, size_t idx, enum smtp_stage stage,
+    const struct smtp_reply *r)
+{
+	struct smtp_rcpt_result rr;
+
+	if (c->dead || idx >= c->msg.nrcpts || c->rstate[idx] == R_DONE)
+		return;
+	c->rstate[idx] = R_DONE;
+	if (r->code >= 200 && r->code < 300 && stage == SMTP_STAGE_DOT)
+		c->ndelivered++;
+	rr.idx = idx;
+	rr.stage = stage;
+	rr.reply = r;
+	c->cb.rcpt(c->arg, &rr);
+}
+
+/* Every recipient without a result gets r (a refusal of the message). */
+static void
+client_rcpt_all(struct smtp_client *c, enum smtp_stage stage,
+    const struct smtp_reply *r, bool accepted_only)
+{
+	size_t i;
+
+	for (i = 0; i < c->msg.nrcpts && !c->dead; i++) {
+		if (c->rstate[i] == R_DONE)
+			continue;
+		if (accepted_only && c->rstate[i] != R_ACCEPTED)
+			continue;
+		client_rcpt(c, i, stage, r);
+	}
+}
+
+/* Remember the message's refusal (first one wins) for done(). */
+static void
+client_refuse(struct smtp_client *c, enum smtp_stage stage,
+    const struct smtp_reply *r)
+{
+	if (c->xact_refused)
+		return;
+	c->xact_refused = true;
+	c->xact_stage = stage;
+	c->xact_fail = (r->code >= 500 || (r->code == 0 && r->esc[0] == '5')) ?
+	    SMTP_FAIL_PERM : SMTP_FAIL_TEMP;
+	if (c->xact_reply == NULL)
+		c->xact_reply = xmalloc(sizeof(*c->xact_reply));
+	*c->xact_reply = *r;
+}
+
+static void
+client_xact_reset(struct smtp_client *c)
+{
+	free(c->rstate);
+	c->rstate = NULL;
+	free(c->xact_reply);
+	c->xact_reply = NULL;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.fd = -1;
+	c->rset_pend = c->mail_sent = c->mail_acked = c->mail_ok = false;
+	c->rcpt_sent = c->rcpt_acked = c->naccepted = c->ndelivered = 0;
+	c->data_sent = c->data_acked = c->dot_sent = c->dot_acked = false;
+	c->content_eof = c->prev_cr = false;
+	c->at_bol = true;
+	c->xact_refused = false;
+	c->xact_fail = SMTP_FAIL_NONE;
+}
+
+/*
+ * The connection is over: closed() with the failure, then free at the
+ * outermost handler frame. polite: send QUIT first when the dialogue is
+ * still in step (the bev is handed to a lingering closer).
+ */
+static void
+client_fail(struct smtp_client *c, enum smtp_fail fail,
+    const struct smtp_reply *r, enum tlsrpt_type rpt, bool polite,
+    bool timeout, const char *fmt, ...)
+{
+	struct smtp_failure f;
+	char why[512];
+	va_list ap;
+
+	if (c->dead)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	memset(&f, 0, sizeof(f));
+	f.fail = fail;
+	f.stage = c->stage;
+	if (c->rstate != NULL) {
+		size_t i;
+
+		/* Only recipients still without a result count. */
+		for (i = 0; i < c->msg.nrcpts; i++)
+			if (c->rstate[i] != R_DONE)
+				f.in_transaction = true;
+	}
+	f.timeout = timeout;
+	f.rpt = rpt;
+	f.reply = (r != NULL && r->code != 0) ? r : NULL;
+	f.why = why;
+	if (polite && c->bev != NULL) {
+		client_send(c, "QUIT");
+		client_linger(c);
+	}
+	c->state = C_DEAD;
+	c->dead = true;
+	c->cb.closed(c->arg, &f);
+}
+
+/* --- connection --- */
+
+static void
+client_defercb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_client *c = arg;
+	enum deferred d = c->defer;
+	struct smtp_reply r;
+
+	c->defer = DEF_NONE;
+	c->busy++;
+	if (d == DEF_CONNECT_FAIL) {
+		errno = c->defer_errno;
+		client_fail(c, SMTP_FAIL_CONNECT, NULL, TLSRPT_NONE, false,
+		    false, "connect to %s%s: %s", c->host, c->addr,
+		    strerror(c->defer_errno));
+	} else if (d == DEF_LOCAL_REFUSAL && c->state == C_XACT &&
+	    c->xact_reply != NULL) {
+		r = *c->xact_reply;
+		client_rcpt_all(c, c->xact_stage, &r, false);
+		if (!c->dead)
+			client_xact_end(c);
+	} else if (d == DEF_QUIT)
+		client_fail(c, SMTP_FAIL_NONE, NULL, TLSRPT_NONE, false, false,
+		    "QUIT");
+	if (--c->busy == 0 && c->dead)
+		client_destroy(c);
+}
+
+static void
+client_defer(struct smtp_client *c, enum deferred d)
+{
+	c->defer = d;
+	event_active(c->ev_defer, 0, 0);
+}
+
+struct smtp_client *
+smtp_client_connect(struct event_base *base,
+    const struct smtp_client_params *p, const struct smtp_client_cbs *cbs,
+    void *arg)
+{
+	struct smtp_client *c;
+	char a[INET6_ADDRSTRLEN];
+	unsigned port = 0;
+	size_t plen;
+	int fd, serr;
+
+	if (p->sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)p->sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		port = ntohs(sin->sin_port);
+	} else if (p->sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)p->sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		port = ntohs(sin6->sin6_port);
+	} else {
+		errno = EAFNOSUPPORT;
+		return NULL;
+	}
+	if (p->sec.level != TLS_LEVEL_NONE && p->tls == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fd = socket(p->sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->base = base;
+	c->fd = fd;
+	c->cb = *cbs;
+	c->arg = arg;
+	c->tls = p->tls;
+	c->sec = tls_secctx_dup(&p->sec);
+	c->host = xstrdup(p->host ? p->host : "");
+	c->helo = xstrdup(p->helo_name ? p->helo_name : "localhost");
+	snprintf(c->addr, sizeof(c->addr), "[%s]:%u", a, port);
+	plen = strlen(c->host) + strlen(c->addr) + 1;
+	c->peer = xmalloc(plen);
+	snprintf(c->peer, plen, "%s%s", c->host, c->addr);
+	c->t_connect = p->connect_timeout;
+	c->t_greeting = p->greeting_timeout;
+	c->t_command = p->command_timeout;
+	c->t_data = p->data_timeout;
+	c->t_data_done = p->data_done_timeout;
+	c->state = C_CONNECTING;
+	c->stage = SMTP_STAGE_CONNECT;
+	c->msg.fd = -1;
+	c->at_bol = true;
+	c->ev_defer = event_new(base, -1, 0, client_defercb, c);
+	c->bev = bufferevent_socket_new(base, fd, 0);
+	if (c->ev_defer == NULL || c->bev == NULL) {
+		serr = ENOMEM;
+		goto fail;
+	}
+	/* Callbacks only after connect: libevent runs the error callback
+	 * from inside bufferevent_socket_connect() on an immediate failure,
+	 * and no callback may run from inside this function. */
+	client_timeouts(c, 0, c->t_connect);
+	errno = 0;
+	if (bufferevent_socket_connect(c->bev, p->sa, (int)p->salen) == -1) {
+		c->defer_errno = errno ? errno : ECONNREFUSED;
+		client_defer(c, DEF_CONNECT_FAIL);
+	}
+	bufferevent_setcb(c->bev, client_readcb, client_writecb,
+	    client_eventcb, c);
+	return c;
+fail:
+	client_destroy(c);
+	errno = serr;
+	return NULL;
+}
+
+static void
+client_destroy(struct smtp_client *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (!c->tls_bev && c->fd != -1)
+		close(c->fd);
+	if (c->ev_defer != NULL)
+		event_free(c->ev_defer);
+	tls_secctx_free(c->sec);
+	free(c->tlsr);
+	free(c->host);
+	free(c->helo);
+	free(c->peer);
+	free(c->rstate);
+	free(c->xact_reply);
+	free(c);
+}
+
+/*
+ * A connection that is being closed with a QUIT still in its output:
+ * linger until the output drains (or a short timeout), then free. It
+ * carries nothing of the client but the bev and the fd it may own.
+ */
+struct lingerer {
+	struct bufferevent	*bev;
+	int			 fd;		/* -1 when bev owns it */
+};
+
+static void
+linger_done(struct lingerer *l)
+{
+	bufferevent_free(l->bev);
+	if (l->fd != -1)
+		close(l->fd);
+	free(l);
+}
+
+static void
+linger_writecb(struct bufferevent *bev, void *arg)
+{
+	linger_done(arg);
+}
+
+static void
+linger_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	linger_done(arg);
+}
+
+static void
+linger_readcb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+void
+smtp_client_free(struct smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	c->dead = true;
+	c->state = C_DEAD;
+	if (c->busy == 0)
+		client_destroy(c);
+}
+
+/* Hand a bev with pending output (QUIT) to a lingerer. */
+static void
+client_linger(struct smtp_client *c)
+{
+	struct lingerer *l;
+	struct timeval t;
+
+	if (c->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		return;
+	l = xmalloc(sizeof(*l));
+	l->bev = c->bev;
+	l->fd = c->tls_bev ? -1 : c->fd;
+	c->bev = NULL;
+	c->fd = -1;
+	bufferevent_setcb(l->bev, linger_readcb, linger_writecb,
+	    linger_eventcb, l);
+	bufferevent_setwatermark(l->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(l->bev, tv(&t, 5), tv(&t, 5));
+	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+}
+
+/* --- replies --- */
+
+static bool
+is_esc(const char *s, int cls, size_t *len)
+{
+	const char *p = s;
+	int n;
+
+	/* class "." 1*3digit "." 1*3digit (RFC 3463) */
+	if (*p - '0' != cls || p[1] != '.')
+		return false;
+	p += 2;
+	for (n = 0; isdigit((unsigned char)*p) && n < 4; n++)
+		p++;
+	if (n < 1 || n > 3 || *p != '.')
+		return false;
+	p++;
+	for (n = 0; isdigit((unsigned char)*p) && n < 4; n++)
+		p++;
+	if (n < 1 || n > 3 || (*p != ' ' && *p != '\0'))
+		return false;
+	*len = (size_t)(p - s);
+	return true;
+}
+
+static void
+client_ehlo_line(struct smtp_client *c, const char *kw)
+{
+	size_t n = strcspn(kw, " =");
+
+	if (n == 10 && strncasecmp(kw, "PIPELINING", n) == 0)
+		c->ext |= SMTP_EXT_PIPELINING;
+	else if (n == 8 && strncasecmp(kw, "STARTTLS", n) == 0)
+		c->ext |= SMTP_EXT_STARTTLS;
+	else if (n == 8 && strncasecmp(kw, "8BITMIME", n) == 0)
+		c->ext |= SMTP_EXT_8BITMIME;
+	else if (n == 8 && strncasecmp(kw, "SMTPUTF8", n) == 0)
+		c->ext |= SMTP_EXT_SMTPUTF8;
+	else if (n == 4 && strncasecmp(kw, "SIZE", n) == 0) {
+		c->ext |= SMTP_EXT_SIZE;
+		c->size_limit = 0;
+		if (kw[4] == ' ')
+			c->size_limit = strtoull(kw + 5, NULL, 10);
+	}
+}
+
+/*
+ * Add one line to the reply being assembled. Returns 1 when the reply is
+ * complete, 0 when more lines follow, -1 on a malformed line.
+ */
+static int
+client_reply_line(struct smtp_client *c, char *line, size_t len)
+{
+	struct smtp_reply *r = &c->reply;
+	const char *text;
+	size_t esclen, tl, room;
+	int code;
+	bool last;
+
+	if (len < 3 || !isdigit((unsigned char)line[0]) ||
+	    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
+	    line[0] < '2' || line[0] > '5' || (len > 3 && line[3] != ' ' &&
+	    line[3] != '-'))
+		return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	last = len == 3 || line[3] == ' ';
+	text = len > 4 ? line + 4 : "";
+	if (c->reply_lines == 0) {
+		memset(r, 0, sizeof(*r));
+		r->code = code;
+		if (is_esc(text, code / 100, &esclen))
+			memcpy(r->esc, text, esclen < sizeof(r->esc) ?
+			    esclen : sizeof(r->esc) - 1);
+		c->reply_len = (size_t)snprintf(r->text, sizeof(r->text),
+		    "%d%s%s", code, *text ? " " : "", text);
+		if (c->reply_len >= sizeof(r->text))
+			c->reply_len = sizeof(r->text) - 1;
+	} else {
+		if (code != r->code)
+			return -1;
+		if (c->state == C_EHLO)
+			client_ehlo_line(c, text);
+		/* Drop a repeated enhanced code from continuation lines. */
+		if (r->esc[0] != '\0' && strncmp(text, r->esc,
+		    strlen(r->esc)) == 0 && text[strlen(r->esc)] == ' ')
+			text += strlen(r->esc) + 1;
+		tl = strlen(text);
+		room = sizeof(r->text) - 1 - c->reply_len;
+		if (room > 1 && tl > 0) {
+			r->text[c->reply_len++] = ' ';
+			room--;
+			if (tl > room)
+				tl = room;
+			memcpy(r->text + c->reply_len, text, tl);
+			c->reply_len += tl;
+			r->text[c->reply_len] = '\0';
+		}
+	}
+	if (++c->reply_lines > REPLY_MAX_LINES)
+		return -1;
+	if (!last)
+		return 0;
+	c->reply_lines = 0;
+	return 1;
+}
+
+static void
+client_readcb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr eol;
+	char line[LINE_MAX_LEN + 1];
+	size_t eol_len, n;
+	int r;
+
+	c->busy++;
+	while (!c->dead && c->state != C_HANDSHAKE) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		if (eol.pos < 0) {
+			if (evbuffer_get_length(in) > LINE_MAX_LEN)
+				client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE,
+				    false, false, "reply line too long after %s",
+				    smtp_stage_name(c->stage));
+			break;
+		}
+		if ((size_t)eol.pos > LINE_MAX_LEN) {
+			client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE, false,
+			    false, "reply line too long after %s",
+			    smtp_stage_name(c->stage));
+			break;
+		}
+		n = (size_t)eol.pos;
+		evbuffer_remove(in, line, n);
+		evbuffer_drain(in, eol_len);
+		line[n] = '\0';
+		if (memchr(line, '\0', n) != NULL) {
+			client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE, false,
+			    false, "NUL in reply after %s",
+			    smtp_stage_name(c->stage));
+			break;
+		}
+		if (c->state == C_IDLE || c->state == C_CONTENT ||
+		    c->state == C_CONNECTING) {
+			/* Nothing asked: only a 421 shutdown is legitimate. */
+			if (strncmp(line, "421", 3) == 0 && (n == 3 ||
+			    line[3] == ' ')) {
+				c->reply_lines = 0;
+				client_reply_line(c, line, n);
+				client_event(c, SMTP_EV_REPLY, &c->reply, false,
+				    TLSRPT_NONE, NULL);
+				if (c->state == C_CONTENT) {
+					/* treat as the end of the transaction */
+					client_fail(c, SMTP_FAIL_LOST, &c->reply,
+					    TLSRPT_NONE, false, false,
+					    "server shut down during %s",
+					    smtp_stage_name(c->stage));
+				} else
+					client_fail(c, SMTP_FAIL_LOST, &c->reply,
+					    TLSRPT_NONE, false, false,
+					    "server shut down an idle connection");
+			} else
+				client_fail(c, SMTP_FAIL_PROTO, NULL,
+				    TLSRPT_NONE, false, false,
+				    "unexpected reply while %s",
+				    c->state == C_IDLE ? "idle" :
+				    "sending content");
+			break;
+		}
+		r = client_reply_line(c, line, n);
+		if (r == -1) {
+			client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE,
+			    c->state != C_GREETING, false,
+			    "malformed reply after %s",
+			    smtp_stage_name(c->stage));
+			break;
+		}
+		if (r == 1) {
+			client_event(c, SMTP_EV_REPLY, &c->reply, false,
+			    TLSRPT_NONE, NULL);
+			if (!c->dead)
+				client_reply(c);
+		}
+	}
+	if (--c->busy == 0 && c->dead)
+		client_destroy(c);
+}
+
+/* --- session set-up --- */
+
+static void
+client_ehlo(struct smtp_client *c)
+{
+	c->state = C_EHLO;
+	c->stage = SMTP_STAGE_EHLO;
+	c->ext = 0;
+	c->size_limit = 0;
+	client_send(c, "EHLO %s", c->helo);
+	client_timeouts(c, c->t_command, c->t_command);
+}
+
+static bool
+client_tls_wanted(const struct smtp_client *c)
+{
+	return c->sec->level != TLS_LEVEL_NONE && !c->tls_bev;
+}
+
+static bool
+client_tls_required(const struct smtp_client *c)
+{
+	return c->sec->level == TLS_LEVEL_ENCRYPT ||
+	    c->sec->level == TLS_LEVEL_DANE;
+}
+
+static void
+client_ready(struct smtp_client *c)
+{
+	c->state = C_IDLE;
+	c->stage = SMTP_STAGE_IDLE;
+	client_timeouts(c, 0, c->t_command);
+	c->cb.ready(c->arg);
+}
+
+/* No TLS to be had (no STARTTLS, or it was refused with reply r). */
+static void
+client_no_tls(struct smtp_client *c, const struct smtp_reply *r)
+{
+	const char *why = r ? "STARTTLS refused" : "STARTTLS not offered";
+
+	if (client_tls_required(c) && !c->sec->test_mode) {
+		client_fail(c, SMTP_FAIL_STARTTLS_MISSING, r,
+		    TLSRPT_STARTTLS_NOT_SUPPORTED, true, false,
+		    "TLS is required, but %s by host %s%s", r ? "STARTTLS was refused" :
+		    "STARTTLS was not offered", c->host, c->addr);
+		return;
+	}
+	client_event(c, SMTP_EV_TLS_SKIPPED, r, false,
+	    TLSRPT_STARTTLS_NOT_SUPPORTED, why);
+	if (!c->dead)
+		client_ready(c);
+}
+
+static void
+client_starttls(struct smtp_client *c)
+{
+	char err[TLS_ERR_MAX];
+	struct dane_counts counts;
+	struct bufferevent *nb;
+	SSL *ssl;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
+		/* CVE-2011-0411 in reverse: bytes after the 220 were not
+		 * protected by TLS and must not be taken as replies. */
+		client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE, false,
+		    false, "unexpected data after the STARTTLS reply");
+		return;
+	}
+	ssl = tls_client_ssl_new(c->tls, c->sec, c->peer, &counts, err,
+	    sizeof(err));
+	if (ssl == NULL) {
+		client_fail(c, SMTP_FAIL_TLS, NULL, TLSRPT_VALIDATION_FAILURE,
+		    true, false, "TLS setup for %s%s: %s", c->host, c->addr, err);
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_free(c->bev);	/* does not own fd */
+	c->bev = NULL;
+	nb = bufferevent_openssl_socket_new(c->base, c->fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (nb == NULL) {
+		/* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) */
+		client_fail(c, SMTP_FAIL_TLS, NULL, TLSRPT_VALIDATION_FAILURE,
+		    false, false, "TLS setup for %s%s: out of memory", c->host,
+		    c->addr);
+		return;
+	}
+	c->bev = nb;
+	c->tls_bev = true;	/* nb owns fd and ssl now */
+	bufferevent_openssl_set_allow_dirty_shutdown(nb, 1);
+	bufferevent_setcb(nb, client_readcb, client_writecb, client_eventcb, c);
+	c->state = C_HANDSHAKE;
+	c->stage = SMTP_STAGE_TLS;
+	client_timeouts(c, c->t_command, c->t_command);
+	bufferevent_enable(nb, EV_READ | EV_WRITE);
+}
+
+static void
+client_handshake_done(struct smtp_client *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	bool ok;
+
+	if (c->tlsr == NULL)
+		c->tlsr = xmalloc(sizeof(*c->tlsr));
+	ok = tls_client_verify(ssl, c->tlsr);
+	client_event(c, SMTP_EV_TLS, NULL, ok, ok ? TLSRPT_NONE :
+	    c->tlsr->dane.rpt, NULL);
+	if (c->dead)
+		return;
+	if (!ok && !c->sec->test_mode) {
+		client_fail(c, SMTP_FAIL_DANE, NULL, c->tlsr->dane.rpt, true,
+		    false, "%s", c->tlsr->dane.reason);
+		return;
+	}
+	c->after_tls = true;
+	client_ehlo(c);
+}
+
+static void
+client_handshake_error(struct smtp_client *c, short what)
+{
+	char err[TLS_ERR_MAX] = "";
+	unsigned long e, first = 0;
+	const char *reason;
+
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (first == 0)
+			first = e;
+	ERR_clear_error();
+	if (first != 0 && (reason = ERR_reason_error_string(first)) != NULL)
+		str_copy(err, reason, sizeof(err));
+	else if (what & BEV_EVENT_TIMEOUT)
+		str_copy(err, "timed out", sizeof(err));
+	else if (what & BEV_EVENT_EOF)
+		str_copy(err, "connection closed by peer", sizeof(err));
+	else if (errno != 0)
+		str_copy(err, strerror(errno), sizeof(err));
+	else
+		str_copy(err, "handshake failed", sizeof(err));
+	client_fail(c, SMTP_FAIL_TLS, NULL, TLSRPT_VALIDATION_FAILURE, false,
+	    (what & BEV_EVENT_TIMEOUT) != 0,
+	    "TLS handshake with %s%s failed: %s", c->host, c->addr, err);
+}
+
+/* --- transactions --- */
+
+static void
+client_send_mail(struct smtp_client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "MAIL FROM:<%s>", c->msg.sender);
+	if (c->ext & SMTP_EXT_SIZE)
+		evbuffer_add_printf(out, " SIZE=%llu",
+		    (unsigned long long)c->msg.size);
+	if ((c->msg.flags & ENV_8BITMIME) && (c->ext & SMTP_EXT_8BITMIME))
+		evbuffer_add_printf(out, " BODY=8BITMIME");
+	if (c->msg.flags & ENV_SMTPUTF8)
+		evbuffer_add_printf(out, " SMTPUTF8");
+	evbuffer_add(out, "\r\n", 2);
+	c->mail_sent = true;
+	c->stage = SMTP_STAGE_MAIL;
+}
+
+static void
+client_send_rcpt(struct smtp_client *c)
+{
+	client_send(c, "RCPT TO:<%s>", c->msg.rcpts[c->rcpt_sent]);
+	c->rcpt_sent++;
+}
+
+static void
+client_send_data(struct smtp_client *c)
+{
+	client_send(c, "DATA");
+	c->data_sent = true;
+}
+
+/* Non-pipelined: the next command once the previous reply is in. */
+static void
+client_advance(struct smtp_client *c)
+{
+	if (c->ext & SMTP_EXT_PIPELINING || c->rset_pend)
+		return;
+	if (!c->mail_sent)
+		client_send_mail(c);
+	else if (!c->mail_ok || c->data_sent)
+		return;
+	else if (c->rcpt_sent < c->msg.nrcpts)
+		client_send_rcpt(c);
+	else if (c->naccepted > 0)
+		client_send_data(c);
+}
+
+static bool
+client_xact_pending(const struct smtp_client *c)
+{
+	if (c->state == C_CONTENT)
+		return true;
+	if (c->rset_pend || (c->mail_sent && !c->mail_acked) ||
+	    c->rcpt_acked < c->rcpt_sent || (c->data_sent && !c->data_acked) ||
+	    (c->dot_sent && !c->dot_acked))
+		return true;
+	return false;
+}
+
+/* The transaction is over and nothing is in flight: done(), then idle. */
+static void
+client_xact_end(struct smtp_client *c)
+{
+	struct smtp_msg_result mr;
+	struct smtp_reply last;
+
+	/* A copy: the callback may start the next message, which resets
+	 * the transaction state the reply lives in. */
+	memset(&mr, 0, sizeof(mr));
+	if (c->xact_refused && c->xact_reply != NULL) {
+		mr.fail = c->xact_fail;
+		mr.stage = c->xact_stage;
+		last = *c->xact_reply;
+	} else {
+		mr.fail = SMTP_FAIL_NONE;
+		mr.stage = c->dot_acked ? SMTP_STAGE_DOT : SMTP_STAGE_RCPT;
+		last = c->reply;
+	}
+	mr.reply = &last;
+	mr.accepted = c->ndelivered;
+	c->state = C_IDLE;
+	c->stage = SMTP_STAGE_IDLE;
+	client_timeouts(c, 0, c->t_command);
+	c->nmsgs++;
+	c->cb.done(c->arg, &mr);
+	if (!c->dead && c->state == C_IDLE && c->rstate != NULL) {
+		/* the callback did not start another message */
+		client_xact_reset(c);
+	}
+}
+
+static void
+client_content_start(struct smtp_client *c)
+{
+	c->state = C_CONTENT;
+	c->stage = SMTP_STAGE_CONTENT;
+	c->at_bol = true;
+	c->prev_cr = false;
+	c->content_eof = false;
+	/* no reply is due while we send; each block has data_timeout */
+	client_timeouts(c, 0, c->t_data);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONTENT_LOW, 0);
+	client_content_fill(c);
+}
+
+/*
+ * Dot-stuff and CRLF-normalise in[0..n) into out (room for 2n+2 bytes):
+ * a bare LF becomes CRLF; a "." at the start of a line is doubled.
+ */
+static size_t
+client_stuff(struct smtp_client *c, const unsigned char *in, size_t n,
+    unsigned char *out)
+{
+	const unsigned char *p = in, *end = in + n, *nl;
+	unsigned char *o = out;
+	size_t seg;
+
+	while (p < end) {
+		if (c->at_bol && *p == '.')
+			*o++ = '.';
+		nl = memchr(p, '\n', (size_t)(end - p));
+		seg = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (seg > 0) {
+			memcpy(o, p, seg);
+			o += seg;
+			c->prev_cr = p[seg - 1] == '\r';
+			c->at_bol = false;
+			p += seg;
+		}
+		if (nl != NULL) {
+			if (!c->prev_cr)
+				*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			c->at_bol = true;
+			c->prev_cr = false;
+		}
+	}
+	return (size_t)(o - out);
+}
+
+static void
+client_content_fill(struct smtp_client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec iov;
+	ssize_t n;
+	int e;
+
+	while (!c->content_eof && evbuffer_get_length(out) < CONTENT_HIGH) {
+		n = read(c->msg.fd, content_buf, sizeof(content_buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			e = errno;
+			/* Do not end DATA: an unterminated transaction is
+			 * discarded by the server when we drop the line. */
+			client_fail(c, SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false,
+			    false, "error reading the queue file: %s",
+			    strerror(e));
+			return;
+		}
+		if (n == 0) {
+			c->content_eof = true;
+			if (!c->at_bol)
+				evbuffer_add(out, "\r\n", 2);
+			evbuffer_add(out, ".\r\n", 3);
+			c->dot_sent = true;
+			c->state = C_XACT;
+			c->stage = SMTP_STAGE_DOT;
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+			client_timeouts(c, c->t_data_done, c->t_data);
+			return;
+		}
+		if (evbuffer_reserve_space(out, (ev_ssize_t)(2 * (size_t)n + 2),
+		    &iov, 1) < 1) {
+			client_fail(c, SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false,
+			    false, "out of memory sending content");
+			return;
+		}
+		iov.iov_len = client_stuff(c, content_buf, (size_t)n,
+		    iov.iov_base);
+		evbuffer_commit_space(out, &iov, 1);
+	}
+}
+
+static void
+client_writecb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_client *c = arg;
+
+	c->busy++;
+	if (c->state == C_CONTENT && !c->dead)
+		client_content_fill(c);
+	if (--c->busy == 0 && c->dead)
+		client_destroy(c);
+}
+
+int
+smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m)
+{
+	struct smtp_reply r;
+	size_t i;
+	bool first;
+
+	if (c->dead || c->closing || c->state != C_IDLE ||
+	    c->defer != DEF_NONE || m->nrcpts == 0) {
+		errno = m->nrcpts == 0 ? EINVAL : c->closing ? EPIPE : EBUSY;
+		return -1;
+	}
+	first = c->nmsgs == 0;
+	client_xact_reset(c);
+	c->msg = *m;
+	c->rstate = xcalloc(m->nrcpts, 1);
+	c->state = C_XACT;
+	c->stage = SMTP_STAGE_MAIL;
+
+	/* Refusals we can make without asking (Postfix does the same). */
+	if ((m->flags & ENV_SMTPUTF8) && !(c->ext & SMTP_EXT_SMTPUTF8)) {
+		client_local_reply(&r, "5.6.7", "SMTPUTF8 is required, but "
+		    "was not offered by host %s%s", c->host, c->addr);
+		client_refuse(c, SMTP_STAGE_MAIL, &r);
+		client_defer(c, DEF_LOCAL_REFUSAL);
+		return 0;
+	}
+	if ((c->ext & SMTP_EXT_SIZE) && c->size_limit > 0 &&
+	    m->size > c->size_limit) {
+		client_local_reply(&r, "5.3.4", "message size %llu exceeds "
+		    "size limit %llu of host %s%s",
+		    (unsigned long long)m->size,
+		    (unsigned long long)c->size_limit, c->host, c->addr);
+		client_refuse(c, SMTP_STAGE_MAIL, &r);
+		client_defer(c, DEF_LOCAL_REFUSAL);
+		return 0;
+	}
+	client_timeouts(c, c->t_command, c->t_command);
+	if (!first) {
+		client_send(c, "RSET");
+		c->rset_pend = true;
+		c->stage = SMTP_STAGE_RSET;
+	}
+	if (c->ext & SMTP_EXT_PIPELINING) {
+		/* One write: [RSET] MAIL, every RCPT, DATA (RFC 2920). */
+		client_send_mail(c);
+		if (!first)
+			c->stage = SMTP_STAGE_RSET;
+		for (i = 0; i < m->nrcpts; i++)
+			client_send_rcpt(c);
+		client_send_data(c);
+	} else if (first)
+		client_send_mail(c);
+	return 0;
+}
+
+/* A reply in a transaction; the two cursors say which command it answers. */
+static void
+client_xact_reply(struct smtp_client *c)
+{
+	struct smtp_reply *r = &c->reply;
+	int cls = r->code / 100;
+	size_t idx;
+
+	if (c->rset_pend) {
+		c->rset_pend = false;
+		c->stage = SMTP_STAGE_MAIL;
+		if (cls != 2) {
+			client_fail(c, r->code == 421 ? SMTP_FAIL_LOST :
+			    SMTP_FAIL_PROTO, r, TLSRPT_NONE, r->code != 421,
+			    false, "RSET refused");
+			return;
+		}
+		if (!c->mail_sent)
+			client_send_mail(c);
+		goto next;
+	}
+	if (c->mail_sent && !c->mail_acked) {
+		c->mail_acked = true;
+		c->mail_ok = cls == 2;
+		c->stage = SMTP_STAGE_RCPT;
+		if (!c->mail_ok) {
+			client_refuse(c, SMTP_STAGE_MAIL, r);
+			client_rcpt_all(c, SMTP_STAGE_MAIL, r, false);
+		}
+		goto next;
+	}
+	if (c->rcpt_acked < c->rcpt_sent) {
+		idx = c->rcpt_acked++;
+		if (!c->mail_ok)
+			goto next;	/* answered already by MAIL's refusal */
+		if (cls == 2) {
+			c->rstate[idx] = R_ACCEPTED;
+			c->naccepted++;
+		} else
+			client_rcpt(c, idx, SMTP_STAGE_RCPT, r);
+		if (c->rcpt_acked == c->msg.nrcpts)
+			c->stage = SMTP_STAGE_DATA;
+		goto next;
+	}
+	if (c->data_sent && !c->data_acked) {
+		c->data_acked = true;
+		if (r->code == 354) {
+			if (!c->mail_ok || c->naccepted == 0) {
+				/* Pipelined DATA accepted with no valid
+				 * recipient: end it empty (RFC 2920 3.1). */
+				client_send(c, ".");
+				c->dot_sent = true;
+				c->stage = SMTP_STAGE_DOT;
+				client_timeouts(c, c->t_data_done, c->t_command);
+				return;
+			}
+			client_content_start(c);
+			return;
+		}
+		if (cls == 2 || cls == 3) {
+			client_fail(c, SMTP_FAIL_PROTO, r, TLSRPT_NONE, false,
+			    false, "unexpected reply to DATA");
+			return;
+		}
+		if (c->mail_ok && c->naccepted > 0) {
+			client_refuse(c, SMTP_STAGE_DATA, r);
+			client_rcpt_all(c, SMTP_STAGE_DATA, r, true);
+		}
+		goto next;
+	}
+	if (c->dot_sent && !c->dot_acked) {
+		c->dot_acked = true;
+		if (c->mail_ok && c->naccepted > 0) {
+			if (cls != 2)
+				client_refuse(c, SMTP_STAGE_DOT, r);
+			client_rcpt_all(c, SMTP_STAGE_DOT, r, true);
+		}
+		goto next;
+	}
+	client_fail(c, SMTP_FAIL_PROTO, r, TLSRPT_NONE, false, false,
+	    "unexpected reply after %s", smtp_stage_name(c->stage));
+	return;
+next:
+	if (c->dead)
+		return;
+	if (r->code == 421) {
+		/* The server is going away: whatever is unanswered shares
+		 * this reply; the connection is over after done(). */
+		struct smtp_reply r421 = *r;
+		enum smtp_stage st = c->stage;
+
+		c->closing = true;
+		client_refuse(c, st, &r421);
+		client_rcpt_all(c, st, &r421, false);
+		if (!c->dead)
+			client_xact_end(c);
+		if (!c->dead) {
+			c->stage = st;
+			client_fail(c, SMTP_FAIL_LOST, &r421, TLSRPT_NONE, false,
+			    false, "server shut down the connection");
+		}
+		return;
+	}
+	client_advance(c);
+	if (!client_xact_pending(c)) {
+		/* Non-pipelined MAIL refusal or no recipient accepted:
+		 * unresolved recipients cannot remain here. */
+		client_xact_end(c);
+	}
+}
+
+static void
+client_reply(struct smtp_client *c)
+{
+	struct smtp_reply *r = &c->reply;
+	int cls = r->code / 100;
+
+	switch (c->state) {
+	case C_GREETING:
+		if (r->code != 220) {
+			client_fail(c, SMTP_FAIL_GREETING, r, TLSRPT_NONE,
+			    r->code != 421, false,
+			    "host %s%s refused to talk to me", c->host, c->addr);
+			return;
+		}
+		client_ehlo(c);
+		return;
+	case C_EHLO:
+		if (cls == 2) {
+			/* the first line is the server's name, not a keyword */
+			c->ext |= SMTP_EXT_ESMTP;
+			goto session;
+		}
+		if (r->code == 421) {
+			client_fail(c, SMTP_FAIL_HELO, r, TLSRPT_NONE, false,
+			    false, "host %s%s refused EHLO", c->host, c->addr);
+			return;
+		}
+		c->state = C_HELO;
+		c->ext = 0;
+		client_send(c, "HELO %s", c->helo);
+		client_timeouts(c, c->t_command, c->t_command);
+		return;
+	case C_HELO:
+		if (cls != 2) {
+			client_fail(c, SMTP_FAIL_HELO, r, TLSRPT_NONE,
+			    r->code != 421, false,
+			    "host %s%s refused EHLO and HELO", c->host, c->addr);
+			return;
+		}
+		goto session;
+	case C_STARTTLS:
+		if (r->code == 220) {
+			client_starttls(c);
+			return;
+		}
+		if (r->code == 421) {
+			client_fail(c, SMTP_FAIL_LOST, r, TLSRPT_NONE, false,
+			    false, "server shut down the connection");
+			return;
+		}
+		client_no_tls(c, r);
+		return;
+	case C_XACT:
+		client_xact_reply(c);
+		return;
+	case C_QUIT:
+		client_fail(c, SMTP_FAIL_NONE, r, TLSRPT_NONE, false, false,
+		    "QUIT");
+		return;
+	default:
+		client_fail(c, SMTP_FAIL_PROTO, r, TLSRPT_NONE, false, false,
+		    "unexpected reply after %s", smtp_stage_name(c->stage));
+		return;
+	}
+session:
+	if (client_tls_wanted(c) && !c->after_tls) {
+		if (c->ext & SMTP_EXT_STARTTLS) {
+			c->state = C_STARTTLS;
+			c->stage = SMTP_STAGE_STARTTLS;
+			client_send(c, "STARTTLS");
+			client_timeouts(c, c->t_command, c->t_command);
+			return;
+		}
+		client_no_tls(c, NULL);
+		return;
+	}
+	client_ready(c);
+}
+
+void
+smtp_client_quit(struct smtp_client *c)
+{
+	if (c->dead || c->state == C_QUIT)
+		return;
+	if (c->state == C_CONNECTING || c->state == C_HANDSHAKE ||
+	    c->bev == NULL) {
+		/* Nothing to say QUIT into: close, report from the loop. */
+		c->stage = SMTP_STAGE_QUIT;
+		c->state = C_QUIT;
+		if (c->bev != NULL)
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		client_defer(c, DEF_QUIT);
+		return;
+	}
+	client_send(c, "QUIT");
+	c->state = C_QUIT;
+	c->stage = SMTP_STAGE_QUIT;
+	client_timeouts(c, c->t_command, c->t_command);
+}
+
+static void
+client_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_client *c = arg;
+	int e = errno;
+	socklen_t elen;
+
+	c->busy++;
+	if (c->dead)
+		goto out;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == C_CONNECTING) {
+			c->state = C_GREETING;
+			c->stage = SMTP_STAGE_GREETING;
+			client_timeouts(c, c->t_greeting, c->t_command);
+			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+			client_event(c, SMTP_EV_CONNECTED, NULL, false,
+			    TLSRPT_NONE, c->addr);
+		} else if (c->state == C_HANDSHAKE)
+			client_handshake_done(c);
+		goto out;
+	}
+	if (c->state == C_CONNECTING) {
+		if (what & BEV_EVENT_TIMEOUT) {
+			client_fail(c, SMTP_FAIL_CONNECT, NULL, TLSRPT_NONE,
+			    false, true, "connect to %s%s: timed out", c->host,
+			    c->addr);
+			goto out;
+		}
+		elen = sizeof(e);
+		if (e == 0 || e == EINPROGRESS)
+			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &elen);
+		client_fail(c, SMTP_FAIL_CONNECT, NULL, TLSRPT_NONE, false,
+		    false, "connect to %s%s: %s", c->host, c->addr,
+		    e ? strerror(e) : "connection failed");
+		goto out;
+	}
+	if (c->state == C_HANDSHAKE) {
+		client_handshake_error(c, what);
+		goto out;
+	}
+	if (c->state == C_QUIT) {
+		client_fail(c, SMTP_FAIL_NONE, NULL, TLSRPT_NONE, false,
+		    (what & BEV_EVENT_TIMEOUT) != 0, "QUIT");
+		goto out;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		client_fail(c, c->state == C_GREETING ? SMTP_FAIL_GREETING :
+		    SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false, true,
+		    "timeout after %s with %s%s", smtp_stage_name(c->stage),
+		    c->host, c->addr);
+	} else if (what & BEV_EVENT_EOF) {
+		client_fail(c, c->state == C_GREETING ? SMTP_FAIL_GREETING :
+		    SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false, false,
+		    "lost connection with %s%s after %s", c->host, c->addr,
+		    smtp_stage_name(c->stage));
+	} else {
+		client_fail(c, c->state == C_GREETING ? SMTP_FAIL_GREETING :
+		    SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false, false,
+		    "lost connection with %s%s after %s: %s", c->host, c->addr,
+		    smtp_stage_name(c->stage), e ? strerror(e) : "I/O error");
+	}
+out:
+	if (--c->busy == 0 && c->dead)
+		client_destroy(c);
+}
+
+unsigned
+smtp_client_ext(const struct smtp_client *c)
+{
+	return c->ext;
+}
+
+const struct tls_result *
+smtp_client_tls(const struct smtp_client *c)
+{
+	return c->tls_bev ? c->tlsr : NULL;
+}
+
+unsigned
+smtp_client_messages(const struct smtp_client *c)
+{
+	return c->nmsgs;
+}
+
+void
+smtp_client_key(const struct smtp_client *c, unsigned char key[TLS_KEY_LEN])
+{
+	tls_secctx_key(c->sec, c->peer, key);
+}
