@@ -122,6 +122,10 @@ struct delivery_attempt {
 	char			 last_text[512];
 	char			 last_mx[256];
 	enum tlsrpt_type	 last_rpt;
+	/* a TLS/DANE requirement that failed: the deciding reason (rule 6) */
+	char			 tls_esc[16];
+	char			 tls_text[512];
+	enum tlsrpt_type	 tls_rpt;
 };
 
 static void	attempt_step(struct delivery_attempt *);
@@ -305,6 +309,13 @@ attempt_note_failure(struct delivery_attempt *a, const char *esc,
 	str_copy(a->last_esc, esc, sizeof(a->last_esc));
 	str_copy(a->last_text, text, sizeof(a->last_text));
 	a->last_rpt = rpt;
+	if (rpt != TLSRPT_NONE && a->tls_esc[0] == '\0') {
+		/* When no host is left, a TLS/DANE requirement that failed
+		 * decides over later connection trouble: 4.7.x, not 4.4.1. */
+		str_copy(a->tls_esc, esc, sizeof(a->tls_esc));
+		str_copy(a->tls_text, text, sizeof(a->tls_text));
+		a->tls_rpt = rpt;
+	}
 }
 
 static void
@@ -350,7 +361,9 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 static void
 attempt_finish(struct delivery_attempt *a)
 {
-	if (a->npending > 0)
+	if (a->npending > 0 && a->tls_esc[0] != '\0')
+		attempt_all(a, DLV_TEMP, a->tls_esc, a->tls_text, a->tls_rpt);
+	else if (a->npending > 0)
 		attempt_all(a, DLV_TEMP, a->last_esc[0] ? a->last_esc : "4.4.0",
 		    a->last_text[0] ? a->last_text :
 		    "no MX host could be reached", a->last_rpt);
@@ -950,7 +963,13 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		return;
 	}
 	esc = fail_esc(a, f);
-	if (f->reply != NULL && f->reply->code != 0)
+	if (f->fail == SMTP_FAIL_DANE)
+		snprintf(text, sizeof(text), "DANE verification failed for %s: %s",
+		    peer, f->why ? f->why : "no match");
+	else if (f->fail == SMTP_FAIL_TLS)
+		snprintf(text, sizeof(text), "TLS handshake with %s failed: %s",
+		    peer, f->why ? f->why : "?");
+	else if (f->reply != NULL && f->reply->code != 0)
 		snprintf(text, sizeof(text), "%s (%s)", f->why ? f->why : "",
 		    f->reply->text);
 	else
@@ -981,9 +1000,9 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	}
 	a->plaintext_retry = false;
 	a->addridx++;
-	log_info(a->qid, "%s: %s, trying the next %s", esc,
+	log_info(a->qid, "%s failed: %s %s; trying the next %s", peer, esc,
 	    safe(text, sbuf, sizeof(sbuf)), a->addridx < a->naddrs ?
-	    "address" : "host");
+	    "address" : "MX host");
 	a->step = DLV_CONNECT;
 	attempt_step(a);
 }
