@@ -987,12 +987,17 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		attempt_finish(a);
 		return;
 	}
-	if (f->fail == SMTP_FAIL_TLS && a->ph.level == TLS_LEVEL_MAY &&
-	    !a->plaintext_retry) {
+	if (f->fail == SMTP_FAIL_TLS && !a->plaintext_retry &&
+	    (a->ph.level == TLS_LEVEL_MAY || a->ph.test_mode)) {
 		/* Postfix: opportunistic TLS that fails the handshake is
-		 * retried in plaintext on the same address. */
-		log_info(a->qid, "%s; retrying %s in plaintext (policy may)",
-		    safe(text, sbuf, sizeof(sbuf)), peer);
+		 * retried in plaintext on the same address. Test mode
+		 * delivers as may does, after saying what it would do. */
+		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
+			log_info(a->qid, "test mode: would have deferred: %s %s",
+			    esc, safe(text, sbuf, sizeof(sbuf)));
+		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
+		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
+		    "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
