@@ -331,7 +331,12 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 	o->status = st;
 	str_copy(o->esc, esc && *esc ? esc : (st == DLV_OK ? "2.0.0" :
 	    st == DLV_TEMP ? "4.0.0" : "5.0.0"), sizeof(o->esc));
-	str_copy(o->text, text ? text : "", sizeof(o->text));
+	if (text == NULL)
+		text = "";
+	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
+		str_copy(o->text, text, sizeof(o->text));
+	else					/* our verdict: "4.7.5 why" */
+		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));
 	o->rpt = rpt;
 }

@@ -81,7 +81,7 @@ sink_start bad "$MX1:25" -c "$CERTS/mx1.secure.test.wrongkey.crt" -k "$CERTS/mx1
 drive wrong s@sender.test r@secure.test
 assert_log "DANE verification failed for mx1.secure.test\[$MX1\]:25: .*\(tlsa-invalid\)"
 assert_no_log 'Successful delivery'
-assert_log '^OUTCOME 0 TEMP 4.7.5 .* tlsa-invalid \| DANE verification failed for mx1'
+assert_log '^OUTCOME 0 TEMP 4.7.5 .* tlsa-invalid \| 4.7.5 DANE verification failed for mx1'
 sink_stop
 grep -q '^messages=0$' "$T/bad.stats" || fail "a message reached the wrong-key server"
 ok "nothing delivered to the wrong key"
