@@ -31,6 +31,10 @@ reason = dane-only trial
 tls_policy = may
 [domain one.dane.test]
 test_mode = yes
+[domain three.test]
+tls_policy = encrypt
+[domain unusable.dane.test]
+tls_policy = dane-only
 [domain .secure.test]
 tls_policy = none
 until = 2020-01-01
@@ -137,5 +141,30 @@ drive bogusmx s@sender.test r@bogus.test
 assert_log 'MX bogus.test: bogus'
 assert_log '^OUTCOME 0 TEMP 4.7.5 - dnssec-invalid'
 assert_no_log 'Connecting to'
+
+# failover: 421 banner, then no STARTTLS under encrypt, then delivered
+T1=$(addr mx1.three.test); T2=$(addr mx2.three.test); T3=$(addr mx3.three.test)
+sink_start t1 "$T1:25" -b "421 4.3.2 go away"
+P1=$SINK_PID
+sink_start t2 "$T2:25" -n
+P2=$SINK_PID
+sink_start t3 "$T3:25" -c "$CERTS/mx3.three.test.crt" -k "$CERTS/mx3.three.test.key"
+drive three s@sender.test r@three.test
+assert_log "mx1.three.test\[$T1\]:25 failed: .*421 4.3.2 go away.*trying the next MX host"
+assert_log "mx2.three.test\[$T2\]:25 failed: 4.7.4 .*STARTTLS.*starttls-not-supported"
+assert_log '^OUTCOME 0 OK 2.0.0 mx3.three.test'
+sink_stop
+# encrypt with no TLS anywhere left: 4.7.4 starttls-not-supported decides
+drive three2 s@sender.test r@three.test
+assert_log '^OUTCOME 0 TEMP 4.7.4 .*starttls-not-supported'
+SINK_PID=$P2; sink_stop
+SINK_PID=$P1; sink_stop
+
+# rules 7 and 13: only unusable records; dane-only refuses the host
+drive unusable s@sender.test r@unusable.dane.test
+assert_log 'TLSA _25._tcp.mx.unusable.dane.test: secure, [0-9]+ records? \(0 usable'
+assert_log 'Skipping mx.unusable.dane.test: 4.7.5 .*dane-only requires DANE'
+assert_no_log 'Connecting to'
+assert_log '^OUTCOME 0 TEMP 4.7.5'
 
 ok "engine DANE scenarios"
