@@ -1101,6 +1101,22 @@ attempt_step(struct delivery_attempt *a)
 				a->waiting_validation = true;
 				return;
 			}
+			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
+			    a->d->validation < 0 && !a->dest.test_mode) {
+				/* Rule 16: no lookup can help. */
+				struct mx_list none;
+
+				memset(&none, 0, sizeof(none));
+				none.status = MX_HOSTS;
+				none.domain = a->domain;
+				policy_mx(a->dest.tls_policy, false, false, &none,
+				    NULL, &a->pmx);
+				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
+				    a->pmx.rpt);
+				attempt_finish(a);
+				return;
+			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,
 			    mx_cb, a);
 			if (a->q == NULL) {

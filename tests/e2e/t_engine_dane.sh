@@ -167,4 +167,23 @@ assert_log 'Skipping mx.unusable.dane.test: 4.7.5 .*dane-only requires DANE'
 assert_no_log 'Connecting to'
 assert_log '^OUTCOME 0 TEMP 4.7.5'
 
+# rule 16: validation does not work (a wrong trust anchor): dane-only
+# defers with 4.7.5 before any lookup; dane warns loudly
+grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
+awk '{ print $1, $2, $3, $4, $5, $6, "AAAA" substr($7, 5) }' "$WORLD_DIR/root.key" > "$T/wrong.key"
+sed -e "s|^resolver_config = .*|resolver_config = $T/unbound-wrong.conf|" \
+    -e "s|^trust_anchor_file = .*|trust_anchor_file = $T/wrong.key|" \
+    -e "s|^tls_policy = dane$|tls_policy = dane-only|" "$T/conf" > "$T/conf-wrong"
+timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16.out" 2>&1 ||
+    fail "v16: driver exited"
+RELAY_LOG=$T/v16.out
+assert_log 'WARNING: DNSSEC validation check FAILED'
+assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working'
+assert_no_log 'Connecting to'
+sed -i -e "s|^tls_policy = dane-only$|tls_policy = dane|" "$T/conf-wrong"
+timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16b.out" 2>&1 ||
+    fail "v16b: driver exited"
+RELAY_LOG=$T/v16b.out
+assert_log 'WARNING: DNSSEC validation is not working: DANE cannot be used for secure.test'
+
 ok "engine DANE scenarios"
