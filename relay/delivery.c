@@ -816,9 +816,8 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
-		log_info(a->qid, "Connection is now using %s (%s)%s", t->desc,
-		    t->dane.authenticated ? "DANE" : "unauthenticated",
-		    t->resumed ? " (resumed)" : "");
+		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
+		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
 			log_info(a->qid, "DANE match: %s, subject %s",
 			    t->dane.match, safe(t->dane.subject, sbuf,

@@ -167,6 +167,24 @@ assert_log 'Skipping mx.unusable.dane.test: 4.7.5 .*dane-only requires DANE'
 assert_no_log 'Connecting to'
 assert_log '^OUTCOME 0 TEMP 4.7.5'
 
+# rule 11: DANE-TA reference identifiers
+NM=$(addr mx.names.dane.test)
+ta_case() {	# CERTVARIANT DOMAIN WANT(OK|TEMP)
+	sink_start "ta-$1-$2" "$NM:25" -c "$CERTS/mx.names.dane.test.$1.chain.crt" \
+	    -k "$CERTS/mx.names.dane.test.$1.key"
+	drive "ta-$1-$2" s@sender.test "r@$2"
+	assert_log "^OUTCOME 0 $3 "
+	sink_stop
+}
+ta_case nexthop names.dane.test OK
+assert_log 'DANE match: TLSA 2 1 1 at depth [12]'
+ta_case partial names.dane.test TEMP
+ta_case alias alias.dane.test OK
+assert_log 'reference identifiers: mx.names.dane.test, alias.dane.test, names.dane.test'
+ta_case nexthop names.insecure.test TEMP
+assert_log 'reference identifiers: mx.names.dane.test$'
+ta_case ca names.insecure.test OK
+
 # rule 16: validation does not work (a wrong trust anchor): dane-only
 # defers with 4.7.5 before any lookup; dane warns loudly
 grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
