@@ -185,6 +185,33 @@ ta_case nexthop names.insecure.test TEMP
 assert_log 'reference identifiers: mx.names.dane.test$'
 ta_case ca names.insecure.test OK
 
+# rule 14: the real port: _2525._tcp holds the RSA certificate's record
+sed -e 's/^tls_policy = dane$/tls_policy = dane\nremote_port = 2525/' "$T/conf" > "$T/conf-2525"
+sink_start p2525 "$MX1:2525" -c "$CERTS/mx1.secure.test.rsa.crt" -k "$CERTS/mx1.secure.test.rsa.key"
+timeout 120 "$DRIVE" -c "$T/conf-2525" s@sender.test r@secure.test > "$T/p2525.out" 2>&1 ||
+    fail "p2525: driver exited"
+RELAY_LOG=$T/p2525.out
+assert_log 'Delivering message to secure.test:2525'
+assert_log 'TLSA _2525._tcp.mx1.secure.test: secure, 1 record'
+assert_log "Connecting to \[$MX1\]:2525 \(DNSSEC\)"
+assert_log '^OUTCOME 0 OK'
+sink_stop
+
+# MAIL 4xx: next host; MAIL 5xx: bounce
+sink_start m1 "$T1:25" -c "$CERTS/mx1.three.test.crt" -k "$CERTS/mx1.three.test.key" -m "451 4.3.0 mail busy"
+P1=$SINK_PID
+sink_start m2 "$T2:25" -c "$CERTS/mx2.three.test.crt" -k "$CERTS/mx2.three.test.key"
+drive mail4 s@sender.test r@three.test
+assert_log "refused the sender: 451 4.3.0 mail busy, trying the next host"
+assert_log '^OUTCOME 0 OK 2.0.0 mx2.three.test'
+sink_stop
+SINK_PID=$P1; sink_stop
+sink_start m5 "$T1:25" -c "$CERTS/mx1.three.test.crt" -k "$CERTS/mx1.three.test.key" -m "553 5.7.1 sender refused"
+drive mail5 s@sender.test r@three.test r2@three.test
+assert_log '^OUTCOME 0 PERM 5.7.1 mx1.three.test .*553 5.7.1 sender refused'
+assert_log '^OUTCOME 1 PERM 5.7.1'
+sink_stop
+
 # rule 16: validation does not work (a wrong trust anchor): dane-only
 # defers with 4.7.5 before any lookup; dane warns loudly
 grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
