@@ -212,6 +212,21 @@ assert_log '^OUTCOME 0 PERM 5.7.1 mx1.three.test .*553 5.7.1 sender refused'
 assert_log '^OUTCOME 1 PERM 5.7.1'
 sink_stop
 
+# test mode with dane-only on an insecure MX: the verdict is logged, the
+# mail goes out as with may
+sed -e 's/^reason = dane-only trial$/reason = dane-only trial\ntest_mode = yes/' "$T/conf" > "$T/conf-tm"
+I1=$(addr mx1.insecure.test)
+sink_start ins "$I1:25" -c "$CERTS/mx1.insecure.test.crt" -k "$CERTS/mx1.insecure.test.key"
+timeout 120 "$DRIVE" -c "$T/conf-tm" s@sender.test r@insecure.test > "$T/tm.out" 2>&1 ||
+    fail "tm: driver exited"
+RELAY_LOG=$T/tm.out
+assert_log 'with policy dane-only \(test mode\)'
+assert_log 'test mode: would have deferred: 4.7.5 MX RRset of insecure.test is not DNSSEC-signed'
+assert_log 'test mode: would have skipped mx1.insecure.test: 4.7.5'
+assert_log "Connecting to \[$I1\]:25$"
+assert_log '^OUTCOME 0 OK 2.0.0 mx1.insecure.test'
+sink_stop
+
 # rule 16: validation does not work (a wrong trust anchor): dane-only
 # defers with 4.7.5 before any lookup; dane warns loudly
 grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
