@@ -1090,8 +1090,6 @@ attempt_connect(struct delivery_attempt *a)
 static void
 attempt_step(struct delivery_attempt *a)
 {
-	const struct conf *conf = a->d->conf;
-
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
@@ -1163,7 +1161,6 @@ attempt_step(struct delivery_attempt *a)
 			return;
 		}
 	}
-	(void)conf;
 }
 
 struct delivery_attempt *
