@@ -905,10 +905,11 @@ scheduler_set_conf(struct scheduler *s, struct relay_conf *rc)
 {
 	struct relay_conf *old = s->rc;
 
+	/* the engine borrows rc->conf: hand the new one over first */
 	s->rc = relay_conf_ref(rc);
-	relay_conf_unref(old);
 	if (s->dlv != NULL)
 		delivery_set_conf(s->dlv, rc->conf);
+	relay_conf_unref(old);
 	sched_kick(s);		/* the limits may have grown */
 }
 
