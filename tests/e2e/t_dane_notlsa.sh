@@ -4,10 +4,8 @@
 # _25._tcp.nodata.secure.test). Under `dane` the host is treated as `may`:
 # notlsa.secure.test receives the message over TLS, unauthenticated, and
 # a host offering no STARTTLS (nodata.secure.test) gets it in plaintext.
-# Under `dane-only` (a [domain] section for nodata2: the same host again
-# via a second domain is not in the world, so the policy is set on
-# notlsa.secure.test's sibling by a second relay) the host fails and the
-# message is deferred.
+# Then the relay is restarted under `dane-only`: the same notlsa host fails
+# and the message is deferred.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
 
