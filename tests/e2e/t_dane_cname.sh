@@ -13,7 +13,8 @@
 #            (the sink presents a certificate it would not match),
 #            delivered unauthenticated
 #   cn-first-insec: the first CNAME is insecure: everything after it is
-#            insecure, no DANE (the sink's certificate matches nothing)
+#            insecure: the secure TLSA at the expansion is not used, the
+#            session is unauthenticated
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
 
