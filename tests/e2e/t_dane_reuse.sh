@@ -6,15 +6,19 @@
 # is a reference identifier) is delivered with DANE; right after it a
 # message to names.dane.test (reference identifiers mx.names.dane.test,
 # names.dane.test only) must NOT ride on that connection or resume its
-# session: it fails the name check and is deferred. A third message to
-# secure.test under `may` ([domain]) and a fourth to secure.test under
-# dane: the DANE one never reuses the `may` connection unauthenticated.
+# session: it fails the name check and is deferred. Then mx1.secure.test
+# presents a certificate its TLSA does not match: a message to
+# tosecure.insecure.test (policy may by [domain], MX mx1.secure.test) is
+# delivered unauthenticated; right after it a message to secure.test
+# (dane) must not reuse that connection: deferred (mx2 is down).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
 
 H=mx.names.dane.test
 dane_conf dane <<'C'
 connection_reuse_time = 30s
+[domain tosecure.insecure.test]
+tls_policy = may
 C
 mx_sink n $H $H.alias
 relay_start "$T/relay.conf"
@@ -27,4 +31,14 @@ wait_deferred r@names.dane.test 20
 [ "$(msg_count n)" = 1 ] || fail "names.dane.test delivered over alias.dane.test's connection or session"
 assert_log "$QID: DANE verification failed for $H\[.*certificate-host-mismatch"
 ok "a DANE connection for other reference identifiers was not reused"
+
+mx_sink m1 mx1.secure.test mx1.secure.test.wrongkey
+send r@tosecure.insecure.test
+wait_msg m1 1 20
+assert_unauth_delivery m1 mx1.secure.test
+send r@secure.test
+wait_deferred r@secure.test 20
+[ "$(msg_count m1)" = 1 ] || fail "secure.test (dane) delivered over the may connection"
+assert_log "$QID: DANE verification failed for mx1\.secure\.test"
+ok "an unauthenticated connection was not reused for a DANE destination"
 relay_stop
