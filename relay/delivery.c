@@ -122,6 +122,10 @@ struct delivery_attempt {
 	char			 last_text[512];
 	char			 last_mx[256];
 	enum tlsrpt_type	 last_rpt;
+	/* a TLS/DANE requirement that failed: the deciding reason (rule 6) */
+	char			 tls_esc[16];
+	char			 tls_text[512];
+	enum tlsrpt_type	 tls_rpt;
 };
 
 static void	attempt_step(struct delivery_attempt *);
@@ -305,6 +309,13 @@ attempt_note_failure(struct delivery_attempt *a, const char *esc,
 	str_copy(a->last_esc, esc, sizeof(a->last_esc));
 	str_copy(a->last_text, text, sizeof(a->last_text));
 	a->last_rpt = rpt;
+	if (rpt != TLSRPT_NONE && a->tls_esc[0] == '\0') {
+		/* When no host is left, a TLS/DANE requirement that failed
+		 * decides over later connection trouble: 4.7.x, not 4.4.1. */
+		str_copy(a->tls_esc, esc, sizeof(a->tls_esc));
+		str_copy(a->tls_text, text, sizeof(a->tls_text));
+		a->tls_rpt = rpt;
+	}
 }
 
 static void
@@ -320,7 +331,12 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 	o->status = st;
 	str_copy(o->esc, esc && *esc ? esc : (st == DLV_OK ? "2.0.0" :
 	    st == DLV_TEMP ? "4.0.0" : "5.0.0"), sizeof(o->esc));
-	str_copy(o->text, text ? text : "", sizeof(o->text));
+	if (text == NULL)
+		text = "";
+	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
+		str_copy(o->text, text, sizeof(o->text));
+	else					/* our verdict: "4.7.5 why" */
+		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));
 	o->rpt = rpt;
 }
@@ -350,7 +366,9 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 static void
 attempt_finish(struct delivery_attempt *a)
 {
-	if (a->npending > 0)
+	if (a->npending > 0 && a->tls_esc[0] != '\0')
+		attempt_all(a, DLV_TEMP, a->tls_esc, a->tls_text, a->tls_rpt);
+	else if (a->npending > 0)
 		attempt_all(a, DLV_TEMP, a->last_esc[0] ? a->last_esc : "4.4.0",
 		    a->last_text[0] ? a->last_text :
 		    "no MX host could be reached", a->last_rpt);
@@ -950,7 +968,13 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		return;
 	}
 	esc = fail_esc(a, f);
-	if (f->reply != NULL && f->reply->code != 0)
+	if (f->fail == SMTP_FAIL_DANE)
+		snprintf(text, sizeof(text), "DANE verification failed for %s: %s",
+		    peer, f->why ? f->why : "no match");
+	else if (f->fail == SMTP_FAIL_TLS)
+		snprintf(text, sizeof(text), "TLS handshake with %s failed: %s",
+		    peer, f->why ? f->why : "?");
+	else if (f->reply != NULL && f->reply->code != 0)
 		snprintf(text, sizeof(text), "%s (%s)", f->why ? f->why : "",
 		    f->reply->text);
 	else
@@ -968,12 +992,17 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		attempt_finish(a);
 		return;
 	}
-	if (f->fail == SMTP_FAIL_TLS && a->ph.level == TLS_LEVEL_MAY &&
-	    !a->plaintext_retry) {
+	if (f->fail == SMTP_FAIL_TLS && !a->plaintext_retry &&
+	    (a->ph.level == TLS_LEVEL_MAY || a->ph.test_mode)) {
 		/* Postfix: opportunistic TLS that fails the handshake is
-		 * retried in plaintext on the same address. */
-		log_info(a->qid, "%s; retrying %s in plaintext (policy may)",
-		    safe(text, sbuf, sizeof(sbuf)), peer);
+		 * retried in plaintext on the same address. Test mode
+		 * delivers as may does, after saying what it would do. */
+		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
+			log_info(a->qid, "test mode: would have deferred: %s %s",
+			    esc, safe(text, sbuf, sizeof(sbuf)));
+		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
+		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
+		    "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
@@ -981,9 +1010,9 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	}
 	a->plaintext_retry = false;
 	a->addridx++;
-	log_info(a->qid, "%s: %s, trying the next %s", esc,
+	log_info(a->qid, "%s failed: %s %s; trying the next %s", peer, esc,
 	    safe(text, sbuf, sizeof(sbuf)), a->addridx < a->naddrs ?
-	    "address" : "host");
+	    "address" : "MX host");
 	a->step = DLV_CONNECT;
 	attempt_step(a);
 }

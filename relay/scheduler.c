@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 
@@ -172,16 +173,32 @@ sched_kick(struct scheduler *s)
 		event_active(s->ev_run, 0, 0);
 }
 
+/* Wake at second `at` (not before: due checks use whole seconds). */
 static void
 sched_arm(struct scheduler *s, time_t at, time_t now)
 {
-	struct timeval tv = { 0, 0 };
+	struct timeval tv = { 0, 0 }, cur;
 
+	(void)now;
 	if (s->stopping || (s->timer_at != 0 && s->timer_at <= at))
 		return;
 	s->timer_at = at;
-	tv.tv_sec = at > now ? at - now : 0;
+	gettimeofday(&cur, NULL);
+	if (at > cur.tv_sec) {
+		tv.tv_sec = at - cur.tv_sec - 1;
+		tv.tv_usec = 1000000 - cur.tv_usec;
+	}
 	evtimer_add(s->ev_timer, &tv);
+}
+
+/* The first whole second at least secs from now. */
+static time_t
+sched_after(unsigned secs)
+{
+	struct timeval cur;
+
+	gettimeofday(&cur, NULL);
+	return cur.tv_sec + (time_t)secs + (cur.tv_usec > 0);
 }
 
 static void
@@ -298,14 +315,46 @@ at_least_one(unsigned v)
 	return v == 0 ? 1 : v;
 }
 
+/*
+ * Record a recipient's state. last: this settles the message (every
+ * recipient final, nothing else in flight), so it is removed right after
+ * and the journal record, with its sync, is skipped: a crash before the
+ * removal is durable repeats the delivery (at least once), as a crash
+ * before the journal sync would.
+ */
 static void
-rcpt_update(struct smsg *m, size_t i, enum queue_rcpt_state st,
-    unsigned attempts, time_t next, const char *err)
+rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err, bool last)
 {
+	if (last) {
+		m->env->rcpts[i].state = st;
+		m->env->rcpts[i].attempts = attempts;
+		return;
+	}
 	if (queue_rcpt_update(m->s->queue, m->env, i, st, attempts, next, err,
 	    NULL, NULL) == -1)
 		log_warn(m->env->id, "cannot record the state of <%s>",
 		    m->env->rcpts[i].addr);
+}
+
+static void
+rcpt_update(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err)
+{
+	rcpt_record(m, i, st, attempts, next, err, false);
+}
+
+/* Are all recipients final but those flagged in except[]? */
+static bool
+smsg_final_except(const struct smsg *m, const bool *except)
+{
+	size_t i;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (!except[i] && (m->env->rcpts[i].state == RCPT_PENDING ||
+		    m->env->rcpts[i].state == RCPT_DEFERRED))
+			return false;
+	return true;
 }
 
 /* ------------------------------------------------------------ bounces */
@@ -334,7 +383,7 @@ sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
 
 	for (i = 0; i < n; i++)
 		rcpt_update(m, b[i].idx, RCPT_DEFERRED, b[i].attempts,
-		    now + at_least_one(c->min_backoff), b[i].diag);
+		    sched_after(at_least_one(c->min_backoff)), b[i].diag);
 }
 
 /*
@@ -343,7 +392,8 @@ sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
  * stay busy until then.
  */
 static void
-sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now)
+sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now,
+    bool last)
 {
 	struct scheduler	*s = m->s;
 	struct queue_envelope	*env = m->env;
@@ -358,8 +408,8 @@ sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now)
 		for (i = 0; i < n; i++) {
 			log_info(env->id, "<%s>: no bounce for a message with "
 			    "the null sender", env->rcpts[b[i].idx].addr);
-			rcpt_update(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
-			    0, b[i].diag);
+			rcpt_record(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
+			    0, b[i].diag, last);
 		}
 		sbounce_free(b, n);
 		return;
@@ -427,9 +477,15 @@ sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
 		    "retry", m->env->sender, strerror(error));
 		sched_bounce_defer(m, sd->b, sd->n, now);
 	} else {
+		bool *mine = xcalloc(m->env->nrcpts, sizeof(*mine)), last;
+
 		for (i = 0; i < sd->n; i++)
-			rcpt_update(m, sd->b[i].idx, RCPT_BOUNCED,
-			    sd->b[i].attempts, 0, sd->b[i].diag);
+			mine[sd->b[i].idx] = true;
+		last = m->nbusy == 0 && smsg_final_except(m, mine);
+		free(mine);
+		for (i = 0; i < sd->n; i++)
+			rcpt_record(m, sd->b[i].idx, RCPT_BOUNCED,
+			    sd->b[i].attempts, 0, sd->b[i].diag, last);
 	}
 	sbounce_free(sd->b, sd->n);
 	free(sd);
@@ -486,7 +542,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	time_t			 now = time(NULL), next, expire;
 	unsigned		 att, wait;
 	char			 safe[640], life[32], full[16 + 2 + 512];
-	bool			*seen;
+	bool			*seen, last;
 
 	(void)da;
 	seen = xcalloc(env->nrcpts, sizeof(*seen));
@@ -494,6 +550,19 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (o[i].idx < env->nrcpts)
 			seen[o[i].idx] = true;
 	expire = env->arrival + (time_t)c->max_queue_lifetime;
+	/*
+	 * Does this attempt settle the message with no DSN to commit? Then
+	 * it is removed without journal records (see rcpt_record()).
+	 */
+	last = m->nbusy == 1 && smsg_final_except(m, seen);
+	for (i = 0; i < n && last; i++) {
+		if (o[i].status == DLV_OK)
+			continue;
+		if (o[i].status == DLV_TEMP && now < expire)
+			last = false;
+		else if (env->sender[0] != '\0')
+			last = false;
+	}
 	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
 
 	for (i = 0; i < n; i++) {
@@ -513,19 +582,22 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		log_safe(full, strlen(full), safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
-			rcpt_update(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL);
+			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
+			    last);
 			continue;
 		}
 		if (o[i].status == DLV_TEMP && now < expire) {
 			wait = sched_backoff(att, at_least_one(c->min_backoff),
 			    at_least_one(c->max_backoff));
-			next = now + wait;
+			next = sched_after(wait);
 			/* the last try comes when the lifetime ends */
-			if (next > expire)
+			if (next > expire) {
 				next = expire;
+				wait = (unsigned)(expire - now);
+			}
 			log_info(env->id, "Temporary failure for <%s> (retry %u):"
 			    " %s; next attempt in %llds", r->addr, att, safe,
-			    (long long)(next - now));
+			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
 			    full);
 			continue;
@@ -562,13 +634,13 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			continue;
 		log_warnx(env->id, "no outcome for <%s>, deferred", r->addr);
 		rcpt_update(m, a->idx[j], RCPT_DEFERRED, r->attempts,
-		    now + at_least_one(c->min_backoff),
+		    sched_after(at_least_one(c->min_backoff)),
 		    "4.3.0 no delivery outcome");
 	}
 	free(seen);
 	sattempt_free(a);	/* busy again only while a DSN is committed */
 	if (nb > 0)
-		sched_bounce(m, b, nb, now);
+		sched_bounce(m, b, nb, now, last);
 	smsg_place(m, now);
 	sched_kick(s);
 }
@@ -625,7 +697,7 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 			for (i = 0; i < k; i++)
 				rcpt_update(m, idx[i], RCPT_DEFERRED,
 				    env->rcpts[idx[i]].attempts,
-				    now + at_least_one(c->min_backoff),
+				    sched_after(at_least_one(c->min_backoff)),
 				    "4.3.0 local error starting delivery");
 			free(a->idx);
 			free(a);
