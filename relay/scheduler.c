@@ -541,7 +541,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	size_t			 nb = 0, i, j;
 	time_t			 now = time(NULL), next, expire;
 	unsigned		 att, wait;
-	char			 safe[640], life[32];
+	char			 safe[640], life[32], full[16 + 2 + 512];
 	bool			*seen, last;
 
 	(void)da;
@@ -571,7 +571,15 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		r = &env->rcpts[o[i].idx];
 		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
 			continue;
-		log_safe(o[i].text, strlen(o[i].text), safe, sizeof(safe));
+		/*
+		 * A remote reply carries its own code; our own reasons do not:
+		 * INTERFACE.md's "Temporary failure ...: 4.7.5 why" needs it.
+		 */
+		if (o[i].text[0] >= '2' && o[i].text[0] <= '5')
+			str_copy(full, o[i].text, sizeof(full));
+		else
+			snprintf(full, sizeof(full), "%s %s", o[i].esc, o[i].text);
+		log_safe(full, strlen(full), safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
@@ -591,7 +599,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			    " %s; next attempt in %llds", r->addr, att, safe,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
-			    o[i].text);
+			    full);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
