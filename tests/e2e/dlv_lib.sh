@@ -53,13 +53,16 @@ sink_stop() {
 	untrack "$p"
 }
 
-# dlv_conf FILE: base_conf with short retries; extra lines on stdin.
+# dlv_conf FILE: base_conf with short retries and timeouts; extra lines
+# on stdin (they replace these defaults: the parser refuses a key twice).
 dlv_conf() {
+	local extra="" k
+	[ -t 0 ] || extra=$(cat)
 	{
-		echo "min_backoff = 1s"
-		echo "max_backoff = 2s"
-		echo "connect_timeout = 5s"
-		[ -t 0 ] || cat
+		for k in "min_backoff = 1s" "max_backoff = 2s" "connect_timeout = 5s"; do
+			printf '%s\n' "$extra" | grep -q "^${k%% *} *=" || echo "$k"
+		done
+		[ -n "$extra" ] && printf '%s\n' "$extra"
 	} | base_conf "$1"
 }
 
