@@ -26,7 +26,9 @@ assert_log "$q1: Permanent failure for <perm@single\.test>: 550 5\.1\.1 user unk
 wait_sink_count sender 1 30 || fail "control: no DSN reached mx.sender.test"
 python3 "$E2E/dlv.py" dsn "$(dsn_files sender)" --to sender@sender.test --rcpt perm@single.test \
     --status 5.1.1 --diag "550 5.1.1 user unknown" || fail "control: bad DSN"
-dsnid=$(python3 "$E2E/dlv.py" count "$T/sender.msgs" | awk '{ print $1 }')
+dsnid=$(sed -n "s/.*: $q1: sender non-delivery notification: \([0-9A-Z]*\)$/\1/p" "$RELAY_LOG")
+[ -n "$dsnid" ] || fail "control: no 'sender non-delivery notification' line"
+wait_done "$dsnid"
 ok "control DSN ($dsnid) delivered"
 
 # 2. the null sender
