@@ -373,6 +373,26 @@ sbounce_free(struct sbounce *b, size_t n)
 }
 
 static void sched_dsn_committed(struct queue_msg *, int, void *);
+/*
+ * An outcome's text for the log: a remote reply as it came ("450 4.2.0
+ * ..."); our own reason gets its enhanced status code in front ("4.4.1
+ * connect to ...: Connection refused"), as INTERFACE.md shows it.
+ */
+static void
+sched_reason(const struct dlv_outcome *o, char *buf, size_t len)
+{
+	char	raw[sizeof(o->esc) + sizeof(o->text) + 1];
+	const char *t = o->text;
+
+	if (o->esc[0] != '\0' && !(isdigit((unsigned char)t[0]) &&
+	    isdigit((unsigned char)t[1]) && isdigit((unsigned char)t[2]) &&
+	    (t[3] == ' ' || t[3] == '-' || t[3] == '\0')))
+		snprintf(raw, sizeof(raw), "%s %s", o->esc, t);
+	else
+		str_copy(raw, t, sizeof(raw));
+	log_safe(raw, strlen(raw), buf, len);
+}
+
 
 /* The bounced recipients failed to get their DSN queued: retry later. */
 static void
@@ -571,15 +591,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		r = &env->rcpts[o[i].idx];
 		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
 			continue;
-		/*
-		 * A remote reply carries its own code; our own reasons do not:
-		 * INTERFACE.md's "Temporary failure ...: 4.7.5 why" needs it.
-		 */
-		if (o[i].text[0] >= '2' && o[i].text[0] <= '5')
-			str_copy(full, o[i].text, sizeof(full));
-		else
-			snprintf(full, sizeof(full), "%s %s", o[i].esc, o[i].text);
-		log_safe(full, strlen(full), safe, sizeof(safe));
+		sched_reason(&o[i], safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
