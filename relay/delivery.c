@@ -331,7 +331,12 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 	o->status = st;
 	str_copy(o->esc, esc && *esc ? esc : (st == DLV_OK ? "2.0.0" :
 	    st == DLV_TEMP ? "4.0.0" : "5.0.0"), sizeof(o->esc));
-	str_copy(o->text, text ? text : "", sizeof(o->text));
+	if (text == NULL)
+		text = "";
+	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
+		str_copy(o->text, text, sizeof(o->text));
+	else					/* our verdict: "4.7.5 why" */
+		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));
 	o->rpt = rpt;
 }
@@ -987,12 +992,17 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		attempt_finish(a);
 		return;
 	}
-	if (f->fail == SMTP_FAIL_TLS && a->ph.level == TLS_LEVEL_MAY &&
-	    !a->plaintext_retry) {
+	if (f->fail == SMTP_FAIL_TLS && !a->plaintext_retry &&
+	    (a->ph.level == TLS_LEVEL_MAY || a->ph.test_mode)) {
 		/* Postfix: opportunistic TLS that fails the handshake is
-		 * retried in plaintext on the same address. */
-		log_info(a->qid, "%s; retrying %s in plaintext (policy may)",
-		    safe(text, sbuf, sizeof(sbuf)), peer);
+		 * retried in plaintext on the same address. Test mode
+		 * delivers as may does, after saying what it would do. */
+		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
+			log_info(a->qid, "test mode: would have deferred: %s %s",
+			    esc, safe(text, sbuf, sizeof(sbuf)));
+		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
+		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
+		    "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
@@ -1089,6 +1099,22 @@ attempt_step(struct delivery_attempt *a)
 			if (policy_dane(a->dest.tls_policy) &&
 			    a->d->validation == 0) {
 				a->waiting_validation = true;
+				return;
+			}
+			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
+			    a->d->validation < 0 && !a->dest.test_mode) {
+				/* Rule 16: no lookup can help. */
+				struct mx_list none;
+
+				memset(&none, 0, sizeof(none));
+				none.status = MX_HOSTS;
+				none.domain = a->domain;
+				policy_mx(a->dest.tls_policy, false, false, &none,
+				    NULL, &a->pmx);
+				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
+				    a->pmx.rpt);
+				attempt_finish(a);
 				return;
 			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,

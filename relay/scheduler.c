@@ -439,6 +439,22 @@ sbounce_free(struct sbounce *b, size_t n)
 
 static void sched_dsn_committed(struct queue_msg *, int, void *);
 
+/*
+ * An outcome's text as logged, recorded and quoted: a remote reply as it
+ * came ("450 4.2.0 ..."), our own reason with its enhanced status code in
+ * front ("4.4.1 connect to ...: Connection refused", INTERFACE.md). The
+ * engine already writes its reasons that way; a text that starts with no
+ * digit gets the code here, never twice.
+ */
+static const char *
+sched_reason(const struct dlv_outcome *o, char *buf, size_t len)
+{
+	if (isdigit((unsigned char)o->text[0]) || o->esc[0] == '\0')
+		return o->text;
+	snprintf(buf, len, "%s %s", o->esc, o->text);
+	return buf;
+}
+
 /* The bounced recipients failed to get their DSN queued: retry later. */
 static void
 sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
@@ -605,7 +621,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	size_t			 nb = 0, i, j;
 	time_t			 now = time(NULL), next, expire;
 	unsigned		 att, wait;
-	char			 safe[640], life[32];
+	char			 safe[640], life[32], full[16 + 2 + 512];
+	const char		*text;
 	bool			*seen, last;
 
 	(void)da;
@@ -635,7 +652,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		r = &env->rcpts[o[i].idx];
 		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
 			continue;
-		log_safe(o[i].text, strlen(o[i].text), safe, sizeof(safe));
+		text = sched_reason(&o[i], full, sizeof(full));
+		log_safe(text, strlen(text), safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
@@ -655,14 +673,14 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			    " %s; next attempt in %llds", r->addr, att, safe,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
-			    o[i].text);
+			    text);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
 		memset(&b[nb], 0, sizeof(b[nb]));
 		b[nb].idx = o[i].idx;
 		b[nb].attempts = att;
-		b[nb].diag = xstrdup(o[i].text);
+		b[nb].diag = xstrdup(text);
 		b[nb].mx = o[i].mx[0] != '\0' ? xstrdup(o[i].mx) : NULL;
 		if (o[i].status == DLV_PERM) {
 			if (o[i].esc[0] == '5')
