@@ -339,6 +339,10 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 		text = "";
 	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
 		str_copy(o->text, text, sizeof(o->text));
+	else if (rpt != TLSRPT_NONE && strstr(text, tlsrpt_name(rpt)) == NULL)
+		/* our verdict with its RFC 8460 type: "4.7.5 why (dane-required)" */
+		snprintf(o->text, sizeof(o->text), "%s %s (%s)", o->esc, text,
+		    tlsrpt_name(rpt));
 	else					/* our verdict: "4.7.5 why" */
 		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));

@@ -238,7 +238,7 @@ timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16.ou
     fail "v16: driver exited"
 RELAY_LOG=$T/v16.out
 assert_log 'WARNING: DNSSEC validation check FAILED'
-assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working'
+assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working.*\(dane-required\)'
 assert_no_log 'Connecting to'
 sed -i -e "s|^tls_policy = dane-only$|tls_policy = dane|" "$T/conf-wrong"
 timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16b.out" 2>&1 ||
