@@ -9,6 +9,10 @@
  * pending when no host is left are TEMP with the last host's reason; the
  * done callback runs from the loop (an event), never nested in a call.
  * Idle connections are cached by smtp_client_key() (rule 15) only.
+ * Decisions of our own: under `may` (and test mode) a failed handshake is
+ * retried once in plaintext on the same address, as Postfix does; a lost
+ * connection after the final "." is not retried elsewhere (duplicates);
+ * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
  */
 #include <errno.h>
 #include <stdarg.h>
