@@ -75,4 +75,15 @@ struct delivery_attempt *delivery_start(struct delivery *,
 /* Abort an attempt: no callback; its recipients count as not tried. */
 void		 delivery_cancel(struct delivery_attempt *);
 
+/*
+ * Rule 16: delivery_new() starts the resolver's DNSSEC validation
+ * self-check. 1: validation works; 0: check pending (attempts under
+ * dane/dane-only wait for it); -1: it failed (dane-only attempts defer
+ * 4.7.5, dane warns loudly). main() refuses to start under a global
+ * dane-only when cb reports !ok (cb runs once, at once if already known).
+ */
+int		 delivery_validation(const struct delivery *);
+void		 delivery_on_validation(struct delivery *,
+		    void (*cb)(bool ok, const char *detail, void *arg), void *arg);
+
 #endif

@@ -7,21 +7,31 @@
  *	danerelay -c FILE queue ...	the queue tool
  *
  * Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on a bad
- * configuration or command line (systemd: RestartPreventExitStatus=2).
+ * configuration or command line (systemd: RestartPreventExitStatus=2). A
+ * resolver that cannot start (missing or anchor-less trust_anchor_file,
+ * bad resolver_config) is a configuration error: 2. It is needed under
+ * every tls_policy, for the MX lookups.
  *
  * Signals come through libevent (no async-signal-unsafe work in handlers).
  * SIGTERM/SIGINT: close the listeners, let sessions end their transaction
  * (bounded by STOP_GRACE_SECS, then abort them), let the queue finish its
- * pending syncs, exit 0. SIGHUP: load the file again; only a configuration
- * without errors replaces the current one, and only for new sessions.
+ * pending syncs, exit 0; attempts in flight are cancelled (their
+ * recipients stay as queued). SIGHUP: load the file again; only a
+ * configuration without errors replaces the current one, for new sessions
+ * and attempts started from then on. SIGUSR1: every deferred recipient is
+ * due now (queue flush).
  */
 #include "conf/conf.h"
 #include "relay/cmd_resolve.h"
 #include "queue/queue.h"
+#include "relay/delivery.h"
 #include "relay/listener.h"
 #include "relay/log.h"
 #include "relay/relay.h"
+#include "relay/scheduler.h"
 #include "relay/smtp_session.h"
+#include "resolver/resolver.h"
+#include "tls/tls_client.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -70,14 +80,23 @@ load_or_exit(const char *path)
 	return conf;
 }
 
-/*
- * The seam for delivery: every committed or recovered message lands here.
- * Until the delivery engine exists the message simply stays in the spool.
- */
+struct daemon {
+	struct relay	 relay;		/* first: the ready seam casts back */
+	struct scheduler *sched;
+	struct resolver	*resolver;
+	struct tls_client *tlsc;
+	struct delivery	*dlv;
+	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1;
+	struct event	*ev_grace;
+};
+
+/* The seam for delivery: every committed or recovered message lands here. */
 static void
-relay_ready_hold(struct relay *r, struct queue_envelope *env)
+relay_ready_sched(struct relay *r, struct queue_envelope *env)
 {
-	queue_envelope_free(env);
+	struct daemon *d = (struct daemon *)r;
+
+	scheduler_add(d->sched, env);
 }
 
 static void
@@ -88,11 +107,14 @@ relay_queue_ready(struct queue_envelope *env, void *arg)
 	r->ready(r, env);
 }
 
-struct daemon {
-	struct relay	 relay;
-	struct event	*ev_term, *ev_int, *ev_hup;
-	struct event	*ev_grace;
-};
+static void
+daemon_flush(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!d->relay.stopping)
+		scheduler_flush(d->sched);
+}
 
 static void
 relay_sessions_gone(struct relay *r)
@@ -124,6 +146,7 @@ daemon_stop(evutil_socket_t sig, short ev, void *arg)
 	log_info(NULL, "stopping on %s: no new connections, %u session%s open",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", r->nsessions,
 	    r->nsessions == 1 ? "" : "s");
+	scheduler_stop(d->sched);
 	listener_free(r->listener);
 	r->listener = NULL;
 	if (r->nsessions == 0) {
@@ -197,6 +220,7 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 		log_warnx(NULL, "spool_dir changed: it applies after a restart");
 	relay_conf_unref(r->rc);
 	r->rc = rc;
+	scheduler_set_conf(d->sched, rc);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
@@ -205,12 +229,14 @@ daemon_run(const char *path, struct conf *conf)
 {
 	struct daemon d;
 	struct relay *r = &d.relay;
+	struct delivery_params dp;
 	char err[512];
+	int rv = 1;
 
 	memset(&d, 0, sizeof(d));
 	TAILQ_INIT(&r->sessions);
 	r->conf_path = path;
-	r->ready = relay_ready_hold;
+	r->ready = relay_ready_sched;
 	r->sessions_gone = relay_sessions_gone;
 
 	if (log_open(conf->log_file, err, sizeof(err)) == -1) {
@@ -224,18 +250,55 @@ daemon_run(const char *path, struct conf *conf)
 		log_close();
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	log_info(NULL, "starting with %s", path);
 
+	d.resolver = resolver_new(r->base, conf->resolver_config,
+	    conf->trust_anchor_file, err, sizeof(err));
+	if (d.resolver == NULL) {
+		fprintf(stderr, "danerelay: %s: resolver: %s\n", path, err);
+		log_warnx(NULL, "%s: resolver: %s, not starting", path, err);
+		rv = 2;
+		goto fail;
+	}
+	if ((d.tlsc = tls_client_new(0, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "TLS client: %s, not starting", err);
+		goto fail;
+	}
+	/* before the spool: it hands the recovered messages over at once */
+	d.sched = scheduler_new(r->base, r->rc);
 	r->queue = queue_open(r->base, conf->spool_dir, relay_queue_ready, r,
 	    err, sizeof(err));
 	if (r->queue == NULL) {
 		log_warnx(NULL, "spool %s: %s, not starting", conf->spool_dir, err);
 		goto fail;
+	}
+	memset(&dp, 0, sizeof(dp));
+	dp.base = r->base;
+	dp.queue = r->queue;
+	dp.resolver = d.resolver;
+	dp.tls = d.tlsc;
+	if ((d.dlv = delivery_new(&dp, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "delivery: %s, not starting", err);
+		goto fail;
+	}
+	delivery_set_conf(d.dlv, conf);
+	if (conf->dest.tls_policy == TLS_POLICY_DANE_ONLY) {
+		/* Rule 16: dane-only refuses to start when DNSSEC validation
+		 * does not work (the engine's self-check; bounded by the
+		 * resolver's timeout). */
+		while (delivery_validation(d.dlv) == 0)
+			if (event_base_loop(r->base, EVLOOP_ONCE) == -1)
+				break;
+		if (delivery_validation(d.dlv) <= 0) {
+			log_warnx(NULL, "DNSSEC validation does not work (check "
+			    "trust_anchor_file and resolver_config): "
+			    "tls_policy dane-only refuses to start");
+			goto fail;
+		}
 	}
 	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s, not starting", err);
@@ -244,26 +307,37 @@ daemon_run(const char *path, struct conf *conf)
 	d.ev_term = evsignal_new(r->base, SIGTERM, daemon_stop, &d);
 	d.ev_int = evsignal_new(r->base, SIGINT, daemon_stop, &d);
 	d.ev_hup = evsignal_new(r->base, SIGHUP, daemon_reload, &d);
+	d.ev_usr1 = evsignal_new(r->base, SIGUSR1, daemon_flush, &d);
 	d.ev_grace = evtimer_new(r->base, daemon_grace_over, &d);
 	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
-	    d.ev_grace == NULL)
+	    d.ev_usr1 == NULL || d.ev_grace == NULL)
 		fatalx("cannot set up signal events");
 	evsignal_add(d.ev_term, NULL);
 	evsignal_add(d.ev_int, NULL);
 	evsignal_add(d.ev_hup, NULL);
+	evsignal_add(d.ev_usr1, NULL);
 	log_info(NULL, "started");
+	scheduler_start(d.sched, r->queue, d.dlv);
 
 	if (event_base_dispatch(r->base) == -1)
 		log_warnx(NULL, "event loop failed");
 
 	listener_free(r->listener);
 	r->listener = NULL;
-	/* runs the callbacks of commits still in flight (lingering sessions) */
+	/* no attempt may outlive the engine; recipients stay as queued */
+	scheduler_stop(d.sched);
+	delivery_free(d.dlv);
+	/* runs the callbacks of commits still in flight (lingering sessions,
+	 * DSNs): the scheduler is still there to take them */
 	queue_close(r->queue);
 	r->queue = NULL;
+	scheduler_free(d.sched);
+	tls_client_free(d.tlsc);
+	resolver_free(d.resolver);
 	event_free(d.ev_term);
 	event_free(d.ev_int);
 	event_free(d.ev_hup);
+	event_free(d.ev_usr1);
 	event_free(d.ev_grace);
 	if (r->nsessions != 0)
 		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
@@ -275,13 +349,22 @@ daemon_run(const char *path, struct conf *conf)
 	log_close();
 	return 0;
 fail:
+	if (d.sched != NULL)
+		scheduler_stop(d.sched);
+	if (d.dlv != NULL)
+		delivery_free(d.dlv);
 	if (r->queue != NULL)
 		queue_close(r->queue);
+	scheduler_free(d.sched);
+	if (d.tlsc != NULL)
+		tls_client_free(d.tlsc);
+	if (d.resolver != NULL)
+		resolver_free(d.resolver);
 	relay_conf_unref(r->rc);
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();
-	return 1;
+	return rv;
 }
 
 int
@@ -290,6 +373,8 @@ main(int argc, char *argv[])
 	const char	*path = DEFAULT_CONF;
 	struct conf	*conf;
 	int		 ch, test_only = 0;
+
+	signal(SIGPIPE, SIG_IGN);
 
 	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
 		switch (ch) {

@@ -1,0 +1,249 @@
+/*
+ * relay/dsn.c - RFC 3464 bounces. dsn_build() is pure (the unit test
+ * checks its text); dsn_read_headers() and dsn_queue() touch the spool.
+ * The report is CRLF throughout, 7-bit apart from what the original's
+ * headers carry, and every line stays far below the 998-octet limit
+ * (recipient and reply texts are bounded by the engine's buffers).
+ */
+#include "relay/dsn.h"
+#include "queue/queue.h"
+#include "relay/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		b->p = xreallocarray(b->p, 1, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_printf(struct buf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char	 small[1024], *big;
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		buf_add(b, small, (size_t)n);
+		return;
+	}
+	big = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf_add(b, big, (size_t)n);
+	free(big);
+}
+
+static void
+rfc822_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* Strip CR/LF so peer text cannot break the report's structure. */
+static void
+buf_add_line(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s != '\r' && *s != '\n')
+			buf_add(b, s, 1);
+		else
+			buf_add(b, " ", 1);
+}
+
+/* An SMTP reply starts with three digits: Diagnostic-Code type smtp. */
+static int
+is_smtp_reply(const char *s)
+{
+	return s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' &&
+	    s[2] >= '0' && s[2] <= '9' && (s[3] == ' ' || s[3] == '-' ||
+	    s[3] == '\0');
+}
+
+char *
+dsn_build(const struct dsn_info *in, size_t *len)
+{
+	struct buf	 b = { NULL, 0, 0 };
+	char		 date[64], boundary[128];
+	size_t		 i;
+
+	snprintf(boundary, sizeof(boundary), "%s.%lld/%s", in->queue_id,
+	    (long long)in->now, in->hostname);
+	rfc822_date(in->now, date, sizeof(date));
+
+	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
+	    in->hostname);
+	buf_printf(&b, "To: <%s>\r\n", in->sender);
+	buf_printf(&b, "Subject: Undelivered Mail Returned to Sender\r\n");
+	buf_printf(&b, "Date: %s\r\n", date);
+	buf_printf(&b, "Message-ID: <%s.%lld.dsn@%s>\r\n", in->queue_id,
+	    (long long)in->now, in->hostname);
+	buf_printf(&b, "Auto-Submitted: auto-replied\r\n");
+	buf_printf(&b, "MIME-Version: 1.0\r\n");
+	buf_printf(&b, "Content-Type: multipart/report; "
+	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n", boundary);
+	buf_printf(&b, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+
+	/* 1: human readable */
+	buf_printf(&b, "--%s\r\n", boundary);
+	buf_printf(&b, "Content-Description: Notification\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+	buf_printf(&b, "This is the mail system at host %s.\r\n\r\n",
+	    in->hostname);
+	buf_printf(&b, "I'm sorry to have to inform you that your message "
+	    "could not\r\nbe delivered to one or more recipients. "
+	    "It's attached below.\r\n\r\n");
+	for (i = 0; i < in->nrcpts; i++) {
+		const struct dsn_rcpt *r = &in->rcpts[i];
+
+		buf_printf(&b, "<%s>: ", r->addr);
+		if (r->remote_mta != NULL && r->remote_mta[0] != '\0')
+			buf_printf(&b, "host %s said: ", r->remote_mta);
+		buf_add_line(&b, r->diag);
+		if (r->note != NULL) {
+			buf_printf(&b, " (");
+			buf_add_line(&b, r->note);
+			buf_printf(&b, ")");
+		}
+		buf_printf(&b, "\r\n\r\n");
+	}
+
+	/* 2: machine readable */
+	buf_printf(&b, "--%s\r\n", boundary);
+	buf_printf(&b, "Content-Description: Delivery report\r\n"
+	    "Content-Type: message/delivery-status\r\n\r\n");
+	rfc822_date(in->arrival, date, sizeof(date));
+	buf_printf(&b, "Reporting-MTA: dns; %s\r\n", in->hostname);
+	buf_printf(&b, "X-Danerelay-Queue-ID: %s\r\n", in->queue_id);
+	buf_printf(&b, "Arrival-Date: %s\r\n", date);
+	for (i = 0; i < in->nrcpts; i++) {
+		const struct dsn_rcpt *r = &in->rcpts[i];
+
+		buf_printf(&b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->addr);
+		buf_printf(&b, "Action: failed\r\n");
+		buf_printf(&b, "Status: %s\r\n", r->status);
+		if (r->remote_mta != NULL && r->remote_mta[0] != '\0')
+			buf_printf(&b, "Remote-MTA: dns; %s\r\n", r->remote_mta);
+		buf_printf(&b, "Diagnostic-Code: %s; ",
+		    is_smtp_reply(r->diag) ? "smtp" : "X-danerelay");
+		buf_add_line(&b, r->diag);
+		buf_printf(&b, "\r\n");
+	}
+	buf_printf(&b, "\r\n");
+
+	/* 3: the original's headers */
+	buf_printf(&b, "--%s\r\n", boundary);
+	buf_printf(&b, "Content-Description: Undelivered Message Headers\r\n"
+	    "Content-Type: text/rfc822-headers\r\n\r\n");
+	if (in->headers != NULL && in->headers_len > 0) {
+		buf_add(&b, in->headers, in->headers_len);
+		if (in->headers_len < 2 ||
+		    memcmp(in->headers + in->headers_len - 2, "\r\n", 2) != 0)
+			buf_printf(&b, "\r\n");
+	}
+	buf_printf(&b, "\r\n--%s--\r\n", boundary);
+	*len = b.len;
+	return b.p;
+}
+
+char *
+dsn_read_headers(struct queue *q, const char *id, size_t max, size_t *lenp)
+{
+	char		*buf, *end;
+	size_t		 len = 0;
+	uint64_t	 size;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = queue_content_open(q, id, &size)) == -1)
+		return NULL;
+	buf = xmalloc(max + 1);
+	while (len < max) {
+		n = read(fd, buf + len, max - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			close(fd);
+			free(buf);
+			errno = saved;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (memmem(buf, len, "\r\n\r\n", 4) != NULL)
+			break;
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* headers only: up to the empty line, or whole lines of what we read */
+	if ((end = memmem(buf, len, "\r\n\r\n", 4)) != NULL)
+		len = (size_t)(end - buf) + 2;
+	else if (buf[0] == '\r' && len >= 2 && buf[1] == '\n')
+		len = 0;
+	else {
+		while (len > 0 && buf[len - 1] != '\n')
+			len--;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+struct queue_msg *
+dsn_queue(struct queue *q, const struct dsn_info *in)
+{
+	struct queue_msg	*m;
+	const char		*rcpt = in->sender;
+	char			*text;
+	size_t			 len;
+	int			 saved;
+
+	if ((m = queue_msg_new(q, "", ENV_DSN, &rcpt, 1, NULL, NULL)) == NULL)
+		return NULL;
+	text = dsn_build(in, &len);
+	if (queue_msg_write(m, text, len) == -1) {
+		saved = errno;
+		free(text);
+		queue_msg_abort(m);
+		errno = saved;
+		return NULL;
+	}
+	free(text);
+	return m;
+}

@@ -1,0 +1,986 @@
+/*
+ * relay/scheduler.c - when to attempt what. Every queued envelope is an
+ * smsg on exactly one list: `newq` (has due recipients never tried),
+ * `retryq` (has due recipients tried before), `waitq` (nothing due until
+ * a later time; the timer wakes at the earliest) or none (every open
+ * recipient is busy in an attempt or a DSN commit). A pass serves newq and
+ * retryq alternately so a backlog of deferred mail never starves fresh
+ * mail, and starts one attempt per message and domain within
+ * max_connections and max_connections_per_domain. Passes are coalesced
+ * through one active event, so a burst of completions costs one pass.
+ * A recipient is busy from the start of its attempt until its outcome is
+ * recorded (for a bounce: until the DSN is committed, so a bounce is
+ * never lost: DSN first, then BOUNCED).
+ */
+#include "relay/scheduler.h"
+#include "conf/conf.h"
+#include "queue/queue.h"
+#include "relay/delivery.h"
+#include "relay/dsn.h"
+#include "relay/log.h"
+#include "relay/relay.h"
+#include "relay/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+
+#define DSN_HEADERS_MAX	(64 * 1024)	/* of the original, quoted in a DSN */
+#define DOMAIN_MAX	256
+
+#define DOM_BUCKETS	1024		/* hash of the domains in use */
+
+enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT, L_BLOCKED };
+
+struct scheduler;
+struct sdom;
+
+struct smsg {
+	TAILQ_ENTRY(smsg)	 link;		/* on newq, retryq or waitq */
+	TAILQ_ENTRY(smsg)	 all;
+	struct scheduler	*s;
+	struct queue_envelope	*env;
+	bool			*busy;		/* per recipient */
+	unsigned		 nbusy;		/* attempts and DSN commits */
+	enum smsg_list		 list;
+	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
+	bool			 onedom;	/* every recipient in one domain */
+};
+
+/*
+ * A domain with attempts in flight or messages waiting for one of its
+ * connection slots: a message whose recipients are all in one domain and
+ * finds it at max_connections_per_domain waits on `blocked` instead of
+ * being walked by every pass; each freed slot puts one back at the head
+ * of its ready list (FIFO per domain, O(1) per completion).
+ */
+struct sdom {
+	LIST_ENTRY(sdom)	 link;		/* in its hash bucket */
+	struct scheduler	*s;
+	unsigned		 nflight;
+	TAILQ_HEAD(, smsg)	 blocked;
+	char			 name[DOMAIN_MAX];
+};
+
+struct sattempt {
+	TAILQ_ENTRY(sattempt)	 link;
+	struct smsg		*m;
+	struct sdom		*d;
+	struct delivery_attempt	*da;
+	size_t			*idx;
+	size_t			 n;
+};
+
+struct sbounce {			/* one recipient to bounce */
+	size_t		 idx;
+	unsigned	 attempts;
+	char		 status[16];
+	char		*diag;
+	char		*mx;
+	char		*note;
+};
+
+struct sdsn {				/* a DSN being committed */
+	struct smsg	*m;
+	struct sbounce	*b;
+	size_t		 n;
+};
+
+TAILQ_HEAD(smsg_head, smsg);
+
+struct scheduler {
+	struct event_base	*base;
+	struct relay_conf	*rc;
+	struct queue		*queue;
+	struct delivery		*dlv;
+	struct smsg_head	 all, newq, retryq, waitq;
+	TAILQ_HEAD(, sattempt)	 attempts;
+	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
+	unsigned		 nflight;
+	struct event		*ev_run;	/* coalesced pass */
+	struct event		*ev_timer;
+	time_t			 timer_at;	/* 0: not armed */
+	bool			 started, stopping, serve_retry;
+	bool			*scratch;	/* sched_try's skip flags */
+	size_t			 scratchlen;
+};
+
+/* ---------------------------------------------------------------- pure */
+
+unsigned
+sched_backoff(unsigned attempts, unsigned min, unsigned max)
+{
+	unsigned long long v = min;
+	unsigned i;
+
+	if (min > max)
+		max = min;
+	for (i = 1; i < attempts && v < max; i++)
+		v *= 2;
+	return v > max ? max : (unsigned)v;
+}
+
+const char *
+sched_rcpt_domain(const char *addr, char *buf, size_t len)
+{
+	const char *at = strrchr(addr, '@');
+	size_t i;
+
+	at = at != NULL ? at + 1 : "";
+	for (i = 0; at[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)at[i]);
+	if (len > 0)
+		buf[i] = '\0';
+	/* a trailing dot names the same domain */
+	if (i > 0 && buf[i - 1] == '.')
+		buf[i - 1] = '\0';
+	return buf;
+}
+
+bool
+sched_rcpt_due(const struct queue_rcpt *r, time_t now)
+{
+	if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+		return false;
+	return r->next_attempt <= now;
+}
+
+size_t
+sched_group(const struct queue_rcpt *rcpts, size_t n, const bool *skip,
+    time_t now, size_t *idx, char *domain, size_t domainlen)
+{
+	char	 d[DOMAIN_MAX];
+	size_t	 i, k = 0;
+
+	domain[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((skip != NULL && skip[i]) || !sched_rcpt_due(&rcpts[i], now))
+			continue;
+		sched_rcpt_domain(rcpts[i].addr, d, sizeof(d));
+		if (k == 0)
+			str_copy(domain, d, domainlen);
+		else if (strcmp(d, domain) != 0)
+			continue;
+		idx[k++] = i;
+	}
+	return k;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static const struct conf *
+sched_conf(const struct scheduler *s)
+{
+	return s->rc->conf;
+}
+
+static void
+sched_kick(struct scheduler *s)
+{
+	if (s->started && !s->stopping)
+		event_active(s->ev_run, 0, 0);
+}
+
+/* Wake at second `at` (not before: due checks use whole seconds). */
+static void
+sched_arm(struct scheduler *s, time_t at, time_t now)
+{
+	struct timeval tv = { 0, 0 }, cur;
+
+	(void)now;
+	if (s->stopping || (s->timer_at != 0 && s->timer_at <= at))
+		return;
+	s->timer_at = at;
+	gettimeofday(&cur, NULL);
+	if (at > cur.tv_sec) {
+		tv.tv_sec = at - cur.tv_sec - 1;
+		tv.tv_usec = 1000000 - cur.tv_usec;
+	}
+	evtimer_add(s->ev_timer, &tv);
+}
+
+/* The first whole second at least secs from now. */
+static time_t
+sched_after(unsigned secs)
+{
+	struct timeval cur;
+
+	gettimeofday(&cur, NULL);
+	return cur.tv_sec + (time_t)secs + (cur.tv_usec > 0);
+}
+
+static void sdom_put(struct sdom *);
+
+/* Off its list. Unblocking may free m->bd (sdom_put). */
+static void
+smsg_unlink(struct smsg *m)
+{
+	struct scheduler *s = m->s;
+	struct sdom *d;
+
+	switch (m->list) {
+	case L_NEW:	TAILQ_REMOVE(&s->newq, m, link); break;
+	case L_RETRY:	TAILQ_REMOVE(&s->retryq, m, link); break;
+	case L_WAIT:	TAILQ_REMOVE(&s->waitq, m, link); break;
+	case L_BLOCKED:
+		d = m->bd;
+		TAILQ_REMOVE(&d->blocked, m, link);
+		m->bd = NULL;
+		m->list = L_NONE;
+		sdom_put(d);
+		break;
+	case L_NONE:	break;
+	}
+	m->list = L_NONE;
+}
+
+static void
+smsg_free(struct smsg *m)
+{
+	smsg_unlink(m);
+	TAILQ_REMOVE(&m->s->all, m, all);
+	queue_envelope_free(m->env);
+	free(m->busy);
+	free(m);
+}
+
+static bool
+smsg_all_final(const struct smsg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (m->env->rcpts[i].state == RCPT_PENDING ||
+		    m->env->rcpts[i].state == RCPT_DEFERRED)
+			return false;
+	return true;
+}
+
+static void
+smsg_remove(struct smsg *m)
+{
+	log_info(m->env->id, "Deleting mail file (all recipients done)");
+	if (queue_msg_remove(m->s->queue, m->env->id) == -1)
+		log_warn(m->env->id, "cannot remove the message");
+	smsg_free(m);
+}
+
+/*
+ * Put m on the list its recipients call for (at the tail), or remove it
+ * when it is done. Only once started.
+ */
+static void
+smsg_place_at(struct smsg *m, time_t now, bool head)
+{
+	struct scheduler	*s = m->s;
+	const struct queue_rcpt	*r;
+	time_t			 next = 0;
+	bool			 due = false, fresh = true;
+	size_t			 i;
+
+	if (m->nbusy == 0 && smsg_all_final(m)) {
+		smsg_remove(m);
+		return;
+	}
+	smsg_unlink(m);
+	for (i = 0; i < m->env->nrcpts; i++) {
+		r = &m->env->rcpts[i];
+		if (m->busy[i] || (r->state != RCPT_PENDING &&
+		    r->state != RCPT_DEFERRED))
+			continue;
+		if (r->next_attempt <= now) {
+			due = true;
+			if (r->attempts > 0 || r->state == RCPT_DEFERRED)
+				fresh = false;
+		} else if (next == 0 || r->next_attempt < next)
+			next = r->next_attempt;
+	}
+	if (due) {
+		m->list = fresh ? L_NEW : L_RETRY;
+		if (head)
+			TAILQ_INSERT_HEAD(fresh ? &s->newq : &s->retryq, m,
+			    link);
+		else
+			TAILQ_INSERT_TAIL(fresh ? &s->newq : &s->retryq, m,
+			    link);
+	} else if (next != 0) {
+		m->list = L_WAIT;
+		TAILQ_INSERT_TAIL(&s->waitq, m, link);
+		sched_arm(s, next, now);
+	}
+}
+
+static void
+smsg_place(struct smsg *m, time_t now)
+{
+	smsg_place_at(m, now, false);
+}
+
+static unsigned
+dom_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % DOM_BUCKETS;
+}
+
+static struct sdom *
+sdom_get(struct scheduler *s, const char *name)
+{
+	struct sdom *d;
+	unsigned h = dom_hash(name);
+
+	LIST_FOREACH(d, &s->doms[h], link)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->s = s;
+	TAILQ_INIT(&d->blocked);
+	str_copy(d->name, name, sizeof(d->name));
+	LIST_INSERT_HEAD(&s->doms[h], d, link);
+	return d;
+}
+
+/* Free d once nothing is in flight or waiting for it. */
+static void
+sdom_put(struct sdom *d)
+{
+	if (d->nflight == 0 && TAILQ_EMPTY(&d->blocked)) {
+		LIST_REMOVE(d, link);
+		free(d);
+	}
+}
+
+/* A slot of d came free: the first message waiting for it goes first. */
+static void
+sdom_release(struct sdom *d)
+{
+	struct smsg *m;
+
+	d->nflight--;
+	if ((m = TAILQ_FIRST(&d->blocked)) == NULL) {
+		sdom_put(d);
+		return;
+	}
+	smsg_unlink(m);			/* may free d */
+	smsg_place_at(m, time(NULL), true);
+}
+
+static unsigned
+at_least_one(unsigned v)
+{
+	return v == 0 ? 1 : v;
+}
+
+/*
+ * Record a recipient's state. last: this settles the message (every
+ * recipient final, nothing else in flight), so it is removed right after
+ * and the journal record, with its sync, is skipped: a crash before the
+ * removal is durable repeats the delivery (at least once), as a crash
+ * before the journal sync would.
+ */
+static void
+rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err, bool last)
+{
+	if (last) {
+		m->env->rcpts[i].state = st;
+		m->env->rcpts[i].attempts = attempts;
+		return;
+	}
+	if (queue_rcpt_update(m->s->queue, m->env, i, st, attempts, next, err,
+	    NULL, NULL) == -1)
+		log_warn(m->env->id, "cannot record the state of <%s>",
+		    m->env->rcpts[i].addr);
+}
+
+static void
+rcpt_update(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err)
+{
+	rcpt_record(m, i, st, attempts, next, err, false);
+}
+
+/* Are all recipients final but those flagged in except[]? */
+static bool
+smsg_final_except(const struct smsg *m, const bool *except)
+{
+	size_t i;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (!except[i] && (m->env->rcpts[i].state == RCPT_PENDING ||
+		    m->env->rcpts[i].state == RCPT_DEFERRED))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------ bounces */
+
+static void
+sbounce_free(struct sbounce *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(b[i].diag);
+		free(b[i].mx);
+		free(b[i].note);
+	}
+	free(b);
+}
+
+static void sched_dsn_committed(struct queue_msg *, int, void *);
+
+/*
+ * An outcome's text as logged, recorded and quoted: a remote reply as it
+ * came ("450 4.2.0 ..."), our own reason with its enhanced status code in
+ * front ("4.4.1 connect to ...: Connection refused", INTERFACE.md). The
+ * engine already writes its reasons that way; a text that starts with no
+ * digit gets the code here, never twice.
+ */
+static const char *
+sched_reason(const struct dlv_outcome *o, char *buf, size_t len)
+{
+	if (isdigit((unsigned char)o->text[0]) || o->esc[0] == '\0')
+		return o->text;
+	snprintf(buf, len, "%s %s", o->esc, o->text);
+	return buf;
+}
+
+/* The bounced recipients failed to get their DSN queued: retry later. */
+static void
+sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
+{
+	const struct conf *c = sched_conf(m->s);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rcpt_update(m, b[i].idx, RCPT_DEFERRED, b[i].attempts,
+		    sched_after(at_least_one(c->min_backoff)), b[i].diag);
+}
+
+/*
+ * b[0..n) failed for good (taken over). With the null sender: no DSN,
+ * just BOUNCED. Otherwise the DSN is committed first and the recipients
+ * stay busy until then.
+ */
+static void
+sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now,
+    bool last)
+{
+	struct scheduler	*s = m->s;
+	struct queue_envelope	*env = m->env;
+	struct dsn_rcpt		*dr;
+	struct dsn_info		 in;
+	struct queue_msg	*qm;
+	struct sdsn		*sd;
+	char			*hdr;
+	size_t			 i, hlen = 0;
+
+	if (env->sender[0] == '\0') {
+		for (i = 0; i < n; i++) {
+			log_info(env->id, "<%s>: no bounce for a message with "
+			    "the null sender", env->rcpts[b[i].idx].addr);
+			rcpt_record(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
+			    0, b[i].diag, last);
+		}
+		sbounce_free(b, n);
+		return;
+	}
+	if ((hdr = dsn_read_headers(s->queue, env->id, DSN_HEADERS_MAX,
+	    &hlen)) == NULL)
+		log_warn(env->id, "cannot read the headers for the DSN");
+	dr = xcalloc(n, sizeof(*dr));
+	for (i = 0; i < n; i++) {
+		dr[i].addr = env->rcpts[b[i].idx].addr;
+		dr[i].status = b[i].status;
+		dr[i].diag = b[i].diag;
+		dr[i].remote_mta = b[i].mx;
+		dr[i].note = b[i].note;
+	}
+	memset(&in, 0, sizeof(in));
+	in.hostname = sched_conf(s)->hostname;
+	in.queue_id = env->id;
+	in.sender = env->sender;
+	in.arrival = env->arrival;
+	in.now = now;
+	in.rcpts = dr;
+	in.nrcpts = n;
+	in.headers = hdr;
+	in.headers_len = hlen;
+	qm = dsn_queue(s->queue, &in);
+	free(dr);
+	free(hdr);
+	if (qm == NULL) {
+		log_warn(env->id, "cannot queue a DSN to <%s>, will retry",
+		    env->sender);
+		sched_bounce_defer(m, b, n, now);
+		sbounce_free(b, n);
+		return;
+	}
+	log_info(env->id, "sender non-delivery notification: %s",
+	    queue_msg_id(qm));
+	sd = xcalloc(1, sizeof(*sd));
+	sd->m = m;
+	sd->b = b;
+	sd->n = n;
+	for (i = 0; i < n; i++)
+		m->busy[b[i].idx] = true;
+	m->nbusy++;
+	queue_msg_commit(qm, sched_dsn_committed, sd);
+}
+
+static void
+sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
+{
+	struct sdsn		*sd = arg;
+	struct smsg		*m = sd->m;
+	struct scheduler	*s = m->s;
+	time_t			 now = time(NULL);
+	size_t			 i;
+
+	for (i = 0; i < sd->n; i++)
+		m->busy[sd->b[i].idx] = false;
+	m->nbusy--;
+	if (s->stopping) {
+		/* the queue is closing: the recipients are recorded as they
+		 * were; after a restart they bounce again (at least once) */
+	} else if (error != 0) {
+		log_warnx(m->env->id, "cannot queue a DSN to <%s>: %s, will "
+		    "retry", m->env->sender, strerror(error));
+		sched_bounce_defer(m, sd->b, sd->n, now);
+	} else {
+		bool *mine = xcalloc(m->env->nrcpts, sizeof(*mine)), last;
+
+		for (i = 0; i < sd->n; i++)
+			mine[sd->b[i].idx] = true;
+		last = m->nbusy == 0 && smsg_final_except(m, mine);
+		free(mine);
+		for (i = 0; i < sd->n; i++)
+			rcpt_record(m, sd->b[i].idx, RCPT_BOUNCED,
+			    sd->b[i].attempts, 0, sd->b[i].diag, last);
+	}
+	sbounce_free(sd->b, sd->n);
+	free(sd);
+	if (!s->stopping) {
+		smsg_place(m, now);
+		sched_kick(s);
+	}
+}
+
+/* ------------------------------------------------------------ attempts */
+
+static void
+sattempt_free(struct sattempt *a)
+{
+	struct scheduler *s = a->m->s;
+	size_t i;
+
+	TAILQ_REMOVE(&s->attempts, a, link);
+	for (i = 0; i < a->n; i++)
+		a->m->busy[a->idx[i]] = false;
+	a->m->nbusy--;
+	s->nflight--;
+	sdom_release(a->d);
+	free(a->idx);
+	free(a);
+}
+
+static void
+fmt_duration(unsigned secs, char *buf, size_t len)
+{
+	if (secs % 86400 == 0 && secs > 0)
+		snprintf(buf, len, "%ud", secs / 86400);
+	else if (secs % 3600 == 0 && secs > 0)
+		snprintf(buf, len, "%uh", secs / 3600);
+	else if (secs % 60 == 0 && secs > 0)
+		snprintf(buf, len, "%um", secs / 60);
+	else
+		snprintf(buf, len, "%us", secs);
+}
+
+static void
+sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
+    size_t n, void *arg)
+{
+	struct sattempt		*a = arg;
+	struct smsg		*m = a->m;
+	struct scheduler	*s = m->s;
+	struct queue_envelope	*env = m->env;
+	const struct conf	*c = sched_conf(s);
+	struct sbounce		*b = NULL;
+	struct queue_rcpt	*r;
+	size_t			 nb = 0, i, j;
+	time_t			 now = time(NULL), next, expire;
+	unsigned		 att, wait;
+	char			 safe[640], life[32], full[16 + 2 + 512];
+	const char		*text;
+	bool			*seen, last;
+
+	(void)da;
+	seen = xcalloc(env->nrcpts, sizeof(*seen));
+	for (i = 0; i < n; i++)
+		if (o[i].idx < env->nrcpts)
+			seen[o[i].idx] = true;
+	expire = env->arrival + (time_t)c->max_queue_lifetime;
+	/*
+	 * Does this attempt settle the message with no DSN to commit? Then
+	 * it is removed without journal records (see rcpt_record()).
+	 */
+	last = m->nbusy == 1 && smsg_final_except(m, seen);
+	for (i = 0; i < n && last; i++) {
+		if (o[i].status == DLV_OK)
+			continue;
+		if (o[i].status == DLV_TEMP && now < expire)
+			last = false;
+		else if (env->sender[0] != '\0')
+			last = false;
+	}
+	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
+
+	for (i = 0; i < n; i++) {
+		if (o[i].idx >= env->nrcpts)
+			continue;
+		r = &env->rcpts[o[i].idx];
+		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+			continue;
+		text = sched_reason(&o[i], full, sizeof(full));
+		log_safe(text, strlen(text), safe, sizeof(safe));
+		att = r->attempts + 1;
+		if (o[i].status == DLV_OK) {
+			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
+			    last);
+			continue;
+		}
+		if (o[i].status == DLV_TEMP && now < expire) {
+			wait = sched_backoff(att, at_least_one(c->min_backoff),
+			    at_least_one(c->max_backoff));
+			next = sched_after(wait);
+			/* the last try comes when the lifetime ends */
+			if (next > expire) {
+				next = expire;
+				wait = (unsigned)(expire - now);
+			}
+			log_info(env->id, "Temporary failure for <%s> (retry %u):"
+			    " %s; next attempt in %llds", r->addr, att, safe,
+			    (long long)wait);
+			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
+			    text);
+			continue;
+		}
+		b = xreallocarray(b, nb + 1, sizeof(*b));
+		memset(&b[nb], 0, sizeof(b[nb]));
+		b[nb].idx = o[i].idx;
+		b[nb].attempts = att;
+		b[nb].diag = xstrdup(text);
+		b[nb].mx = o[i].mx[0] != '\0' ? xstrdup(o[i].mx) : NULL;
+		if (o[i].status == DLV_PERM) {
+			if (o[i].esc[0] == '5')
+				str_copy(b[nb].status, o[i].esc,
+				    sizeof(b[nb].status));
+			else
+				str_copy(b[nb].status, "5.0.0",
+				    sizeof(b[nb].status));
+			log_info(env->id, "Permanent failure for <%s>: %s",
+			    r->addr, safe);
+		} else {
+			str_copy(b[nb].status, "5.4.7", sizeof(b[nb].status));
+			b[nb].note = xmalloc(64);
+			snprintf(b[nb].note, 64, "expired after %s", life);
+			log_info(env->id, "Permanent failure for <%s>: %s "
+			    "(expired after %s)", r->addr, safe, life);
+		}
+		nb++;
+	}
+	/* an engine that forgot a recipient: never spin on it */
+	for (j = 0; j < a->n; j++) {
+		r = &env->rcpts[a->idx[j]];
+		if (seen[a->idx[j]] || (r->state != RCPT_PENDING &&
+		    r->state != RCPT_DEFERRED))
+			continue;
+		log_warnx(env->id, "no outcome for <%s>, deferred", r->addr);
+		rcpt_update(m, a->idx[j], RCPT_DEFERRED, r->attempts,
+		    sched_after(at_least_one(c->min_backoff)),
+		    "4.3.0 no delivery outcome");
+	}
+	free(seen);
+	sattempt_free(a);	/* busy again only while a DSN is committed */
+	if (nb > 0)
+		sched_bounce(m, b, nb, now, last);
+	smsg_place(m, now);
+	sched_kick(s);
+}
+
+/*
+ * Start what m can start now: one attempt per due domain, within the
+ * limits. Returns true if m still has due recipients not started.
+ */
+static bool
+sched_try(struct scheduler *s, struct smsg *m, time_t now)
+{
+	const struct conf	*c = sched_conf(s);
+	struct queue_envelope	*env = m->env;
+	struct sattempt		*a;
+	struct sdom		*d;
+	char			 domain[DOMAIN_MAX];
+	size_t			*idx, k, i;
+	bool			 left = false;
+
+	if (s->scratchlen < env->nrcpts) {
+		s->scratch = xreallocarray(s->scratch, env->nrcpts, sizeof(bool));
+		s->scratchlen = env->nrcpts;
+	}
+	memcpy(s->scratch, m->busy, env->nrcpts * sizeof(bool));
+	idx = xcalloc(env->nrcpts, sizeof(*idx));
+	for (;;) {
+		k = sched_group(env->rcpts, env->nrcpts, s->scratch, now, idx,
+		    domain, sizeof(domain));
+		if (k == 0)
+			break;
+		for (i = 0; i < k; i++)
+			s->scratch[idx[i]] = true;
+		if (s->nflight >= at_least_one(c->max_connections)) {
+			left = true;
+			break;
+		}
+		d = sdom_get(s, domain);
+		if (d->nflight >= at_least_one(c->max_connections_per_domain)) {
+			if (m->onedom) {
+				/* nothing else to start: wait for a slot */
+				smsg_unlink(m);
+				m->list = L_BLOCKED;
+				m->bd = d;
+				TAILQ_INSERT_TAIL(&d->blocked, m, link);
+				free(idx);
+				return true;
+			}
+			left = true;
+			sdom_put(d);
+			continue;
+		}
+		a = xcalloc(1, sizeof(*a));
+		a->m = m;
+		a->d = d;
+		a->idx = xreallocarray(NULL, k, sizeof(*a->idx));
+		memcpy(a->idx, idx, k * sizeof(*idx));
+		a->n = k;
+		a->da = delivery_start(s->dlv, env, domain, a->idx, k,
+		    sched_done, a);
+		if (a->da == NULL) {
+			log_warn(env->id, "cannot start a delivery to %s, "
+			    "deferred", domain);
+			for (i = 0; i < k; i++)
+				rcpt_update(m, idx[i], RCPT_DEFERRED,
+				    env->rcpts[idx[i]].attempts,
+				    sched_after(at_least_one(c->min_backoff)),
+				    "4.3.0 local error starting delivery");
+			free(a->idx);
+			free(a);
+			sdom_put(d);
+			continue;
+		}
+		for (i = 0; i < k; i++)
+			m->busy[idx[i]] = true;
+		m->nbusy++;
+		d->nflight++;
+		s->nflight++;
+		TAILQ_INSERT_TAIL(&s->attempts, a, link);
+		log_debug(env->id, "attempt to %s: %zu recipient%s, %u in flight "
+		    "there, %u in all", domain, k, k == 1 ? "" : "s",
+		    d->nflight, s->nflight);
+	}
+	free(idx);
+	return left;
+}
+
+static void
+sched_run(evutil_socket_t fd, short ev, void *arg)
+{
+	struct scheduler	*s = arg;
+	const struct conf	*c = sched_conf(s);
+	struct smsg		*cn, *cr, *m;
+	time_t			 now = time(NULL);
+
+	(void)fd;
+	(void)ev;
+	if (!s->started || s->stopping)
+		return;
+	cn = TAILQ_FIRST(&s->newq);
+	cr = TAILQ_FIRST(&s->retryq);
+	while (s->nflight < at_least_one(c->max_connections) &&
+	    (cn != NULL || cr != NULL)) {
+		if (cr != NULL && (s->serve_retry || cn == NULL)) {
+			m = cr;
+			cr = TAILQ_NEXT(cr, link);
+		} else {
+			m = cn;
+			cn = TAILQ_NEXT(cn, link);
+		}
+		s->serve_retry = !s->serve_retry;
+		if (!sched_try(s, m, now))
+			smsg_place(m, now);	/* to waitq or off the lists */
+	}
+}
+
+static void
+sched_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct scheduler	*s = arg;
+	struct smsg_head	 tmp;
+	struct smsg		*m;
+	time_t			 now = time(NULL);
+
+	(void)fd;
+	(void)ev;
+	s->timer_at = 0;
+	TAILQ_INIT(&tmp);
+	TAILQ_CONCAT(&tmp, &s->waitq, link);
+	while ((m = TAILQ_FIRST(&tmp)) != NULL) {
+		TAILQ_REMOVE(&tmp, m, link);
+		m->list = L_NONE;
+		smsg_place(m, now);
+	}
+	sched_run(-1, 0, s);
+}
+
+/* ------------------------------------------------------------ interface */
+
+struct scheduler *
+scheduler_new(struct event_base *base, struct relay_conf *rc)
+{
+	struct scheduler *s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->base = base;
+	s->rc = relay_conf_ref(rc);
+	TAILQ_INIT(&s->all);
+	TAILQ_INIT(&s->newq);
+	TAILQ_INIT(&s->retryq);
+	TAILQ_INIT(&s->waitq);
+	TAILQ_INIT(&s->attempts);
+	for (size_t i = 0; i < DOM_BUCKETS; i++)
+		LIST_INIT(&s->doms[i]);
+	if ((s->ev_run = event_new(base, -1, 0, sched_run, s)) == NULL ||
+	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL)
+		fatalx("scheduler: cannot create events");
+	return s;
+}
+
+void
+scheduler_start(struct scheduler *s, struct queue *q, struct delivery *dlv)
+{
+	struct smsg *m, *next;
+	time_t now = time(NULL);
+
+	s->queue = q;
+	s->dlv = dlv;
+	s->started = true;
+	for (m = TAILQ_FIRST(&s->all); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, all);
+		smsg_place(m, now);
+	}
+	sched_kick(s);
+}
+
+void
+scheduler_add(struct scheduler *s, struct queue_envelope *env)
+{
+	struct smsg *m;
+
+	m = xcalloc(1, sizeof(*m));
+	m->s = s;
+	m->env = env;
+	m->busy = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
+	m->list = L_NONE;
+	m->onedom = true;
+	if (env->nrcpts > 1) {
+		char d0[DOMAIN_MAX], di[DOMAIN_MAX];
+		size_t i;
+
+		sched_rcpt_domain(env->rcpts[0].addr, d0, sizeof(d0));
+		for (i = 1; i < env->nrcpts && m->onedom; i++)
+			if (strcmp(sched_rcpt_domain(env->rcpts[i].addr, di,
+			    sizeof(di)), d0) != 0)
+				m->onedom = false;
+	}
+	TAILQ_INSERT_TAIL(&s->all, m, all);
+	if (s->started && !s->stopping) {
+		smsg_place(m, time(NULL));
+		sched_kick(s);
+	}
+}
+
+void
+scheduler_set_conf(struct scheduler *s, struct relay_conf *rc)
+{
+	struct relay_conf *old = s->rc;
+
+	/* the engine borrows rc->conf: hand the new one over first */
+	s->rc = relay_conf_ref(rc);
+	if (s->dlv != NULL)
+		delivery_set_conf(s->dlv, rc->conf);
+	relay_conf_unref(old);
+	sched_kick(s);		/* the limits may have grown */
+}
+
+void
+scheduler_flush(struct scheduler *s)
+{
+	struct smsg	*m;
+	size_t		 i, n = 0;
+
+	if (!s->started || s->stopping)
+		return;
+	TAILQ_FOREACH(m, &s->all, all)
+		for (i = 0; i < m->env->nrcpts; i++)
+			if (m->env->rcpts[i].state == RCPT_DEFERRED &&
+			    !m->busy[i] && m->env->rcpts[i].next_attempt != 0) {
+				m->env->rcpts[i].next_attempt = 0;
+				n++;
+			}
+	log_info(NULL, "queue flush: %zu deferred recipient%s due now", n,
+	    n == 1 ? "" : "s");
+	evtimer_del(s->ev_timer);
+	sched_timer(-1, 0, s);
+}
+
+void
+scheduler_stop(struct scheduler *s)
+{
+	struct sattempt *a;
+
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	evtimer_del(s->ev_timer);
+	event_del(s->ev_run);
+	while ((a = TAILQ_FIRST(&s->attempts)) != NULL) {
+		delivery_cancel(a->da);
+		sattempt_free(a);
+	}
+}
+
+void
+scheduler_free(struct scheduler *s)
+{
+	struct smsg *m;
+
+	if (s == NULL)
+		return;
+	scheduler_stop(s);
+	while ((m = TAILQ_FIRST(&s->all)) != NULL)
+		smsg_free(m);
+	event_free(s->ev_run);
+	event_free(s->ev_timer);
+	relay_conf_unref(s->rc);
+	free(s->scratch);
+	free(s);
+}

@@ -1,0 +1,59 @@
+/*
+ * relay/scheduler.h - decides WHEN to attempt delivery. It owns every
+ * queued envelope the spool hands to the relay's `ready` seam, groups the
+ * due recipients of a message by destination domain (one attempt per
+ * message and domain), keeps the global and per-domain concurrency limits,
+ * serves fresh and retried mail alternately, records each outcome in the
+ * queue (delivered, deferred with backoff, bounced with a DSN), and
+ * removes a message once every recipient is final. One per process.
+ */
+#ifndef RELAY_SCHEDULER_H
+#define RELAY_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct event_base;
+struct queue;
+struct queue_envelope;
+struct queue_rcpt;
+struct delivery;
+struct relay_conf;
+struct scheduler;
+
+/* Created before queue_open() so recovered messages can be taken. */
+struct scheduler *scheduler_new(struct event_base *, struct relay_conf *);
+/* Begin attempts (recovered messages wait until this). */
+void		 scheduler_start(struct scheduler *, struct queue *,
+		    struct delivery *);
+/* Takes ownership of env (a committed or recovered message). */
+void		 scheduler_add(struct scheduler *, struct queue_envelope *);
+/* SIGHUP: takes a new reference on rc, drops the old one. */
+void		 scheduler_set_conf(struct scheduler *, struct relay_conf *);
+/* SIGUSR1 / queue flush: every deferred recipient is due now. */
+void		 scheduler_flush(struct scheduler *);
+/* SIGTERM: start nothing more, cancel attempts (recipients stay as queued). */
+void		 scheduler_stop(struct scheduler *);
+/* After queue_close(): frees every envelope. */
+void		 scheduler_free(struct scheduler *);
+
+/* --- pure helpers (unit tested) --- */
+
+/* Seconds to wait after the attempts-th failure (attempts >= 1). */
+unsigned	 sched_backoff(unsigned attempts, unsigned min, unsigned max);
+/* The lower-cased destination domain of addr (after the last @) into buf. */
+const char	*sched_rcpt_domain(const char *addr, char *buf, size_t len);
+/* Is recipient r due at now (not final, next attempt reached)? */
+bool		 sched_rcpt_due(const struct queue_rcpt *r, time_t now);
+/*
+ * Group: the indices of rcpts[0..n) that are due at now, not busy
+ * (busy may be NULL) and in the same domain as the first such one, into
+ * idx (room for n); domain gets that domain. Returns how many (0: none).
+ * skip (may be NULL, one flag per rcpt) marks recipients to ignore.
+ */
+size_t		 sched_group(const struct queue_rcpt *rcpts, size_t n,
+		    const bool *skip, time_t now, size_t *idx, char *domain,
+		    size_t domainlen);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * tests/unit/test_scheduler.c - the scheduler's pure parts: backoff
+ * spacing, recipient domains, due checks and the per-domain grouping of a
+ * message's due recipients.
+ */
+#include "queue/queue.h"
+#include "relay/scheduler.h"
+#include "tests/unit/check.h"
+
+static void
+test_backoff(void)
+{
+	CHECK_INT(sched_backoff(1, 300, 3600), 300);
+	CHECK_INT(sched_backoff(2, 300, 3600), 600);
+	CHECK_INT(sched_backoff(3, 300, 3600), 1200);
+	CHECK_INT(sched_backoff(4, 300, 3600), 2400);
+	CHECK_INT(sched_backoff(5, 300, 3600), 3600);
+	CHECK_INT(sched_backoff(100, 300, 3600), 3600);
+	CHECK_INT(sched_backoff(4000000000u, 300, 3600), 3600);
+	CHECK_INT(sched_backoff(0, 300, 3600), 300);
+	CHECK_INT(sched_backoff(3, 1, 2), 2);
+	CHECK_INT(sched_backoff(3, 10, 5), 10);		/* min wins */
+	CHECK_INT(sched_backoff(33, 1, 4000000000u), 4000000000u);
+}
+
+static void
+test_domain(void)
+{
+	char buf[64];
+
+	CHECK_STR(sched_rcpt_domain("a@B.Example", buf, sizeof(buf)), "b.example");
+	CHECK_STR(sched_rcpt_domain("\"x@y\"@c.example.", buf, sizeof(buf)), "c.example");
+	CHECK_STR(sched_rcpt_domain("nodomain", buf, sizeof(buf)), "");
+	CHECK_STR(sched_rcpt_domain("a@verylongdomain", buf, 5), "very");
+}
+
+static void
+test_group(void)
+{
+	struct queue_rcpt r[6] = {
+		{ "a@x.example", RCPT_PENDING, 0, 0, NULL },
+		{ "b@Y.example", RCPT_DEFERRED, 1, 100, NULL },	/* due at 100 */
+		{ "c@x.example", RCPT_DELIVERED, 1, 0, NULL },
+		{ "d@X.EXAMPLE", RCPT_DEFERRED, 2, 500, NULL },	/* later */
+		{ "e@x.example", RCPT_DEFERRED, 2, 50, NULL },
+		{ "f@y.example", RCPT_BOUNCED, 1, 0, NULL },
+	};
+	bool skip[6] = { 0 };
+	size_t idx[6], n;
+	char dom[64];
+
+	CHECK(sched_rcpt_due(&r[0], 0));
+	CHECK(!sched_rcpt_due(&r[1], 99));
+	CHECK(sched_rcpt_due(&r[1], 100));
+	CHECK(!sched_rcpt_due(&r[2], 1000));
+	CHECK(!sched_rcpt_due(&r[5], 1000));
+
+	n = sched_group(r, 6, NULL, 200, idx, dom, sizeof(dom));
+	CHECK_INT(n, 2);
+	CHECK_STR(dom, "x.example");
+	CHECK_INT(idx[0], 0);
+	CHECK_INT(idx[1], 4);
+
+	skip[0] = skip[4] = true;
+	n = sched_group(r, 6, skip, 200, idx, dom, sizeof(dom));
+	CHECK_INT(n, 1);
+	CHECK_STR(dom, "y.example");
+	CHECK_INT(idx[0], 1);
+
+	skip[1] = true;
+	n = sched_group(r, 6, skip, 200, idx, dom, sizeof(dom));
+	CHECK_INT(n, 0);
+	CHECK_STR(dom, "");
+
+	/* at 600 the later one is due too, in the same group */
+	n = sched_group(r, 6, NULL, 600, idx, dom, sizeof(dom));
+	CHECK_INT(n, 3);
+	CHECK_INT(idx[2], 4);
+	CHECK_INT(idx[1], 3);
+}
+
+int
+main(void)
+{
+	test_backoff();
+	test_domain();
+	test_group();
+	return check_done("test_scheduler");
+}
