@@ -5,6 +5,7 @@
 # intact, the session stays usable, and once the space is freed the daemon
 # accepts mail again without a restart.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 mkdir -p "$T/fs"

@@ -7,6 +7,7 @@
 # message then sent over TLS 1.2 and over TLS 1.3 is spooled with an ESMTPS
 # Received: header and logged with proto=ESMTPS.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=relay.test" -keyout "$T/key.pem" -out "$T/cert.pem" > "$T/req.out" 2>&1 ||
