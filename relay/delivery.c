@@ -9,6 +9,10 @@
  * pending when no host is left are TEMP with the last host's reason; the
  * done callback runs from the loop (an event), never nested in a call.
  * Idle connections are cached by smtp_client_key() (rule 15) only.
+ * Decisions of our own: under `may` (and test mode) a failed handshake is
+ * retried once in plaintext on the same address, as Postfix does; a lost
+ * connection after the final "." is not retried elsewhere (duplicates);
+ * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -125,10 +129,12 @@ struct delivery_attempt {
 	/* a TLS/DANE requirement that failed: the deciding reason (rule 6) */
 	char			 tls_esc[16];
 	char			 tls_text[512];
+	char			 tls_mx[256];
 	enum tlsrpt_type	 tls_rpt;
 };
 
 static void	attempt_step(struct delivery_attempt *);
+static const char	*mx_host_name(const struct delivery_attempt *);
 static void	attempt_finish(struct delivery_attempt *);
 static void	conn_cbs_event(void *, const struct smtp_event *);
 static void	conn_cbs_ready(void *);
@@ -314,6 +320,8 @@ attempt_note_failure(struct delivery_attempt *a, const char *esc,
 		 * decides over later connection trouble: 4.7.x, not 4.4.1. */
 		str_copy(a->tls_esc, esc, sizeof(a->tls_esc));
 		str_copy(a->tls_text, text, sizeof(a->tls_text));
+		str_copy(a->tls_mx, a->hostidx < a->mx.nhosts ?
+		    mx_host_name(a) : "", sizeof(a->tls_mx));
 		a->tls_rpt = rpt;
 	}
 }
@@ -335,6 +343,10 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 		text = "";
 	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
 		str_copy(o->text, text, sizeof(o->text));
+	else if (rpt != TLSRPT_NONE && strstr(text, tlsrpt_name(rpt)) == NULL)
+		/* our verdict with its RFC 8460 type: "4.7.5 why (dane-required)" */
+		snprintf(o->text, sizeof(o->text), "%s %s (%s)", o->esc, text,
+		    tlsrpt_name(rpt));
 	else					/* our verdict: "4.7.5 why" */
 		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));
@@ -366,8 +378,10 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 static void
 attempt_finish(struct delivery_attempt *a)
 {
-	if (a->npending > 0 && a->tls_esc[0] != '\0')
+	if (a->npending > 0 && a->tls_esc[0] != '\0') {
+		str_copy(a->last_mx, a->tls_mx, sizeof(a->last_mx));
 		attempt_all(a, DLV_TEMP, a->tls_esc, a->tls_text, a->tls_rpt);
+	}
 	else if (a->npending > 0)
 		attempt_all(a, DLV_TEMP, a->last_esc[0] ? a->last_esc : "4.4.0",
 		    a->last_text[0] ? a->last_text :
@@ -816,9 +830,8 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
-		log_info(a->qid, "Connection is now using %s (%s)%s", t->desc,
-		    t->dane.authenticated ? "DANE" : "unauthenticated",
-		    t->resumed ? " (resumed)" : "");
+		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
+		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
 			log_info(a->qid, "DANE match: %s, subject %s",
 			    t->dane.match, safe(t->dane.subject, sbuf,
@@ -1091,8 +1104,6 @@ attempt_connect(struct delivery_attempt *a)
 static void
 attempt_step(struct delivery_attempt *a)
 {
-	const struct conf *conf = a->d->conf;
-
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
@@ -1164,7 +1175,6 @@ attempt_step(struct delivery_attempt *a)
 			return;
 		}
 	}
-	(void)conf;
 }
 
 struct delivery_attempt *
