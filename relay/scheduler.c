@@ -2,8 +2,10 @@
  * relay/scheduler.c - when to attempt what. Every queued envelope is an
  * smsg on exactly one list: `newq` (has due recipients never tried),
  * `retryq` (has due recipients tried before), `waitq` (nothing due until
- * a later time; the timer wakes at the earliest) or none (every open
- * recipient is busy in an attempt or a DSN commit). A pass serves newq and
+ * a later time; the timer wakes at the earliest), a domain's `blocked`
+ * list (all its recipients are in one domain, which is at its connection
+ * limit) or none (every open recipient is busy in an attempt or a DSN
+ * commit). A pass serves newq and
  * retryq alternately so a backlog of deferred mail never starves fresh
  * mail, and starts one attempt per message and domain within
  * max_connections and max_connections_per_domain. Passes are coalesced
