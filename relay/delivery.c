@@ -125,10 +125,12 @@ struct delivery_attempt {
 	/* a TLS/DANE requirement that failed: the deciding reason (rule 6) */
 	char			 tls_esc[16];
 	char			 tls_text[512];
+	char			 tls_mx[256];
 	enum tlsrpt_type	 tls_rpt;
 };
 
 static void	attempt_step(struct delivery_attempt *);
+static const char	*mx_host_name(const struct delivery_attempt *);
 static void	attempt_finish(struct delivery_attempt *);
 static void	conn_cbs_event(void *, const struct smtp_event *);
 static void	conn_cbs_ready(void *);
@@ -314,6 +316,8 @@ attempt_note_failure(struct delivery_attempt *a, const char *esc,
 		 * decides over later connection trouble: 4.7.x, not 4.4.1. */
 		str_copy(a->tls_esc, esc, sizeof(a->tls_esc));
 		str_copy(a->tls_text, text, sizeof(a->tls_text));
+		str_copy(a->tls_mx, a->hostidx < a->mx.nhosts ?
+		    mx_host_name(a) : "", sizeof(a->tls_mx));
 		a->tls_rpt = rpt;
 	}
 }
@@ -366,8 +370,10 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 static void
 attempt_finish(struct delivery_attempt *a)
 {
-	if (a->npending > 0 && a->tls_esc[0] != '\0')
+	if (a->npending > 0 && a->tls_esc[0] != '\0') {
+		str_copy(a->last_mx, a->tls_mx, sizeof(a->last_mx));
 		attempt_all(a, DLV_TEMP, a->tls_esc, a->tls_text, a->tls_rpt);
+	}
 	else if (a->npending > 0)
 		attempt_all(a, DLV_TEMP, a->last_esc[0] ? a->last_esc : "4.4.0",
 		    a->last_text[0] ? a->last_text :
@@ -816,9 +822,8 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
-		log_info(a->qid, "Connection is now using %s (%s)%s", t->desc,
-		    t->dane.authenticated ? "DANE" : "unauthenticated",
-		    t->resumed ? " (resumed)" : "");
+		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
+		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
 			log_info(a->qid, "DANE match: %s, subject %s",
 			    t->dane.match, safe(t->dane.subject, sbuf,
@@ -1091,14 +1096,28 @@ attempt_connect(struct delivery_attempt *a)
 static void
 attempt_step(struct delivery_attempt *a)
 {
-	const struct conf *conf = a->d->conf;
-
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
 			if (policy_dane(a->dest.tls_policy) &&
 			    a->d->validation == 0) {
 				a->waiting_validation = true;
+				return;
+			}
+			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
+			    a->d->validation < 0 && !a->dest.test_mode) {
+				/* Rule 16: no lookup can help. */
+				struct mx_list none;
+
+				memset(&none, 0, sizeof(none));
+				none.status = MX_HOSTS;
+				none.domain = a->domain;
+				policy_mx(a->dest.tls_policy, false, false, &none,
+				    NULL, &a->pmx);
+				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
+				    a->pmx.rpt);
+				attempt_finish(a);
 				return;
 			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,
@@ -1148,7 +1167,6 @@ attempt_step(struct delivery_attempt *a)
 			return;
 		}
 	}
-	(void)conf;
 }
 
 struct delivery_attempt *

@@ -34,9 +34,12 @@
 #define DSN_HEADERS_MAX	(64 * 1024)	/* of the original, quoted in a DSN */
 #define DOMAIN_MAX	256
 
-enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT };
+#define DOM_BUCKETS	1024		/* hash of the domains in use */
+
+enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT, L_BLOCKED };
 
 struct scheduler;
+struct sdom;
 
 struct smsg {
 	TAILQ_ENTRY(smsg)	 link;		/* on newq, retryq or waitq */
@@ -46,11 +49,22 @@ struct smsg {
 	bool			*busy;		/* per recipient */
 	unsigned		 nbusy;		/* attempts and DSN commits */
 	enum smsg_list		 list;
+	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
+	bool			 onedom;	/* every recipient in one domain */
 };
 
-struct sdom {				/* a domain with attempts in flight */
-	LIST_ENTRY(sdom)	 link;
+/*
+ * A domain with attempts in flight or messages waiting for one of its
+ * connection slots: a message whose recipients are all in one domain and
+ * finds it at max_connections_per_domain waits on `blocked` instead of
+ * being walked by every pass; each freed slot puts one back at the head
+ * of its ready list (FIFO per domain, O(1) per completion).
+ */
+struct sdom {
+	LIST_ENTRY(sdom)	 link;		/* in its hash bucket */
+	struct scheduler	*s;
 	unsigned		 nflight;
+	TAILQ_HEAD(, smsg)	 blocked;
 	char			 name[DOMAIN_MAX];
 };
 
@@ -87,7 +101,7 @@ struct scheduler {
 	struct delivery		*dlv;
 	struct smsg_head	 all, newq, retryq, waitq;
 	TAILQ_HEAD(, sattempt)	 attempts;
-	LIST_HEAD(, sdom)	 doms;
+	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
 	unsigned		 nflight;
 	struct event		*ev_run;	/* coalesced pass */
 	struct event		*ev_timer;
@@ -201,15 +215,26 @@ sched_after(unsigned secs)
 	return cur.tv_sec + (time_t)secs + (cur.tv_usec > 0);
 }
 
+static void sdom_put(struct sdom *);
+
+/* Off its list. Unblocking may free m->bd (sdom_put). */
 static void
 smsg_unlink(struct smsg *m)
 {
 	struct scheduler *s = m->s;
+	struct sdom *d;
 
 	switch (m->list) {
 	case L_NEW:	TAILQ_REMOVE(&s->newq, m, link); break;
 	case L_RETRY:	TAILQ_REMOVE(&s->retryq, m, link); break;
 	case L_WAIT:	TAILQ_REMOVE(&s->waitq, m, link); break;
+	case L_BLOCKED:
+		d = m->bd;
+		TAILQ_REMOVE(&d->blocked, m, link);
+		m->bd = NULL;
+		m->list = L_NONE;
+		sdom_put(d);
+		break;
 	case L_NONE:	break;
 	}
 	m->list = L_NONE;
@@ -251,7 +276,7 @@ smsg_remove(struct smsg *m)
  * when it is done. Only once started.
  */
 static void
-smsg_place(struct smsg *m, time_t now)
+smsg_place_at(struct smsg *m, time_t now, bool head)
 {
 	struct scheduler	*s = m->s;
 	const struct queue_rcpt	*r;
@@ -278,7 +303,12 @@ smsg_place(struct smsg *m, time_t now)
 	}
 	if (due) {
 		m->list = fresh ? L_NEW : L_RETRY;
-		TAILQ_INSERT_TAIL(fresh ? &s->newq : &s->retryq, m, link);
+		if (head)
+			TAILQ_INSERT_HEAD(fresh ? &s->newq : &s->retryq, m,
+			    link);
+		else
+			TAILQ_INSERT_TAIL(fresh ? &s->newq : &s->retryq, m,
+			    link);
 	} else if (next != 0) {
 		m->list = L_WAIT;
 		TAILQ_INSERT_TAIL(&s->waitq, m, link);
@@ -286,27 +316,62 @@ smsg_place(struct smsg *m, time_t now)
 	}
 }
 
+static void
+smsg_place(struct smsg *m, time_t now)
+{
+	smsg_place_at(m, now, false);
+}
+
+static unsigned
+dom_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % DOM_BUCKETS;
+}
+
 static struct sdom *
 sdom_get(struct scheduler *s, const char *name)
 {
 	struct sdom *d;
+	unsigned h = dom_hash(name);
 
-	LIST_FOREACH(d, &s->doms, link)
+	LIST_FOREACH(d, &s->doms[h], link)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	d = xcalloc(1, sizeof(*d));
+	d->s = s;
+	TAILQ_INIT(&d->blocked);
 	str_copy(d->name, name, sizeof(d->name));
-	LIST_INSERT_HEAD(&s->doms, d, link);
+	LIST_INSERT_HEAD(&s->doms[h], d, link);
 	return d;
 }
 
+/* Free d once nothing is in flight or waiting for it. */
 static void
 sdom_put(struct sdom *d)
 {
-	if (d->nflight == 0) {
+	if (d->nflight == 0 && TAILQ_EMPTY(&d->blocked)) {
 		LIST_REMOVE(d, link);
 		free(d);
 	}
+}
+
+/* A slot of d came free: the first message waiting for it goes first. */
+static void
+sdom_release(struct sdom *d)
+{
+	struct smsg *m;
+
+	d->nflight--;
+	if ((m = TAILQ_FIRST(&d->blocked)) == NULL) {
+		sdom_put(d);
+		return;
+	}
+	smsg_unlink(m);			/* may free d */
+	smsg_place_at(m, time(NULL), true);
 }
 
 static unsigned
@@ -373,6 +438,22 @@ sbounce_free(struct sbounce *b, size_t n)
 }
 
 static void sched_dsn_committed(struct queue_msg *, int, void *);
+
+/*
+ * An outcome's text as logged, recorded and quoted: a remote reply as it
+ * came ("450 4.2.0 ..."), our own reason with its enhanced status code in
+ * front ("4.4.1 connect to ...: Connection refused", INTERFACE.md). The
+ * engine already writes its reasons that way; a text that starts with no
+ * digit gets the code here, never twice.
+ */
+static const char *
+sched_reason(const struct dlv_outcome *o, char *buf, size_t len)
+{
+	if (isdigit((unsigned char)o->text[0]) || o->esc[0] == '\0')
+		return o->text;
+	snprintf(buf, len, "%s %s", o->esc, o->text);
+	return buf;
+}
 
 /* The bounced recipients failed to get their DSN queued: retry later. */
 static void
@@ -507,9 +588,8 @@ sattempt_free(struct sattempt *a)
 	for (i = 0; i < a->n; i++)
 		a->m->busy[a->idx[i]] = false;
 	a->m->nbusy--;
-	a->d->nflight--;
-	sdom_put(a->d);
 	s->nflight--;
+	sdom_release(a->d);
 	free(a->idx);
 	free(a);
 }
@@ -542,6 +622,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	time_t			 now = time(NULL), next, expire;
 	unsigned		 att, wait;
 	char			 safe[640], life[32], full[16 + 2 + 512];
+	const char		*text;
 	bool			*seen, last;
 
 	(void)da;
@@ -571,15 +652,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		r = &env->rcpts[o[i].idx];
 		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
 			continue;
-		/*
-		 * A remote reply carries its own code; our own reasons do not:
-		 * INTERFACE.md's "Temporary failure ...: 4.7.5 why" needs it.
-		 */
-		if (o[i].text[0] >= '2' && o[i].text[0] <= '5')
-			str_copy(full, o[i].text, sizeof(full));
-		else
-			snprintf(full, sizeof(full), "%s %s", o[i].esc, o[i].text);
-		log_safe(full, strlen(full), safe, sizeof(safe));
+		text = sched_reason(&o[i], full, sizeof(full));
+		log_safe(text, strlen(text), safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
@@ -599,14 +673,14 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			    " %s; next attempt in %llds", r->addr, att, safe,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
-			    full);
+			    text);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
 		memset(&b[nb], 0, sizeof(b[nb]));
 		b[nb].idx = o[i].idx;
 		b[nb].attempts = att;
-		b[nb].diag = xstrdup(o[i].text);
+		b[nb].diag = xstrdup(text);
 		b[nb].mx = o[i].mx[0] != '\0' ? xstrdup(o[i].mx) : NULL;
 		if (o[i].status == DLV_PERM) {
 			if (o[i].esc[0] == '5')
@@ -679,6 +753,15 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		}
 		d = sdom_get(s, domain);
 		if (d->nflight >= at_least_one(c->max_connections_per_domain)) {
+			if (m->onedom) {
+				/* nothing else to start: wait for a slot */
+				smsg_unlink(m);
+				m->list = L_BLOCKED;
+				m->bd = d;
+				TAILQ_INSERT_TAIL(&d->blocked, m, link);
+				free(idx);
+				return true;
+			}
 			left = true;
 			sdom_put(d);
 			continue;
@@ -710,6 +793,9 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		d->nflight++;
 		s->nflight++;
 		TAILQ_INSERT_TAIL(&s->attempts, a, link);
+		log_debug(env->id, "attempt to %s: %zu recipient%s, %u in flight "
+		    "there, %u in all", domain, k, k == 1 ? "" : "s",
+		    d->nflight, s->nflight);
 	}
 	free(idx);
 	return left;
@@ -780,7 +866,8 @@ scheduler_new(struct event_base *base, struct relay_conf *rc)
 	TAILQ_INIT(&s->retryq);
 	TAILQ_INIT(&s->waitq);
 	TAILQ_INIT(&s->attempts);
-	LIST_INIT(&s->doms);
+	for (size_t i = 0; i < DOM_BUCKETS; i++)
+		LIST_INIT(&s->doms[i]);
 	if ((s->ev_run = event_new(base, -1, 0, sched_run, s)) == NULL ||
 	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL)
 		fatalx("scheduler: cannot create events");
@@ -813,6 +900,17 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 	m->env = env;
 	m->busy = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
 	m->list = L_NONE;
+	m->onedom = true;
+	if (env->nrcpts > 1) {
+		char d0[DOMAIN_MAX], di[DOMAIN_MAX];
+		size_t i;
+
+		sched_rcpt_domain(env->rcpts[0].addr, d0, sizeof(d0));
+		for (i = 1; i < env->nrcpts && m->onedom; i++)
+			if (strcmp(sched_rcpt_domain(env->rcpts[i].addr, di,
+			    sizeof(di)), d0) != 0)
+				m->onedom = false;
+	}
 	TAILQ_INSERT_TAIL(&s->all, m, all);
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
@@ -825,10 +923,11 @@ scheduler_set_conf(struct scheduler *s, struct relay_conf *rc)
 {
 	struct relay_conf *old = s->rc;
 
+	/* the engine borrows rc->conf: hand the new one over first */
 	s->rc = relay_conf_ref(rc);
-	relay_conf_unref(old);
 	if (s->dlv != NULL)
 		delivery_set_conf(s->dlv, rc->conf);
+	relay_conf_unref(old);
 	sched_kick(s);		/* the limits may have grown */
 }
 

@@ -167,4 +167,83 @@ assert_log 'Skipping mx.unusable.dane.test: 4.7.5 .*dane-only requires DANE'
 assert_no_log 'Connecting to'
 assert_log '^OUTCOME 0 TEMP 4.7.5'
 
+# rule 11: DANE-TA reference identifiers
+NM=$(addr mx.names.dane.test)
+ta_case() {	# CERTVARIANT DOMAIN WANT(OK|TEMP)
+	sink_start "ta-$1-$2" "$NM:25" -c "$CERTS/mx.names.dane.test.$1.chain.crt" \
+	    -k "$CERTS/mx.names.dane.test.$1.key"
+	drive "ta-$1-$2" s@sender.test "r@$2"
+	assert_log "^OUTCOME 0 $3 "
+	sink_stop
+}
+ta_case nexthop names.dane.test OK
+assert_log 'DANE match: TLSA 2 1 1 at depth [12]'
+ta_case partial names.dane.test TEMP
+ta_case alias alias.dane.test OK
+assert_log 'reference identifiers: mx.names.dane.test, alias.dane.test, names.dane.test'
+ta_case nexthop names.insecure.test TEMP
+assert_log 'reference identifiers: mx.names.dane.test$'
+ta_case ca names.insecure.test OK
+
+# rule 14: the real port: _2525._tcp holds the RSA certificate's record
+sed -e 's/^tls_policy = dane$/tls_policy = dane\nremote_port = 2525/' "$T/conf" > "$T/conf-2525"
+sink_start p2525 "$MX1:2525" -c "$CERTS/mx1.secure.test.rsa.crt" -k "$CERTS/mx1.secure.test.rsa.key"
+timeout 120 "$DRIVE" -c "$T/conf-2525" s@sender.test r@secure.test > "$T/p2525.out" 2>&1 ||
+    fail "p2525: driver exited"
+RELAY_LOG=$T/p2525.out
+assert_log 'Delivering message to secure.test:2525'
+assert_log 'TLSA _2525._tcp.mx1.secure.test: secure, 1 record'
+assert_log "Connecting to \[$MX1\]:2525 \(DNSSEC\)"
+assert_log '^OUTCOME 0 OK'
+sink_stop
+
+# MAIL 4xx: next host; MAIL 5xx: bounce
+sink_start m1 "$T1:25" -c "$CERTS/mx1.three.test.crt" -k "$CERTS/mx1.three.test.key" -m "451 4.3.0 mail busy"
+P1=$SINK_PID
+sink_start m2 "$T2:25" -c "$CERTS/mx2.three.test.crt" -k "$CERTS/mx2.three.test.key"
+drive mail4 s@sender.test r@three.test
+assert_log "refused the sender: 451 4.3.0 mail busy, trying the next host"
+assert_log '^OUTCOME 0 OK 2.0.0 mx2.three.test'
+sink_stop
+SINK_PID=$P1; sink_stop
+sink_start m5 "$T1:25" -c "$CERTS/mx1.three.test.crt" -k "$CERTS/mx1.three.test.key" -m "553 5.7.1 sender refused"
+drive mail5 s@sender.test r@three.test r2@three.test
+assert_log '^OUTCOME 0 PERM 5.7.1 mx1.three.test .*553 5.7.1 sender refused'
+assert_log '^OUTCOME 1 PERM 5.7.1'
+sink_stop
+
+# test mode with dane-only on an insecure MX: the verdict is logged, the
+# mail goes out as with may
+sed -e 's/^reason = dane-only trial$/reason = dane-only trial\ntest_mode = yes/' "$T/conf" > "$T/conf-tm"
+I1=$(addr mx1.insecure.test)
+sink_start ins "$I1:25" -c "$CERTS/mx1.insecure.test.crt" -k "$CERTS/mx1.insecure.test.key"
+timeout 120 "$DRIVE" -c "$T/conf-tm" s@sender.test r@insecure.test > "$T/tm.out" 2>&1 ||
+    fail "tm: driver exited"
+RELAY_LOG=$T/tm.out
+assert_log 'with policy dane-only \(test mode\)'
+assert_log 'test mode: would have deferred: 4.7.5 MX RRset of insecure.test is not DNSSEC-signed'
+assert_log 'test mode: would have skipped mx1.insecure.test: 4.7.5'
+assert_log "Connecting to \[$I1\]:25$"
+assert_log '^OUTCOME 0 OK 2.0.0 mx1.insecure.test'
+sink_stop
+
+# rule 16: validation does not work (a wrong trust anchor): dane-only
+# defers with 4.7.5 before any lookup; dane warns loudly
+grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
+awk '{ print $1, $2, $3, $4, $5, $6, "AAAA" substr($7, 5) }' "$WORLD_DIR/root.key" > "$T/wrong.key"
+sed -e "s|^resolver_config = .*|resolver_config = $T/unbound-wrong.conf|" \
+    -e "s|^trust_anchor_file = .*|trust_anchor_file = $T/wrong.key|" \
+    -e "s|^tls_policy = dane$|tls_policy = dane-only|" "$T/conf" > "$T/conf-wrong"
+timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16.out" 2>&1 ||
+    fail "v16: driver exited"
+RELAY_LOG=$T/v16.out
+assert_log 'WARNING: DNSSEC validation check FAILED'
+assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working'
+assert_no_log 'Connecting to'
+sed -i -e "s|^tls_policy = dane-only$|tls_policy = dane|" "$T/conf-wrong"
+timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16b.out" 2>&1 ||
+    fail "v16b: driver exited"
+RELAY_LOG=$T/v16b.out
+assert_log 'WARNING: DNSSEC validation is not working: DANE cannot be used for secure.test'
+
 ok "engine DANE scenarios"
