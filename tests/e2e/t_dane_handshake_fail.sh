@@ -79,6 +79,8 @@ grep -qi '^STARTTLS' "$T/fake.cmds" || fail "the relay never tried STARTTLS"
 grep -qi '^MAIL' "$T/fake.cmds" && fail "the relay sent MAIL FROM to a DANE host after a failed handshake"
 ok "no plaintext fallback after a failed handshake"
 assert_no_log "$QID: .*retrying .* in plaintext"
+assert_log "$QID: .*TLS handshake with mx1\.secure\.test\[$A1\]:25 failed: .*\((validation-failure|starttls-not-supported)\)"
+assert_no_log "failed: TLS handshake with"
 
 mx_sink mx2 mx2.secure.test mx2.secure.test
 wait_msg mx2 1 20
