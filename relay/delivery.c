@@ -984,6 +984,10 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	if (f->fail == SMTP_FAIL_DANE)
 		snprintf(text, sizeof(text), "DANE verification failed for %s: %s",
 		    peer, f->why ? f->why : "no match");
+	else if (f->fail == SMTP_FAIL_TLS && f->why != NULL &&
+	    strncmp(f->why, "TLS handshake with ", 19) == 0)
+		/* smtp_client already names the peer */
+		snprintf(text, sizeof(text), "%s", f->why);
 	else if (f->fail == SMTP_FAIL_TLS)
 		snprintf(text, sizeof(text), "TLS handshake with %s failed: %s",
 		    peer, f->why ? f->why : "?");

@@ -224,6 +224,53 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
+struct vwait {
+	struct event_base	*base;
+	bool			 done;
+	bool			 ok;
+	char			 detail[256];
+};
+
+static void
+daemon_validation_cb(bool ok, const char *detail, void *arg)
+{
+	struct vwait *w = arg;
+
+	w->done = true;
+	w->ok = ok;
+	snprintf(w->detail, sizeof(w->detail), "%s", detail ? detail : "");
+	event_base_loopbreak(w->base);
+}
+
+/*
+ * Rule 16 (issue 5): under a global dane-only, delivery without working
+ * DNSSEC validation is impossible: wait for the engine's self-check (the
+ * resolver is bounded by its own timeouts) and refuse to start if it fails.
+ */
+static int
+daemon_check_validation(struct event_base *base, struct delivery *dlv,
+    const char *path)
+{
+	struct vwait w;
+
+	memset(&w, 0, sizeof(w));
+	w.base = base;
+	delivery_on_validation(dlv, daemon_validation_cb, &w);
+	while (!w.done)
+		if (event_base_dispatch(base) != 0 && !w.done)
+			break;		/* error, or nothing left to wait for */
+	delivery_on_validation(dlv, NULL, NULL);
+	if (w.done && w.ok)
+		return 0;
+	fprintf(stderr, "danerelay: %s: tls_policy dane-only: DNSSEC "
+	    "validation does not work (%s), not starting\n", path,
+	    w.done ? w.detail : "check did not finish");
+	log_warnx(NULL, "%s: tls_policy dane-only: DNSSEC validation does not "
+	    "work (%s), not starting", path,
+	    w.done ? w.detail : "check did not finish");
+	return -1;
+}
+
 static int
 daemon_run(const char *path, struct conf *conf)
 {
@@ -286,19 +333,10 @@ daemon_run(const char *path, struct conf *conf)
 		goto fail;
 	}
 	delivery_set_conf(d.dlv, conf);
-	if (conf->dest.tls_policy == TLS_POLICY_DANE_ONLY) {
-		/* Rule 16: dane-only refuses to start when DNSSEC validation
-		 * does not work (the engine's self-check; bounded by the
-		 * resolver's timeout). */
-		while (delivery_validation(d.dlv) == 0)
-			if (event_base_loop(r->base, EVLOOP_ONCE) == -1)
-				break;
-		if (delivery_validation(d.dlv) <= 0) {
-			log_warnx(NULL, "DNSSEC validation does not work (check "
-			    "trust_anchor_file and resolver_config): "
-			    "tls_policy dane-only refuses to start");
-			goto fail;
-		}
+	if (conf->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
+	    daemon_check_validation(r->base, d.dlv, path) == -1) {
+		rv = 2;
+		goto fail;
 	}
 	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s, not starting", err);

@@ -116,7 +116,7 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 		str_copy(out->esc, "4.7.5", sizeof(out->esc));
 		set_text(out->text, sizeof(out->text),
 		    "MX RRset of %s is not DNSSEC-signed (%s): dane-only "
-		    "delivery impossible", mx->domain,
+		    "delivery impossible (dane-required)", mx->domain,
 		    dns_state_name(mx->state));
 		out->rpt = TLSRPT_DANE_REQUIRED;
 		if (test_mode)

@@ -11,6 +11,17 @@
 . "$(dirname "$0")/dane.sh"
 
 H=mx.names.dane.test
+
+# refids_are LIST: the reference identifiers logged for $QID, as a set
+refids_are() {
+	local got
+	got=$(grep -E "$QID: .*reference identifiers: " "$RELAY_LOG" | head -1 |
+	    sed 's/.*reference identifiers: //; s/[;)].*//' | tr -d ' ' | tr ',' '\n' | sort | tr '\n' ' ')
+	[ "$got" = "$(echo "$1" | tr ' ' '\n' | sort | tr '\n' ' ')" ] ||
+	    fail "reference identifiers for $QID: '$got', want '$1'"
+	ok "reference identifiers: $1"
+}
+
 dane_conf dane
 mx_sink alias $H $H.alias
 relay_start "$T/relay.conf"
@@ -18,12 +29,14 @@ relay_start "$T/relay.conf"
 send r@alias.dane.test
 wait_msg alias 1 20
 assert_dane_delivery alias $H
+refids_are "mx.names.dane.test alias.dane.test names.dane.test"
 sink_stop alias
 
 mx_sink insn $H $H.insecure-nexthop
 send r@names.insecure.test
 wait_deferred r@names.insecure.test 20
 assert_log "$QID: MX names\.insecure\.test: insecure"
+refids_are "mx.names.dane.test"
 assert_log "$QID: DANE verification failed for $H\[.*certificate-host-mismatch"
 [ "$(msg_count insn)" = 0 ] || fail "insecure next-hop name accepted as a reference identifier"
 ok "insecure MX: the next-hop domain is no reference identifier"
