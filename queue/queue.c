@@ -294,7 +294,7 @@ queue_msg_done(struct commit_job *j)
 
 	if (m->cb != NULL) {
 		if (error != 0)
-			log_warnx(m->env->id, "queue: message not queued: %s",
+			log_warnx(m->env->id, "message not queued: %s",
 			    strerror(error));
 		m->cb(m, error, m->cbarg);
 		if (error == 0 && q->ready != NULL && !q->closing) {

@@ -128,10 +128,12 @@ struct delivery_attempt {
 	/* a TLS/DANE requirement that failed: the deciding reason (rule 6) */
 	char			 tls_esc[16];
 	char			 tls_text[512];
+	char			 tls_mx[256];
 	enum tlsrpt_type	 tls_rpt;
 };
 
 static void	attempt_step(struct delivery_attempt *);
+static const char	*mx_host_name(const struct delivery_attempt *);
 static void	attempt_finish(struct delivery_attempt *);
 static void	conn_cbs_event(void *, const struct smtp_event *);
 static void	conn_cbs_ready(void *);
@@ -351,6 +353,8 @@ attempt_note_failure(struct delivery_attempt *a, const char *esc,
 		 * decides over later connection trouble: 4.7.x, not 4.4.1. */
 		str_copy(a->tls_esc, esc, sizeof(a->tls_esc));
 		str_copy(a->tls_text, text, sizeof(a->tls_text));
+		str_copy(a->tls_mx, a->hostidx < a->mx.nhosts ?
+		    mx_host_name(a) : "", sizeof(a->tls_mx));
 		a->tls_rpt = rpt;
 	}
 }
@@ -368,7 +372,16 @@ rcpt_set(struct delivery_attempt *a, size_t slot, enum dlv_status st,
 	o->status = st;
 	str_copy(o->esc, esc && *esc ? esc : (st == DLV_OK ? "2.0.0" :
 	    st == DLV_TEMP ? "4.0.0" : "5.0.0"), sizeof(o->esc));
-	str_copy(o->text, text ? text : "", sizeof(o->text));
+	if (text == NULL)
+		text = "";
+	if (*text >= '0' && *text <= '9')	/* a server reply "550 5.1.1 ..." */
+		str_copy(o->text, text, sizeof(o->text));
+	else if (rpt != TLSRPT_NONE && strstr(text, tlsrpt_name(rpt)) == NULL)
+		/* our verdict with its RFC 8460 type: "4.7.5 why (dane-required)" */
+		snprintf(o->text, sizeof(o->text), "%s %s (%s)", o->esc, text,
+		    tlsrpt_name(rpt));
+	else					/* our verdict: "4.7.5 why" */
+		snprintf(o->text, sizeof(o->text), "%s %s", o->esc, text);
 	str_copy(o->mx, a->last_mx, sizeof(o->mx));
 	o->rpt = rpt;
 }
@@ -398,8 +411,10 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 static void
 attempt_finish(struct delivery_attempt *a)
 {
-	if (a->npending > 0 && a->tls_esc[0] != '\0')
+	if (a->npending > 0 && a->tls_esc[0] != '\0') {
+		str_copy(a->last_mx, a->tls_mx, sizeof(a->last_mx));
 		attempt_all(a, DLV_TEMP, a->tls_esc, a->tls_text, a->tls_rpt);
+	}
 	else if (a->npending > 0)
 		attempt_all(a, DLV_TEMP, a->last_esc[0] ? a->last_esc : "4.4.0",
 		    a->last_text[0] ? a->last_text :
@@ -848,9 +863,8 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
-		log_info(a->qid, "Connection is now using %s (%s)%s", t->desc,
-		    t->dane.authenticated ? "DANE" : "unauthenticated",
-		    t->resumed ? " (resumed)" : "");
+		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
+		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
 			log_info(a->qid, "DANE match: %s, subject %s",
 			    t->dane.match, safe(t->dane.subject, sbuf,
@@ -1024,12 +1038,17 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		attempt_finish(a);
 		return;
 	}
-	if (f->fail == SMTP_FAIL_TLS && a->ph.level == TLS_LEVEL_MAY &&
-	    !a->plaintext_retry) {
+	if (f->fail == SMTP_FAIL_TLS && !a->plaintext_retry &&
+	    (a->ph.level == TLS_LEVEL_MAY || a->ph.test_mode)) {
 		/* Postfix: opportunistic TLS that fails the handshake is
-		 * retried in plaintext on the same address. */
-		log_info(a->qid, "%s; retrying %s in plaintext (policy may)",
-		    safe(text, sbuf, sizeof(sbuf)), peer);
+		 * retried in plaintext on the same address. Test mode
+		 * delivers as may does, after saying what it would do. */
+		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
+			log_info(a->qid, "test mode: would have deferred: %s %s",
+			    esc, safe(text, sbuf, sizeof(sbuf)));
+		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
+		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
+		    "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
@@ -1118,14 +1137,28 @@ attempt_connect(struct delivery_attempt *a)
 static void
 attempt_step(struct delivery_attempt *a)
 {
-	const struct conf *conf = a->d->conf;
-
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
 			if (policy_dane(a->dest.tls_policy) &&
 			    a->d->validation == 0) {
 				a->waiting_validation = true;
+				return;
+			}
+			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
+			    a->d->validation < 0 && !a->dest.test_mode) {
+				/* Rule 16: no lookup can help. */
+				struct mx_list none;
+
+				memset(&none, 0, sizeof(none));
+				none.status = MX_HOSTS;
+				none.domain = a->domain;
+				policy_mx(a->dest.tls_policy, false, false, &none,
+				    NULL, &a->pmx);
+				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
+				    a->pmx.rpt);
+				attempt_finish(a);
 				return;
 			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,
@@ -1175,7 +1208,6 @@ attempt_step(struct delivery_attempt *a)
 			return;
 		}
 	}
-	(void)conf;
 }
 
 struct delivery_attempt *

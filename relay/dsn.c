@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ dsn_build(const struct dsn_info *in, size_t *len)
 	/* 1: human readable */
 	buf_printf(&b, "--%s\r\n", boundary);
 	buf_printf(&b, "Content-Description: Notification\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\n");
 	buf_printf(&b, "This is the mail system at host %s.\r\n\r\n",
 	    in->hostname);
 	buf_printf(&b, "I'm sorry to have to inform you that your message "
@@ -225,6 +226,17 @@ dsn_read_headers(struct queue *q, const char *id, size_t max, size_t *lenp)
 	return buf;
 }
 
+static bool
+has_8bit(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	return false;
+}
+
 struct queue_msg *
 dsn_queue(struct queue *q, const struct dsn_info *in)
 {
@@ -232,11 +244,21 @@ dsn_queue(struct queue *q, const struct dsn_info *in)
 	const char		*rcpt = in->sender;
 	char			*text;
 	size_t			 len;
+	unsigned		 flags = ENV_DSN;
 	int			 saved;
 
-	if ((m = queue_msg_new(q, "", ENV_DSN, &rcpt, 1, NULL, NULL)) == NULL)
-		return NULL;
 	text = dsn_build(in, &len);
+	/* quoted 8-bit headers, or a UTF-8 sender to return to */
+	if (has_8bit(text, len))
+		flags |= ENV_8BITMIME;
+	if (has_8bit(rcpt, strlen(rcpt)))
+		flags |= ENV_SMTPUTF8;
+	if ((m = queue_msg_new(q, "", flags, &rcpt, 1, NULL, NULL)) == NULL) {
+		saved = errno;
+		free(text);
+		errno = saved;
+		return NULL;
+	}
 	if (queue_msg_write(m, text, len) == -1) {
 		saved = errno;
 		free(text);

@@ -286,6 +286,20 @@ daemon_run(const char *path, struct conf *conf)
 		goto fail;
 	}
 	delivery_set_conf(d.dlv, conf);
+	if (conf->dest.tls_policy == TLS_POLICY_DANE_ONLY) {
+		/* Rule 16: dane-only refuses to start when DNSSEC validation
+		 * does not work (the engine's self-check; bounded by the
+		 * resolver's timeout). */
+		while (delivery_validation(d.dlv) == 0)
+			if (event_base_loop(r->base, EVLOOP_ONCE) == -1)
+				break;
+		if (delivery_validation(d.dlv) <= 0) {
+			log_warnx(NULL, "DNSSEC validation does not work (check "
+			    "trust_anchor_file and resolver_config): "
+			    "tls_policy dane-only refuses to start");
+			goto fail;
+		}
+	}
 	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s, not starting", err);
 		goto fail;

@@ -42,6 +42,35 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 	if (why == NULL || *why == '\0')
 		why = "no answer";
 
+	/* Rule 16: without working validation dane-only cannot deliver,
+	 * whatever the MX lookup says (the engine asks before looking). */
+	if (pol == TLS_POLICY_DANE_ONLY && !validation_ok) {
+		str_copy(out->esc, "4.7.5", sizeof(out->esc));
+		set_text(out->text, sizeof(out->text),
+		    "DNSSEC validation is not working: no DANE "
+		    "delivery possible to %s", mx->domain ? mx->domain : "?");
+		out->rpt = TLSRPT_DANE_REQUIRED;
+		if (!test_mode) {
+			out->action = POL_MX_DEFER;
+			return;
+		}
+		set_text(out->note, sizeof(out->note),
+		    "test mode: would have deferred: %s %s", out->esc,
+		    out->text);
+		out->esc[0] = '\0';
+		out->text[0] = '\0';
+		out->rpt = TLSRPT_NONE;
+	}
+
+	if (pol == TLS_POLICY_DANE && !validation_ok) {
+		/* Rule 16: loud, on every attempt that wanted DANE. */
+		out->note_warn = true;
+		set_text(out->note, sizeof(out->note),
+		    "WARNING: DNSSEC validation is not working: DANE cannot "
+		    "be used for %s, delivering without it",
+		    mx->domain ? mx->domain : "?");
+	}
+
 	switch (mx->status) {
 	case MX_ERROR:
 		/* Rule 1: never guess hosts from a failed lookup. */
@@ -80,27 +109,8 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 	if (!policy_is_dane(pol))
 		return;
 	/* Rule 16: validation does not work. */
-	if (!validation_ok) {
-		if (pol == TLS_POLICY_DANE_ONLY) {
-			str_copy(out->esc, "4.7.5", sizeof(out->esc));
-			set_text(out->text, sizeof(out->text),
-			    "DNSSEC validation is not working: no DANE "
-			    "delivery possible to %s", mx->domain);
-			out->rpt = TLSRPT_DANE_REQUIRED;
-			if (test_mode)
-				set_text(out->note, sizeof(out->note),
-				    "test mode: would have deferred: %s %s",
-				    out->esc, out->text);
-			else
-				out->action = POL_MX_DEFER;
-			return;
-		}
-		out->note_warn = true;
-		set_text(out->note, sizeof(out->note),
-		    "WARNING: DNSSEC validation is not working: DANE cannot "
-		    "be used for %s, delivering without it", mx->domain);
-		return;
-	}
+	if (!validation_ok)
+		return;		/* noted above */
 	/* Rule 2: insecure MX RRset. */
 	if (mx->state != DNS_SECURE && pol == TLS_POLICY_DANE_ONLY) {
 		str_copy(out->esc, "4.7.5", sizeof(out->esc));

@@ -6,7 +6,7 @@
 #include "relay/relay.h"
 #include "conf/conf.h"
 #include "relay/util.h"
-#include "tls/tls_server.h"
+#include "tls/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@ relay_conf_new(struct conf *conf, char *err, size_t errlen)
 	if (conf->tls_cert_file != NULL && conf->tls_key_file != NULL) {
 		char e[400];
 
-		tls = tls_server_ctx_load(conf->tls_cert_file,
+		tls = tls_server_ctx_new(conf->tls_cert_file,
 		    conf->tls_key_file, e, sizeof(e));
 		if (tls == NULL) {
 			snprintf(err, errlen, "tls_cert_file/tls_key_file: %s", e);

@@ -27,15 +27,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 
 #define DSN_HEADERS_MAX	(64 * 1024)	/* of the original, quoted in a DSN */
 #define DOMAIN_MAX	256
 
-enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT };
+#define DOM_BUCKETS	1024		/* hash of the domains in use */
+
+enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT, L_BLOCKED };
 
 struct scheduler;
+struct sdom;
 
 struct smsg {
 	TAILQ_ENTRY(smsg)	 link;		/* on newq, retryq or waitq */
@@ -45,11 +49,22 @@ struct smsg {
 	bool			*busy;		/* per recipient */
 	unsigned		 nbusy;		/* attempts and DSN commits */
 	enum smsg_list		 list;
+	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
+	bool			 onedom;	/* every recipient in one domain */
 };
 
-struct sdom {				/* a domain with attempts in flight */
-	LIST_ENTRY(sdom)	 link;
+/*
+ * A domain with attempts in flight or messages waiting for one of its
+ * connection slots: a message whose recipients are all in one domain and
+ * finds it at max_connections_per_domain waits on `blocked` instead of
+ * being walked by every pass; each freed slot puts one back at the head
+ * of its ready list (FIFO per domain, O(1) per completion).
+ */
+struct sdom {
+	LIST_ENTRY(sdom)	 link;		/* in its hash bucket */
+	struct scheduler	*s;
 	unsigned		 nflight;
+	TAILQ_HEAD(, smsg)	 blocked;
 	char			 name[DOMAIN_MAX];
 };
 
@@ -86,7 +101,7 @@ struct scheduler {
 	struct delivery		*dlv;
 	struct smsg_head	 all, newq, retryq, waitq;
 	TAILQ_HEAD(, sattempt)	 attempts;
-	LIST_HEAD(, sdom)	 doms;
+	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
 	unsigned		 nflight;
 	struct event		*ev_run;	/* coalesced pass */
 	struct event		*ev_timer;
@@ -172,27 +187,54 @@ sched_kick(struct scheduler *s)
 		event_active(s->ev_run, 0, 0);
 }
 
+/* Wake at second `at` (not before: due checks use whole seconds). */
 static void
 sched_arm(struct scheduler *s, time_t at, time_t now)
 {
-	struct timeval tv = { 0, 0 };
+	struct timeval tv = { 0, 0 }, cur;
 
+	(void)now;
 	if (s->stopping || (s->timer_at != 0 && s->timer_at <= at))
 		return;
 	s->timer_at = at;
-	tv.tv_sec = at > now ? at - now : 0;
+	gettimeofday(&cur, NULL);
+	if (at > cur.tv_sec) {
+		tv.tv_sec = at - cur.tv_sec - 1;
+		tv.tv_usec = 1000000 - cur.tv_usec;
+	}
 	evtimer_add(s->ev_timer, &tv);
 }
 
+/* The first whole second at least secs from now. */
+static time_t
+sched_after(unsigned secs)
+{
+	struct timeval cur;
+
+	gettimeofday(&cur, NULL);
+	return cur.tv_sec + (time_t)secs + (cur.tv_usec > 0);
+}
+
+static void sdom_put(struct sdom *);
+
+/* Off its list. Unblocking may free m->bd (sdom_put). */
 static void
 smsg_unlink(struct smsg *m)
 {
 	struct scheduler *s = m->s;
+	struct sdom *d;
 
 	switch (m->list) {
 	case L_NEW:	TAILQ_REMOVE(&s->newq, m, link); break;
 	case L_RETRY:	TAILQ_REMOVE(&s->retryq, m, link); break;
 	case L_WAIT:	TAILQ_REMOVE(&s->waitq, m, link); break;
+	case L_BLOCKED:
+		d = m->bd;
+		TAILQ_REMOVE(&d->blocked, m, link);
+		m->bd = NULL;
+		m->list = L_NONE;
+		sdom_put(d);
+		break;
 	case L_NONE:	break;
 	}
 	m->list = L_NONE;
@@ -234,7 +276,7 @@ smsg_remove(struct smsg *m)
  * when it is done. Only once started.
  */
 static void
-smsg_place(struct smsg *m, time_t now)
+smsg_place_at(struct smsg *m, time_t now, bool head)
 {
 	struct scheduler	*s = m->s;
 	const struct queue_rcpt	*r;
@@ -261,7 +303,12 @@ smsg_place(struct smsg *m, time_t now)
 	}
 	if (due) {
 		m->list = fresh ? L_NEW : L_RETRY;
-		TAILQ_INSERT_TAIL(fresh ? &s->newq : &s->retryq, m, link);
+		if (head)
+			TAILQ_INSERT_HEAD(fresh ? &s->newq : &s->retryq, m,
+			    link);
+		else
+			TAILQ_INSERT_TAIL(fresh ? &s->newq : &s->retryq, m,
+			    link);
 	} else if (next != 0) {
 		m->list = L_WAIT;
 		TAILQ_INSERT_TAIL(&s->waitq, m, link);
@@ -269,27 +316,62 @@ smsg_place(struct smsg *m, time_t now)
 	}
 }
 
+static void
+smsg_place(struct smsg *m, time_t now)
+{
+	smsg_place_at(m, now, false);
+}
+
+static unsigned
+dom_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % DOM_BUCKETS;
+}
+
 static struct sdom *
 sdom_get(struct scheduler *s, const char *name)
 {
 	struct sdom *d;
+	unsigned h = dom_hash(name);
 
-	LIST_FOREACH(d, &s->doms, link)
+	LIST_FOREACH(d, &s->doms[h], link)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	d = xcalloc(1, sizeof(*d));
+	d->s = s;
+	TAILQ_INIT(&d->blocked);
 	str_copy(d->name, name, sizeof(d->name));
-	LIST_INSERT_HEAD(&s->doms, d, link);
+	LIST_INSERT_HEAD(&s->doms[h], d, link);
 	return d;
 }
 
+/* Free d once nothing is in flight or waiting for it. */
 static void
 sdom_put(struct sdom *d)
 {
-	if (d->nflight == 0) {
+	if (d->nflight == 0 && TAILQ_EMPTY(&d->blocked)) {
 		LIST_REMOVE(d, link);
 		free(d);
 	}
+}
+
+/* A slot of d came free: the first message waiting for it goes first. */
+static void
+sdom_release(struct sdom *d)
+{
+	struct smsg *m;
+
+	d->nflight--;
+	if ((m = TAILQ_FIRST(&d->blocked)) == NULL) {
+		sdom_put(d);
+		return;
+	}
+	smsg_unlink(m);			/* may free d */
+	smsg_place_at(m, time(NULL), true);
 }
 
 static unsigned
@@ -298,14 +380,46 @@ at_least_one(unsigned v)
 	return v == 0 ? 1 : v;
 }
 
+/*
+ * Record a recipient's state. last: this settles the message (every
+ * recipient final, nothing else in flight), so it is removed right after
+ * and the journal record, with its sync, is skipped: a crash before the
+ * removal is durable repeats the delivery (at least once), as a crash
+ * before the journal sync would.
+ */
 static void
-rcpt_update(struct smsg *m, size_t i, enum queue_rcpt_state st,
-    unsigned attempts, time_t next, const char *err)
+rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err, bool last)
 {
+	if (last) {
+		m->env->rcpts[i].state = st;
+		m->env->rcpts[i].attempts = attempts;
+		return;
+	}
 	if (queue_rcpt_update(m->s->queue, m->env, i, st, attempts, next, err,
 	    NULL, NULL) == -1)
 		log_warn(m->env->id, "cannot record the state of <%s>",
 		    m->env->rcpts[i].addr);
+}
+
+static void
+rcpt_update(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err)
+{
+	rcpt_record(m, i, st, attempts, next, err, false);
+}
+
+/* Are all recipients final but those flagged in except[]? */
+static bool
+smsg_final_except(const struct smsg *m, const bool *except)
+{
+	size_t i;
+
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (!except[i] && (m->env->rcpts[i].state == RCPT_PENDING ||
+		    m->env->rcpts[i].state == RCPT_DEFERRED))
+			return false;
+	return true;
 }
 
 /* ------------------------------------------------------------ bounces */
@@ -324,26 +438,22 @@ sbounce_free(struct sbounce *b, size_t n)
 }
 
 static void sched_dsn_committed(struct queue_msg *, int, void *);
+
 /*
- * An outcome's text for the log: a remote reply as it came ("450 4.2.0
- * ..."); our own reason gets its enhanced status code in front ("4.4.1
- * connect to ...: Connection refused"), as INTERFACE.md shows it.
+ * An outcome's text as logged, recorded and quoted: a remote reply as it
+ * came ("450 4.2.0 ..."), our own reason with its enhanced status code in
+ * front ("4.4.1 connect to ...: Connection refused", INTERFACE.md). The
+ * engine already writes its reasons that way; a text that starts with no
+ * digit gets the code here, never twice.
  */
-static void
+static const char *
 sched_reason(const struct dlv_outcome *o, char *buf, size_t len)
 {
-	char	raw[sizeof(o->esc) + sizeof(o->text) + 1];
-	const char *t = o->text;
-
-	if (o->esc[0] != '\0' && !(isdigit((unsigned char)t[0]) &&
-	    isdigit((unsigned char)t[1]) && isdigit((unsigned char)t[2]) &&
-	    (t[3] == ' ' || t[3] == '-' || t[3] == '\0')))
-		snprintf(raw, sizeof(raw), "%s %s", o->esc, t);
-	else
-		str_copy(raw, t, sizeof(raw));
-	log_safe(raw, strlen(raw), buf, len);
+	if (isdigit((unsigned char)o->text[0]) || o->esc[0] == '\0')
+		return o->text;
+	snprintf(buf, len, "%s %s", o->esc, o->text);
+	return buf;
 }
-
 
 /* The bounced recipients failed to get their DSN queued: retry later. */
 static void
@@ -354,7 +464,7 @@ sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
 
 	for (i = 0; i < n; i++)
 		rcpt_update(m, b[i].idx, RCPT_DEFERRED, b[i].attempts,
-		    now + at_least_one(c->min_backoff), b[i].diag);
+		    sched_after(at_least_one(c->min_backoff)), b[i].diag);
 }
 
 /*
@@ -363,7 +473,8 @@ sched_bounce_defer(struct smsg *m, struct sbounce *b, size_t n, time_t now)
  * stay busy until then.
  */
 static void
-sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now)
+sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now,
+    bool last)
 {
 	struct scheduler	*s = m->s;
 	struct queue_envelope	*env = m->env;
@@ -378,8 +489,8 @@ sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now)
 		for (i = 0; i < n; i++) {
 			log_info(env->id, "<%s>: no bounce for a message with "
 			    "the null sender", env->rcpts[b[i].idx].addr);
-			rcpt_update(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
-			    0, b[i].diag);
+			rcpt_record(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
+			    0, b[i].diag, last);
 		}
 		sbounce_free(b, n);
 		return;
@@ -447,9 +558,15 @@ sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
 		    "retry", m->env->sender, strerror(error));
 		sched_bounce_defer(m, sd->b, sd->n, now);
 	} else {
+		bool *mine = xcalloc(m->env->nrcpts, sizeof(*mine)), last;
+
 		for (i = 0; i < sd->n; i++)
-			rcpt_update(m, sd->b[i].idx, RCPT_BOUNCED,
-			    sd->b[i].attempts, 0, sd->b[i].diag);
+			mine[sd->b[i].idx] = true;
+		last = m->nbusy == 0 && smsg_final_except(m, mine);
+		free(mine);
+		for (i = 0; i < sd->n; i++)
+			rcpt_record(m, sd->b[i].idx, RCPT_BOUNCED,
+			    sd->b[i].attempts, 0, sd->b[i].diag, last);
 	}
 	sbounce_free(sd->b, sd->n);
 	free(sd);
@@ -471,9 +588,8 @@ sattempt_free(struct sattempt *a)
 	for (i = 0; i < a->n; i++)
 		a->m->busy[a->idx[i]] = false;
 	a->m->nbusy--;
-	a->d->nflight--;
-	sdom_put(a->d);
 	s->nflight--;
+	sdom_release(a->d);
 	free(a->idx);
 	free(a);
 }
@@ -505,8 +621,9 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	size_t			 nb = 0, i, j;
 	time_t			 now = time(NULL), next, expire;
 	unsigned		 att, wait;
-	char			 safe[640], life[32];
-	bool			*seen;
+	char			 safe[640], life[32], full[16 + 2 + 512];
+	const char		*text;
+	bool			*seen, last;
 
 	(void)da;
 	seen = xcalloc(env->nrcpts, sizeof(*seen));
@@ -514,6 +631,19 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (o[i].idx < env->nrcpts)
 			seen[o[i].idx] = true;
 	expire = env->arrival + (time_t)c->max_queue_lifetime;
+	/*
+	 * Does this attempt settle the message with no DSN to commit? Then
+	 * it is removed without journal records (see rcpt_record()).
+	 */
+	last = m->nbusy == 1 && smsg_final_except(m, seen);
+	for (i = 0; i < n && last; i++) {
+		if (o[i].status == DLV_OK)
+			continue;
+		if (o[i].status == DLV_TEMP && now < expire)
+			last = false;
+		else if (env->sender[0] != '\0')
+			last = false;
+	}
 	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
 
 	for (i = 0; i < n; i++) {
@@ -522,31 +652,35 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		r = &env->rcpts[o[i].idx];
 		if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
 			continue;
-		sched_reason(&o[i], safe, sizeof(safe));
+		text = sched_reason(&o[i], full, sizeof(full));
+		log_safe(text, strlen(text), safe, sizeof(safe));
 		att = r->attempts + 1;
 		if (o[i].status == DLV_OK) {
-			rcpt_update(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL);
+			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
+			    last);
 			continue;
 		}
 		if (o[i].status == DLV_TEMP && now < expire) {
 			wait = sched_backoff(att, at_least_one(c->min_backoff),
 			    at_least_one(c->max_backoff));
-			next = now + wait;
+			next = sched_after(wait);
 			/* the last try comes when the lifetime ends */
-			if (next > expire)
+			if (next > expire) {
 				next = expire;
+				wait = (unsigned)(expire - now);
+			}
 			log_info(env->id, "Temporary failure for <%s> (retry %u):"
 			    " %s; next attempt in %llds", r->addr, att, safe,
-			    (long long)(next - now));
+			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
-			    o[i].text);
+			    text);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
 		memset(&b[nb], 0, sizeof(b[nb]));
 		b[nb].idx = o[i].idx;
 		b[nb].attempts = att;
-		b[nb].diag = xstrdup(o[i].text);
+		b[nb].diag = xstrdup(text);
 		b[nb].mx = o[i].mx[0] != '\0' ? xstrdup(o[i].mx) : NULL;
 		if (o[i].status == DLV_PERM) {
 			if (o[i].esc[0] == '5')
@@ -574,13 +708,13 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			continue;
 		log_warnx(env->id, "no outcome for <%s>, deferred", r->addr);
 		rcpt_update(m, a->idx[j], RCPT_DEFERRED, r->attempts,
-		    now + at_least_one(c->min_backoff),
+		    sched_after(at_least_one(c->min_backoff)),
 		    "4.3.0 no delivery outcome");
 	}
 	free(seen);
 	sattempt_free(a);	/* busy again only while a DSN is committed */
 	if (nb > 0)
-		sched_bounce(m, b, nb, now);
+		sched_bounce(m, b, nb, now, last);
 	smsg_place(m, now);
 	sched_kick(s);
 }
@@ -619,6 +753,15 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		}
 		d = sdom_get(s, domain);
 		if (d->nflight >= at_least_one(c->max_connections_per_domain)) {
+			if (m->onedom) {
+				/* nothing else to start: wait for a slot */
+				smsg_unlink(m);
+				m->list = L_BLOCKED;
+				m->bd = d;
+				TAILQ_INSERT_TAIL(&d->blocked, m, link);
+				free(idx);
+				return true;
+			}
 			left = true;
 			sdom_put(d);
 			continue;
@@ -637,7 +780,7 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 			for (i = 0; i < k; i++)
 				rcpt_update(m, idx[i], RCPT_DEFERRED,
 				    env->rcpts[idx[i]].attempts,
-				    now + at_least_one(c->min_backoff),
+				    sched_after(at_least_one(c->min_backoff)),
 				    "4.3.0 local error starting delivery");
 			free(a->idx);
 			free(a);
@@ -650,6 +793,9 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		d->nflight++;
 		s->nflight++;
 		TAILQ_INSERT_TAIL(&s->attempts, a, link);
+		log_debug(env->id, "attempt to %s: %zu recipient%s, %u in flight "
+		    "there, %u in all", domain, k, k == 1 ? "" : "s",
+		    d->nflight, s->nflight);
 	}
 	free(idx);
 	return left;
@@ -720,7 +866,8 @@ scheduler_new(struct event_base *base, struct relay_conf *rc)
 	TAILQ_INIT(&s->retryq);
 	TAILQ_INIT(&s->waitq);
 	TAILQ_INIT(&s->attempts);
-	LIST_INIT(&s->doms);
+	for (size_t i = 0; i < DOM_BUCKETS; i++)
+		LIST_INIT(&s->doms[i]);
 	if ((s->ev_run = event_new(base, -1, 0, sched_run, s)) == NULL ||
 	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL)
 		fatalx("scheduler: cannot create events");
@@ -753,6 +900,17 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 	m->env = env;
 	m->busy = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
 	m->list = L_NONE;
+	m->onedom = true;
+	if (env->nrcpts > 1) {
+		char d0[DOMAIN_MAX], di[DOMAIN_MAX];
+		size_t i;
+
+		sched_rcpt_domain(env->rcpts[0].addr, d0, sizeof(d0));
+		for (i = 1; i < env->nrcpts && m->onedom; i++)
+			if (strcmp(sched_rcpt_domain(env->rcpts[i].addr, di,
+			    sizeof(di)), d0) != 0)
+				m->onedom = false;
+	}
 	TAILQ_INSERT_TAIL(&s->all, m, all);
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
@@ -765,10 +923,11 @@ scheduler_set_conf(struct scheduler *s, struct relay_conf *rc)
 {
 	struct relay_conf *old = s->rc;
 
+	/* the engine borrows rc->conf: hand the new one over first */
 	s->rc = relay_conf_ref(rc);
-	relay_conf_unref(old);
 	if (s->dlv != NULL)
 		delivery_set_conf(s->dlv, rc->conf);
+	relay_conf_unref(old);
 	sched_kick(s);		/* the limits may have grown */
 }
 

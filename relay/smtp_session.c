@@ -27,7 +27,7 @@
 #include "relay/smtp_data.h"
 #include "relay/smtp_parse.h"
 #include "relay/util.h"
-#include "tls/tls_server.h"
+#include "tls/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,6 +91,7 @@ struct smtp_session {
 	unsigned		 ncommands;
 	unsigned		 nerrors;
 	unsigned		 linger;
+	char			 qid[QUEUE_ID_MAX];	/* of the message in DATA, for reject lines */
 	time_t			 start;
 	const char		*what;		/* what the next reply answers, for logs */
 	const char		*quit_reason;	/* for the disconnect line */
@@ -180,7 +181,7 @@ smtp_log_reject(struct smtp_session *s, const char *reply)
 	char safe[LOG_SAFE_MAX];
 	const char *what = s->what ? s->what : "";
 
-	log_info(NULL, "reject from %s: %s: %s", s->peer,
+	log_info(s->qid[0] ? s->qid : NULL, "reject from %s: %s: %s", s->peer,
 	    log_safe(what, strlen(what), safe, 120), reply);
 }
 
@@ -226,6 +227,7 @@ smtp_tx_reset(struct smtp_session *s)
 		queue_msg_abort(s->msg);
 		s->msg = NULL;
 	}
+	s->qid[0] = '\0';
 	for (i = 0; i < s->nrcpts; i++)
 		free(s->rcpts[i]);
 	s->nrcpts = 0;
@@ -253,7 +255,7 @@ smtp_proto(const struct smtp_session *s)
 static int
 smtp_write_received(struct smtp_session *s)
 {
-	char hdr[1024], helo[SMTP_DOMAIN_MAX + 1], date[64], tlsdesc[TLS_SERVER_DESC_MAX];
+	char hdr[1024], helo[SMTP_DOMAIN_MAX + 1], date[64], tlsdesc[TLS_DESC_MAX];
 	struct tm tm;
 	time_t now = time(NULL);
 	int n, m;
@@ -269,7 +271,7 @@ smtp_write_received(struct smtp_session *s)
 		if (ssl != NULL)
 			n += snprintf(hdr + n, sizeof(hdr) - (size_t)n,
 			    "\t(using %s)\r\n",
-			    tls_server_describe(ssl, tlsdesc, sizeof(tlsdesc)));
+			    tls_describe(ssl, tlsdesc, sizeof(tlsdesc)));
 	}
 	n += snprintf(hdr + n, sizeof(hdr) - (size_t)n,
 	    "\tby %s (danerelay) with %s id %s", smtp_conf(s)->hostname,
@@ -576,6 +578,7 @@ cmd_data(struct smtp_session *s, const char *args)
 		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
+	str_copy(s->qid, queue_msg_id(s->msg), sizeof(s->qid));
 	if (smtp_write_received(s) == -1)
 		smtp_write_failed(s, errno);
 	smtp_data_init(&s->data, c->max_message_size);
@@ -934,11 +937,11 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-		char desc[TLS_SERVER_DESC_MAX];
+		char desc[TLS_DESC_MAX];
 
 		if (ssl != NULL)
 			log_info(NULL, "STARTTLS from %s: %s", s->peer,
-			    tls_server_describe(ssl, desc, sizeof(desc)));
+			    tls_describe(ssl, desc, sizeof(desc)));
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {

@@ -64,7 +64,7 @@ tls_server_ctx_new(const char *cert_file, const char *key_file, char *err,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/* No renegotiation, prefer our cipher order. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		snprintf(err, errlen, "%s: %s", cert_file,

@@ -116,12 +116,36 @@ base_conf() {
 		echo "log_file = $RELAY_LOG"
 		echo "relay_clients = 127.0.0.0/8, ::1"
 		echo "tls_policy = may"
-		if [ -n "${WORLD_DIR:-}" ] && [ -f "$WORLD_DIR/unbound.conf" ]; then
+		if [ "${NO_DELIVERY:-0}" = 1 ]; then
+			# Inbound-only scenarios: DNS goes to a loopback port where
+			# nothing listens, so every lookup fails at once and mail
+			# is deferred, staying in the spool for the test to read.
+			# Never the real root: tests talk to loopback only.
+			no_delivery_dns > "$T/nodns.conf"
+			echo "resolver_config = $T/nodns.conf"
+			echo "trust_anchor_file = /usr/share/dns/root.key"
+			echo "min_backoff = 1h"
+			echo "max_backoff = 1h"
+		elif [ -n "${WORLD_DIR:-}" ] && [ -f "$WORLD_DIR/unbound.conf" ]; then
 			echo "resolver_config = $WORLD_DIR/unbound.conf"
 			echo "trust_anchor_file = $WORLD_DIR/root.key"
 		fi
 		[ -t 0 ] || cat
 	} > "$1"
+}
+
+# no_delivery_dns: an unbound.conf whose only server is a closed loopback port.
+no_delivery_dns() {
+	cat <<UB
+server:
+	do-not-query-localhost: no
+	infra-cache-max-rtt: 1000
+	outbound-msg-retry: 1
+	local-zone: "test." nodefault
+stub-zone:
+	name: "."
+	stub-addr: 127.0.0.1@9
+UB
 }
 
 # relay_start CONF: start the daemon in the foreground mode, in the

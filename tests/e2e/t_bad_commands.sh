@@ -6,6 +6,7 @@
 # out to the first max_recipients. The ordinary commands answer as RFC
 # 5321 says (VRFY 252, HELP 214, RSET/NOOP 250, QUIT 221).
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -9,6 +9,7 @@
 # there, and a message whose "." was sent but got no reply is either absent
 # or intact. The restarted daemon takes new mail and stops cleanly.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

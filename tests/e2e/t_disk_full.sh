@@ -5,6 +5,7 @@
 # intact, the session stays usable, and once the space is freed the daemon
 # accepts mail again without a restart.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 mkdir -p "$T/fs"
@@ -103,6 +104,7 @@ def main():
 sc.run_main(main)
 EOF
 assert_log 'message not queued: No space left on device'
+assert_log '[0-9A-Z]{15}: reject from .*: end of data: 452 4.3.1'
 assert_log 'reject from \[127\.0\.0\.1\]:[0-9]+: end of data: 452 4\.3\.1'
 assert_no_log 'from=<(b|c)@client\.test>, size='
 relay_stop

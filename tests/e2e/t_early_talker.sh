@@ -3,6 +3,7 @@
 # pipelined transaction at connect) is rejected and nothing it sent is
 # queued; a client that waits for the greeting is served as usual.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

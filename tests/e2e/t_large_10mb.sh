@@ -2,6 +2,7 @@
 # t_large_10mb: a 10 MB message of random-ish lines (some dot-stuffed, some
 # empty, up to 140 octets) arrives byte for byte; SIZE= at MAIL is honoured.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -6,6 +6,7 @@
 # with a longer line gets 500 5.5.2 after its end of data, is not stored,
 # and the next transaction works.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -4,6 +4,7 @@
 # the 8BITMIME flag; an SMTPUTF8 transaction with UTF-8 addresses is
 # accepted and its flag remembered for delivery.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -5,6 +5,7 @@
 # is not stored; the session stays usable and a message under the limit is
 # accepted.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

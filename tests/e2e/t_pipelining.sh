@@ -6,6 +6,7 @@
 # Then 20 messages whose final "." is pipelined with the next transaction's
 # MAIL, RCPT and DATA (and the last with QUIT) each get their 250 in order.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -7,6 +7,7 @@
 # the envelope Postfix used, and Postfix logs status=sent with our queue id.
 # Postfix (smtp_tls_security_level = may) uses STARTTLS to the relay.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 . "$(dirname "$0")/postfix.sh"
 

@@ -5,6 +5,7 @@
 # transaction stuck mid-DATA exits 0 promptly, leaves the accepted mail
 # intact and nothing half-written, and a restart recovers exactly that mail.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 C=$T/relay.conf

@@ -4,6 +4,7 @@
 # in the spool holding the message plus one Received: header; the log has
 # the connect, accept and disconnect lines; SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 
 command -v swaks > /dev/null || fail "swaks is not installed (scripts/install-deps)"
 base_conf "$T/relay.conf" < /dev/null

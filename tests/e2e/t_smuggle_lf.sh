@@ -4,6 +4,7 @@
 # message; each such message is rejected, nothing smuggled is queued, and
 # the session is closed or stays in sync.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

@@ -4,6 +4,7 @@
 # whatever it sends is not queued; the same dialogue from $NET.3 (allowed)
 # is accepted, so the rule is the address and nothing else.
 . "$(dirname "$0")/lib.sh"
+NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null

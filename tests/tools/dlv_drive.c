@@ -164,6 +164,9 @@ main(int argc, char **argv)
 	start_one();
 	event_base_dispatch(base);
 	delivery_free(d);
+	/* let deferred bufferevent frees (closed connections) run */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	queue_close(q);
 	resolver_free(r);
 	tls_client_free(tls);
