@@ -57,6 +57,8 @@ struct dlv_conn {
 	struct event		*idle_ev;
 	bool			 idle;
 	struct dlv_conn		*next;		/* idle list */
+	struct dlv_conn		*qnext;		/* quitting list */
+	struct dlv_conn		**qprevp;	/* NULL: not on it */
 };
 
 struct delivery {
@@ -64,6 +66,7 @@ struct delivery {
 	const struct conf	*conf;
 	struct dlv_conn		*idle;
 	size_t			 nidle;
+	struct dlv_conn		*quitting;	/* QUIT sent, closed() pending */
 	struct delivery_attempt	*attempts;	/* in flight */
 	struct resolver_query	*vq;		/* validation self-check */
 	int			 validation;	/* 0 pending, 1 ok, -1 failed */
@@ -226,8 +229,37 @@ delivery_new(const struct delivery_params *p, char *err, size_t errlen)
 }
 
 static void
+conn_unquit(struct dlv_conn *k)
+{
+	if (k->qprevp == NULL)
+		return;
+	*k->qprevp = k->qnext;
+	if (k->qnext != NULL)
+		k->qnext->qprevp = k->qprevp;
+	k->qprevp = NULL;
+	k->qnext = NULL;
+}
+
+/*
+ * A connection that no attempt needs: QUIT, and keep it on the quitting
+ * list until closed() frees it, so that delivery_free() can free it if it
+ * never comes (SIGTERM while the QUIT is outstanding).
+ */
+static void
+conn_quit(struct delivery *d, struct dlv_conn *k)
+{
+	k->qnext = d->quitting;
+	if (d->quitting != NULL)
+		d->quitting->qprevp = &k->qnext;
+	d->quitting = k;
+	k->qprevp = &d->quitting;
+	smtp_client_quit(k->c);		/* closed() frees k */
+}
+
+static void
 conn_free(struct dlv_conn *k)
 {
+	conn_unquit(k);
 	if (k->idle_ev != NULL)
 		event_free(k->idle_ev);
 	free(k);
@@ -292,6 +324,11 @@ delivery_free(struct delivery *d)
 		attempt_free(d->attempts);
 	while ((k = d->idle) != NULL) {
 		idle_unlink(d, k);
+		smtp_client_free(k->c);
+		conn_free(k);
+	}
+	while ((k = d->quitting) != NULL) {
+		conn_unquit(k);
 		smtp_client_free(k->c);
 		conn_free(k);
 	}
@@ -400,7 +437,7 @@ idle_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	idle_unlink(k->d, k);
-	smtp_client_quit(k->c);		/* closed() frees k */
+	conn_quit(k->d, k);
 }
 
 static void
@@ -419,13 +456,13 @@ conn_release(struct delivery_attempt *a, bool reusable)
 	k->a = NULL;
 	if (!reusable || reuse == 0 || d->nidle >= DLV_IDLE_MAX ||
 	    (maxmsg != 0 && smtp_client_messages(k->c) >= maxmsg)) {
-		smtp_client_quit(k->c);
+		conn_quit(d, k);
 		return;
 	}
 	if (k->idle_ev == NULL)
 		k->idle_ev = evtimer_new(d->p.base, idle_timeout_cb, k);
 	if (k->idle_ev == NULL) {
-		smtp_client_quit(k->c);
+		conn_quit(d, k);
 		return;
 	}
 	tv.tv_sec = reuse;
