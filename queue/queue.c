@@ -5,7 +5,7 @@
  * committer's workers (queue/commit.c).
  *
  * On-disk layout, under spool_dir:
- *	lock		flock()ed while a process owns the spool
+ *	lock		flock()ed while a process owns the spool; holds its pid
  *	tmp/ID		a message being received; never read back
  *	msg/ID		a complete message, immutable once renamed here:
  *			envelope text, then the content octets exactly as given
@@ -955,6 +955,17 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 		    "%s: spool in use by another process" : "%s/lock: %s",
 		    dir, strerror(errno));
 		goto fail;
+	}
+	/* The owner's pid, for `danerelay queue flush` (SIGUSR1). */
+	{
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (ftruncate(q->lockfd, 0) == -1 ||
+		    pwrite(q->lockfd, pid, (size_t)n, 0) != n) {
+			snprintf(err, errlen, "%s/lock: %s", dir, strerror(errno));
+			goto fail;
+		}
 	}
 	if (queue_subdir(q, "tmp", &q->tmpfd, &created, err, errlen) == -1 ||
 	    queue_subdir(q, "msg", &q->msgfd, &created, err, errlen) == -1 ||

@@ -34,6 +34,9 @@
 #include "tls/tls_client.h"
 
 #include <errno.h>
+#include <sys/file.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,46 @@
 
 #define DEFAULT_CONF	"/etc/danerelay/danerelay.conf"
 #define STOP_GRACE_SECS	5	/* in-flight transactions may finish meanwhile */
+
+/*
+ * `queue flush`: ask the daemon that owns spool_dir to retry every
+ * deferred recipient now. The owner holds an flock on SPOOL/lock and wrote
+ * its pid there; if we can take the lock, no daemon runs.
+ */
+static int
+cmd_queue_flush(const char *spool)
+{
+	char	 path[PATH_MAX], buf[32];
+	ssize_t	 n;
+	long	 pid;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/lock", spool);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "danerelay: queue flush: %s: %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		fprintf(stderr, "danerelay: queue flush: no daemon owns %s\n",
+		    spool);
+		close(fd);
+		return 1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) == -1) {
+		fprintf(stderr, "danerelay: queue flush: cannot signal pid "
+		    "%ld: %s\n", pid, pid <= 1 ? "no pid in lock file" :
+		    strerror(errno));
+		return 1;
+	}
+	printf("danerelay: queue flush: asked pid %ld to retry deferred "
+	    "mail now\n", pid);
+	return 0;
+}
 
 static void
 usage(void)
@@ -456,6 +499,20 @@ main(int argc, char *argv[])
 			usage();
 		rv = cmd_resolve(conf, argv[1], (int)conf_dest_for(conf, argv[1],
 		    time(NULL), &matched, NULL).remote_port);
+		conf_free(conf);
+		return rv;
+	}
+	if (argc > 0 && strcmp(argv[0], "queue") == 0) {
+		int rv;
+
+		if (argc != 2 || strcmp(argv[1], "flush") != 0) {
+			fprintf(stderr, "danerelay: queue: only `queue flush` "
+			    "exists yet (list, delete, hold and release come "
+			    "with the control socket)\n");
+			conf_free(conf);
+			return 2;
+		}
+		rv = cmd_queue_flush(conf->spool_dir);
 		conf_free(conf);
 		return rv;
 	}
