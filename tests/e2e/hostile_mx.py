@@ -126,7 +126,7 @@ class Server:
 					await self.send(w, "554 5.5.1 no valid recipients")
 					continue
 				await self.send(w, "354 go ahead", slow=slow)
-				content = b""
+				parts = []
 				while True:
 					l = await r.readline()
 					if not l:
@@ -138,7 +138,8 @@ class Server:
 						break
 					if l.startswith(b"."):
 						l = l[1:]
-					content += l.replace(b"\r\n", b"\n")
+					parts.append(l.replace(b"\r\n", b"\n"))
+				content = b"".join(parts)
 				nmsg += 1
 				if mode == "drop-dot":
 					self.store("unacked", env, content)
