@@ -18,7 +18,7 @@ hostile_start single mx.single.test drop-data,ok,drop-dot,ok
 hostile_start mx1 mx1.three.test drop-reuse
 world_sink mx2 mx2.three.test
 dlv_conf "$T/relay.conf" <<'CONF'
-connection_reuse_time = 30s
+connection_reuse_time = 0s
 CONF
 relay_start "$T/relay.conf"
 
@@ -47,7 +47,12 @@ u=$(python3 "$E2E/dlv.py" find "$T/single.msgs/unacked" "$q" | grep -c .)
 [ "$u" -eq 1 ] || fail "the unacknowledged copy of $q is not at the server ($u)"
 ok "dropped after the dot: deferred with the duplicate warning, retried, delivered (the duplicate is real)"
 
-# 3. a cached connection that died
+# 3. a cached connection that died (connections are kept from now on)
+relay_stop
+dlv_conf "$T/relay2.conf" <<'CONF'
+connection_reuse_time = 30s
+CONF
+relay_start "$T/relay2.conf"
 inject sender@sender.test first@three.test
 q1=$QID
 wait_done "$q1" 30
