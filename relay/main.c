@@ -5,6 +5,7 @@
  *	danerelay -c FILE -t		check the configuration and exit
  *	danerelay -c FILE resolve DOMAIN	show what delivery would see
  *	danerelay -c FILE queue ...	the queue tool
+ *	danerelay tlsa ... CERT.pem	TLSA records for your own server
  *
  * Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on a bad
  * configuration or command line (systemd: RestartPreventExitStatus=2). A
@@ -23,6 +24,7 @@
  */
 #include "conf/conf.h"
 #include "relay/cmd_resolve.h"
+#include "relay/cmd_tlsa.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/listener.h"
@@ -95,7 +97,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
-	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n");
+	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n"
+	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
+	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
 	exit(2);
 }
 
@@ -457,7 +461,8 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
+	/* "+": options after a subcommand are the subcommand's own */
+	while ((ch = getopt(argc, argv, "+c:dt")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -475,6 +480,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (argc > 0 && strcmp(argv[0], "tlsa") == 0)
+		return cmd_tlsa(argc, argv);	/* needs no configuration */
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;
