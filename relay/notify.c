@@ -198,7 +198,7 @@ notify_watch_queue(struct event_base *base, notify_count_fn *count,
 	nt.count = count;
 	nt.count_arg = arg;
 	nt.sent_once = false;
-	if (nt.fd == -1 || nt.ev_watch != NULL)
+	if (nt.fd == -1 || base == NULL || nt.ev_watch != NULL)
 		return;
 	if ((nt.ev_watch = event_new(base, -1, EV_PERSIST, watch_cb,
 	    NULL)) == NULL) {

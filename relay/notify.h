@@ -38,7 +38,8 @@ typedef void notify_count_fn(void *arg, size_t *msgs, unsigned *inflight);
 /*
  * Report the queue size in STATUS= now and whenever it changes, polling
  * count once a second (a few loads, no I/O unless it changed). Stopped by
- * notify_close() or notify_watch_stop().
+ * notify_close() or notify_watch_stop(). base NULL: no polling, the
+ * STATUS goes out with READY=1 only.
  */
 void	notify_watch_queue(struct event_base *, notify_count_fn *, void *arg);
 void	notify_watch_stop(void);
