@@ -373,6 +373,7 @@ daemon_run(const char *path, struct conf *conf)
 	}
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
+	log_libevent();
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	log_info(NULL, "starting with %s", path);
