@@ -50,6 +50,15 @@ ok() {
 	echo "ok: $*"
 }
 
+# skip REASON: this scenario cannot run on this machine (e.g. it needs
+# root); exit 77, which tests/run counts as skipped and shows with REASON.
+# Never for a missing dependency that scripts/install-deps provides: that
+# is a failure.
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
 # wait_pid_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit.
 wait_pid_gone() {
 	local i=0
