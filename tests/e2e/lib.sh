@@ -21,6 +21,11 @@ RELAY_LOG=$T/relay.log
 
 cleanup() {
 	local p
+	# a helper program (not this shell) may keep the pid of a process it
+	# started in $T/helper.pid (one a line, emptied once reaped)
+	if [ -s "$T/helper.pid" ]; then
+		PIDS="$PIDS $(cat "$T/helper.pid")"
+	fi
 	for p in $PIDS; do
 		kill -TERM "$p" 2>/dev/null
 	done
