@@ -1159,6 +1159,22 @@ test_dane_levels(void)
 	run_free(&r);
 
 	srv_stop(s);
+	/* the server's side: four connections; the wrong record sent no
+	 * transaction, the three others sent their content intact, and
+	 * the last handshake resumed */
+	CHECK_INT(s->r.conns, 4);
+	CHECK_INT(s->r.msgs, 3);
+	CHECK_INT(s->r.violations, 0);
+	CHECK_INT(s->r.tls_resumed, 1);
+	{
+		const char *want[] = { "dane\r\n", "audit\r\n", "resumed\r\n" };
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			CHECK(s->r.data[k] != NULL &&
+			    s->r.datalen[k] == strlen(want[k]) &&
+			    memcmp(s->r.data[k], want[k], strlen(want[k])) == 0);
+	}
 	SSL_CTX_free(o.tls);
 }
 
