@@ -11,7 +11,10 @@
  * Idle connections are cached by smtp_client_key() (rule 15) only.
  * Decisions of our own: under `may` (and test mode) a failed handshake is
  * retried once in plaintext on the same address, as Postfix does; a lost
- * connection after the final "." is not retried elsewhere (duplicates);
+ * connection after the final "." is not retried elsewhere (duplicates)
+ * and is logged as a possible duplicate; a cached connection that fails
+ * is retried once on a fresh connection to the same address before the
+ * address is charged; attempt_timeout ends the whole attempt (deferral);
  * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
  */
 #include <errno.h>

@@ -6,7 +6,15 @@
  * (rcpt_sent), replies are matched to them in order (rcpt_acked); the
  * reply dispatcher never needs a queue of pending commands. Content
  * streams from the caller's fd through a small scratch buffer, refilled
- * only when the output buffer drains below a low-water mark.
+ * only when the output buffer drains below a low-water mark; lines over
+ * 998 octets are broken there. Before MAIL, client_prepare() fits the
+ * message to the server (SMTPUTF8 dropped for ASCII, 8-bit converted to
+ * 7 bit by relay/mime7bit.c) or refuses it locally.
+ *
+ * Timeouts: each awaited reply has a total deadline (ev_deadline) besides
+ * libevent's inactivity timers, so trickled bytes cannot stretch a stage.
+ * The bufferevent owns the socket (BEV_OPT_CLOSE_ON_FREE); a clean end of
+ * a TLS session sends close_notify first.
  *
  * Invariants: every callback runs from a libevent handler (never from an
  * API call); c->busy counts handler frames so that smtp_client_free()
