@@ -1044,8 +1044,11 @@ client_advance(struct smtp_client *c)
 		return;
 	else if (c->rcpt_sent < c->msg.nrcpts)
 		client_send_rcpt(c);
-	else if (c->naccepted > 0)
+	else if (c->naccepted > 0) {
 		client_send_data(c);
+		/* DATA initiation has its own limit (RFC 5321 4.5.3.2.4) */
+		client_timeouts(c, c->t_data, c->t_command);
+	}
 }
 
 static bool
@@ -1401,8 +1404,13 @@ client_xact_reply(struct smtp_client *c)
 			c->naccepted++;
 		} else
 			client_rcpt(c, idx, SMTP_STAGE_RCPT, r);
-		if (c->rcpt_acked == c->msg.nrcpts)
+		if (c->rcpt_acked == c->msg.nrcpts) {
 			c->stage = SMTP_STAGE_DATA;
+			/* the pipelined DATA reply is next: its own limit,
+			 * armed by client_readcb after this reply */
+			if (c->data_sent && c->deadline_secs != 0)
+				c->deadline_secs = c->t_data;
+		}
 		goto next;
 	}
 	if (c->data_sent && !c->data_acked) {
