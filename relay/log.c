@@ -247,12 +247,14 @@ log_limit_vline(struct log_limit *ll, int prio, const char *qid,
 	time_t		 secs;
 
 	if (force) {
-		/* the end of the condition: only a pending count is news */
+		/* the end of a reported condition, with what was still counted */
+		bool reported = ll->logged;
+
 		n = ll->suppressed;
-		secs = ll->logged ? log_monotonic() - ll->last : 0;
+		secs = reported ? log_monotonic() - ll->last : 0;
 		ll->logged = false;
 		ll->suppressed = 0;
-		if (n == 0)
+		if (!reported)
 			return;
 	} else if (!log_limit_pass(ll, log_monotonic(), &n, &secs))
 		return;

@@ -58,9 +58,10 @@ void	 log_limit_warn(struct log_limit *, const char *qid, const char *fmt,
 void	 log_limit_warnx(struct log_limit *, const char *qid, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 /*
- * The condition is over: if occurrences were counted but not written, log
- * one line "TEXT (repeated N times in the last Ts)" now; then reset, so
- * that the next occurrence is written at once. No-op otherwise.
+ * The condition is over: if it was reported (a line was written since the
+ * last reset), log TEXT now, with " (repeated N times in the last Ts)"
+ * when occurrences were counted but not written; then reset, so that the
+ * next occurrence is written at once. No-op if nothing was reported.
  */
 void	 log_limit_end(struct log_limit *, const char *qid, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

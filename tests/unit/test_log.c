@@ -76,12 +76,15 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
-/* A tight loop of 100000 errors writes one line; the end reports them. */
+/*
+ * A tight loop of 100000 errors writes one line; the end reports the
+ * count; an end without a report before it writes nothing.
+ */
 static void
 test_lines(void)
 {
 	char path[] = "/tmp/test_log.XXXXXX", err[256], *buf;
-	struct log_limit ll = { 0 }, other = { 0 };
+	struct log_limit ll = { 0 }, other = { 0 }, never = { 0 };
 	int fd, i;
 
 	fd = mkstemp(path);
@@ -94,8 +97,9 @@ test_lines(void)
 	}
 	log_limit_warnx(&other, NULL, "another kind");
 	log_limit_end(&ll, "0QID", "the thing opens again");
-	log_limit_end(&ll, "0QID", "nothing pending: not written");
-	log_limit_end(&other, NULL, "nothing counted: not written");
+	log_limit_end(&ll, "0QID", "already ended: not written");
+	log_limit_end(&other, NULL, "another kind is over");
+	log_limit_end(&never, NULL, "never reported: not written");
 	errno = ENOSPC;
 	log_limit_warn(&ll, "0QID", "cannot open the thing");	/* at once again */
 	log_close();
@@ -103,7 +107,8 @@ test_lines(void)
 	buf = slurp(path);
 	CHECK(buf != NULL);
 	if (buf != NULL) {
-		CHECK_INT(count(buf, "\n"), 4);
+		CHECK_INT(count(buf, "\n"), 5);
+		CHECK_INT(count(buf, "another kind is over\n"), 1);
 		CHECK_INT(count(buf, "0QID: cannot open the thing: Too many "
 		    "open files\n"), 1);
 		CHECK_INT(count(buf, "another kind\n"), 1);
