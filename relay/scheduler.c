@@ -57,7 +57,7 @@
 
 #define JOURNAL_RETRY_MIN	1	/* seconds: first retry of a journal write */
 #define JOURNAL_RETRY_MAX	60
-#define STARVE_MAX		30	/* seconds: longest pause of all starts */
+#define STARVE_MAX		10	/* seconds: longest pause of all starts */
 
 enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT, L_BLOCKED };
 
