@@ -133,8 +133,10 @@ listener_error(struct evconnlistener *lev, void *arg)
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
 		if (!l->paused) {
-			n = listener_refuse_starved(l,
-			    evconnlistener_get_fd(lev));
+			/* the reserve helps against EMFILE/ENFILE only */
+			n = e == EMFILE || e == ENFILE ?
+			    listener_refuse_starved(l,
+			    evconnlistener_get_fd(lev)) : 0;
 			l->pause = l->pause == 0 ? 1 :
 			    l->pause * 2 > PAUSE_MAX ? PAUSE_MAX : l->pause * 2;
 			errno = e;
