@@ -1,11 +1,13 @@
 /*
- * relay/listener.c - bind, accept, cap. Sockets are bound once at start
+ * relay/listener.c - bind, accept, cap. Sockets are bound once at start,
+ * before the privilege drop, and accept only from listener_start() on
  * (a SIGHUP does not rebind: new `listen` values need a restart, and the
- * reload says so). Over max_clients the connection gets a one-line 421
- * written without blocking and is closed at once: no session is built for
- * it. On EMFILE/ENFILE every listener is disabled and a one-second timer
- * re-enables them (OpenBSD httpd's answer): the pending connections wait
- * in the kernel's backlog meanwhile.
+ * reload says so). Over max_clients, or max_clients_per_ip from one
+ * address, the connection gets a one-line 421 written without blocking
+ * and is closed at once: no session is built for it. On EMFILE/ENFILE
+ * every listener is disabled and a one-second timer re-enables them
+ * (OpenBSD httpd's answer): the pending connections wait in the kernel's
+ * backlog meanwhile.
  */
 #include "relay/listener.h"
 #include "conf/conf.h"
@@ -50,6 +52,12 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		smtp_session_refuse(r, fd, sa, (socklen_t)salen,
 		    "421 4.7.0 Too many connections, try again later",
 		    "too many clients");
+		return;
+	}
+	if (smtp_session_count_from(r, sa) >= conf->max_clients_per_ip) {
+		smtp_session_refuse(r, fd, sa, (socklen_t)salen,
+		    "421 4.7.0 Too many connections from your address, try "
+		    "again later", "too many connections from this address");
 		return;
 	}
 	smtp_session_accept(r, fd, sa, (socklen_t)salen);
@@ -135,7 +143,7 @@ listener_open(struct relay *r, char *err, size_t errlen)
 		if ((fd = listener_bind(&conf->listen[i], err, errlen)) == -1)
 			goto fail;
 		l->lev[i] = evconnlistener_new(r->base, listener_accept, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, -1, fd);
 		if (l->lev[i] == NULL) {
 			snprintf(err, errlen, "listen %s: evconnlistener_new failed",
 			    conf->listen[i].text);
@@ -150,6 +158,15 @@ listener_open(struct relay *r, char *err, size_t errlen)
 fail:
 	listener_free(l);
 	return NULL;
+}
+
+void
+listener_start(struct listener *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nlev; i++)
+		evconnlistener_enable(l->lev[i]);
 }
 
 void
