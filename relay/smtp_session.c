@@ -92,7 +92,6 @@ struct smtp_session {
 	unsigned		 flags;
 	unsigned		 ncommands;
 	unsigned		 nerrors;
-	unsigned		 ndenied;	/* commands after a 554 greeting */
 	unsigned		 linger;
 	char			 qid[QUEUE_ID_MAX];	/* of the message in DATA, for reject lines */
 	time_t			 start;
@@ -755,16 +754,17 @@ smtp_command(struct smtp_session *s)
 				break;
 			}
 	}
-	if (c == NULL) {
-		smtp_reply(s, "500 5.5.2 Error: command not recognized");
-		return;
-	}
-	if ((s->flags & S_DENIED) && c->fn != cmd_quit &&
-	    ++s->ndenied >= SMTP_DENIED_CMDS) {
+	/* every line counts, unknown ones too; only QUIT is always let by */
+	if ((s->flags & S_DENIED) && (c == NULL || c->fn != cmd_quit) &&
+	    s->ncommands >= SMTP_DENIED_CMDS) {
 		/* it cannot relay: it gets no more of our time */
 		smtp_reply(s, "421 4.7.0 %s Error: access denied, closing "
 		    "connection", smtp_conf(s)->hostname);
 		smtp_finish(s, "not in relay_clients: command limit");
+		return;
+	}
+	if (c == NULL) {
+		smtp_reply(s, "500 5.5.2 Error: command not recognized");
 		return;
 	}
 	if ((s->flags & S_DENIED) && !smtp_denied_ok(c)) {
