@@ -95,6 +95,7 @@ struct smtp_session {
 	unsigned		 linger;
 	char			 qid[QUEUE_ID_MAX];	/* of the message in DATA, for reject lines */
 	time_t			 start;
+	struct timespec		 t0;		/* connect, CLOCK_MONOTONIC */
 	const char		*what;		/* what the next reply answers, for logs */
 	const char		*quit_reason;	/* for the disconnect line */
 
@@ -423,7 +424,8 @@ smtp_greet(struct smtp_session *s)
 {
 	const struct conf *c = smtp_conf(s);
 	struct timeval tv = { c->session_timeout, 0 };
-	time_t used = time(NULL) - s->start;
+	struct timespec now;
+	long long left_ms;
 
 	s->what = "connect";
 	s->state = SMTP_HELO;
@@ -434,7 +436,15 @@ smtp_greet(struct smtp_session *s)
 		bufferevent_set_timeouts(s->bev, &tv, &tv);
 	} else
 		smtp_reply(s, "220 %s ESMTP danerelay", c->hostname);
-	tv.tv_sec = tv.tv_sec > used ? tv.tv_sec - used : 1;
+	/* the limit counts from the connect, not from the greeting */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (long long)tv.tv_sec * 1000 -
+	    ((long long)(now.tv_sec - s->t0.tv_sec) * 1000 +
+	    (now.tv_nsec - s->t0.tv_nsec) / 1000000);
+	if (left_ms < 1000)
+		left_ms = 1000;
+	tv.tv_sec = (time_t)(left_ms / 1000);
+	tv.tv_usec = (suseconds_t)(left_ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
 }
 
@@ -1121,6 +1131,7 @@ smtp_session_accept(struct relay *r, int fd, const struct sockaddr *sa,
 	s->rc = relay_conf_ref(r->rc);
 	s->fd = fd;
 	s->start = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	smtp_peer_text(sa, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer), &v6);
 	if (v6)
 		s->flags |= S_IPV6;
