@@ -7,7 +7,8 @@
 # the user and keeps the root-only TLS key loaded at start (STARTTLS still
 # works). Then: a spool left by a root-run danerelay is taken over, a
 # spool writable by others is refused (exit 2), an unknown user is refused
-# (exit 2, naming useradd), and `user = root` keeps root with a warning.
+# (exit 2, naming useradd), `user = root` keeps root with a warning, and
+# started as danerelay itself it runs as that user with no change.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 . "$(dirname "$0")/inbound.sh"
@@ -120,4 +121,19 @@ assert_log "user = root: running as root, privileges are not dropped"
 [ "$(awk '/^Uid:/ { print $3 }' "/proc/$RELAY_PID/status")" = 0 ] || fail "user = root did not keep root"
 ok "user = root keeps root, with a warning"
 relay_stop
+
+# 9. started as danerelay (not root): runs as that user, changes nothing
+install -d -m 700 -o danerelay -g danerelay "$T/userdir"
+sed -e '/^user = /d' -e '/^tls_/d' -e "s|^spool_dir = .*|spool_dir = $T/userdir/spool|" \
+    -e "s|^log_file = .*|log_file = $T/userdir/relay.log|" "$T/relay.conf" > "$T/user.conf"
+chmod 644 "$T/user.conf"
+printf '#!/bin/sh\nexec setpriv --reuid=danerelay --regid=danerelay --clear-groups -- "%s" "$@"\n' \
+    "$BIN" > "$T/danerelay-user"
+chmod 755 "$T/danerelay-user"
+BIN=$T/danerelay-user RELAY_LOG=$T/userdir/relay.log relay_start "$T/user.conf"
+RELAY_LOG=$T/userdir/relay.log assert_log "running as danerelay \(uid $U\): not started as root, no privilege change"
+[ "$(awk '/^Uid:/ { print $3 }' "/proc/$RELAY_PID/status")" = "$U" ] || fail "not running as danerelay"
+[ "$(mode "$T/userdir/spool")" = "danerelay:danerelay 700" ] || fail "spool is $(mode "$T/userdir/spool")"
+ok "started as danerelay: runs as danerelay, spool created 0700"
+RELAY_LOG=$T/userdir/relay.log relay_stop
 exit 0
