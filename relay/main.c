@@ -228,6 +228,14 @@ log_conf_error(void *arg, const char *msg)
 	(*n)++;
 }
 
+/* Two optional strings (NULL: not set) are the same. */
+static bool
+same_opt(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static bool
 listen_changed(const struct conf *a, const struct conf *b)
 {
@@ -276,14 +284,16 @@ daemon_reload_conf(struct daemon *d)
 		    err);
 	}
 	if (strcmp(r->rc->conf->user, conf->user) != 0 ||
-	    (r->rc->conf->group == NULL) != (conf->group == NULL) ||
-	    (conf->group != NULL && strcmp(r->rc->conf->group,
-	    conf->group) != 0))
+	    !same_opt(r->rc->conf->group, conf->group))
 		log_warnx(NULL, "user/group changed: they apply after a restart");
 	if (listen_changed(r->rc->conf, conf))
 		log_warnx(NULL, "listen addresses changed: they apply after a restart");
 	if (strcmp(r->rc->conf->spool_dir, conf->spool_dir) != 0)
 		log_warnx(NULL, "spool_dir changed: it applies after a restart");
+	if (!same_opt(r->rc->conf->resolver_config, conf->resolver_config) ||
+	    !same_opt(r->rc->conf->trust_anchor_file, conf->trust_anchor_file))
+		log_warnx(NULL, "resolver_config/trust_anchor_file changed: they "
+		    "apply after a restart");
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
