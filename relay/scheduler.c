@@ -665,6 +665,9 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (o[i].status == DLV_TEMP && now < expire) {
 			wait = sched_backoff(att, at_least_one(c->min_backoff),
 			    at_least_one(c->max_backoff));
+			/* the engine knows when a local condition clears */
+			if (o[i].retry_after > 0 && o[i].retry_after < wait)
+				wait = o[i].retry_after;
 			next = sched_after(wait);
 			/* the last try comes when the lifetime ends */
 			if (next > expire) {
