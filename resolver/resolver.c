@@ -29,6 +29,8 @@
 #include <event2/event_struct.h>
 #include <unbound.h>
 
+#define RESOLVER_INFRA_TTL	"30"	/* seconds a dead server stays dead */
+
 #define RCODE_NOERROR	0
 #define RCODE_FORMERR	1
 #define RCODE_SERVFAIL	2
@@ -181,6 +183,29 @@ resolver_fd_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * libunbound remembers a server that did not answer for infra-host-ttl
+ * (900 s by default) and answers SERVFAIL at once meanwhile: a relay
+ * started before its network would then wait a quarter of an hour after
+ * DNS is back before the self-check (resolver/selfcheck.c) can pass.
+ * Unless resolver_config chose a value, forget such servers sooner.
+ */
+static int
+resolver_infra_ttl(struct ub_ctx *ctx)
+{
+	char *cur = NULL;
+	int rv;
+
+	if (ub_ctx_get_option(ctx, "infra-host-ttl", &cur) == 0 && cur != NULL &&
+	    strcmp(cur, "900") != 0) {
+		free(cur);
+		return 0;		/* the operator's choice */
+	}
+	free(cur);
+	rv = ub_ctx_set_option(ctx, "infra-host-ttl:", RESOLVER_INFRA_TTL);
+	return rv;
+}
+
 struct resolver *
 resolver_new(struct event_base *base, const char *config, const char *ta_file,
     char *err, size_t errlen)
@@ -210,6 +235,11 @@ resolver_new(struct event_base *base, const char *config, const char *ta_file,
 	}
 	if ((rv = ub_ctx_add_ta_file(r->ctx, ta_file)) != 0) {
 		seterr(err, errlen, "trust anchor file %s: %s", ta_file, ub_strerror(rv));
+		goto fail;
+	}
+	if ((rv = resolver_infra_ttl(r->ctx)) != 0) {
+		seterr(err, errlen, "libunbound: infra-host-ttl: %s",
+		    ub_strerror(rv));
 		goto fail;
 	}
 	/* A permissive validator would hand bogus data out as insecure. */
