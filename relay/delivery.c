@@ -94,6 +94,7 @@ struct delivery_attempt {
 	struct timespec		 t0;
 	enum dlv_step		 step;
 	bool			 waiting_validation;
+	bool			 vok;		/* validation confirmed when it began */
 	struct event		*done_ev;
 
 	struct conf_dest	 dest;
@@ -163,12 +164,6 @@ safe(const char *s, char *buf, size_t len)
 }
 
 /* --- validation self-check (rule 16, resolver/selfcheck.h) --- */
-
-static bool
-validation_ok(const struct delivery *d)
-{
-	return selfcheck_state(d->sc) == VALIDATION_OK;
-}
 
 /* A check finished: attempts that waited for it go on (or defer). */
 static void
@@ -549,7 +544,7 @@ mx_cb(struct dns_result *r, void *arg)
 	}
 	log_info(a->qid, "MX %s: %s, %s", a->domain,
 	    dns_state_name(a->mx.state), line);
-	policy_mx(a->dest.tls_policy, a->dest.test_mode, validation_ok(a->d),
+	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->vok,
 	    &a->mx, r ? r->reason : NULL, &a->pmx);
 	dns_result_free(r);
 	if (a->pmx.note[0] != '\0') {
@@ -565,7 +560,7 @@ mx_cb(struct dns_result *r, void *arg)
 		return;
 	}
 	if (policy_dane(a->dest.tls_policy) && a->mx.state != DNS_SECURE &&
-	    validation_ok(a->d))
+	    a->vok)
 		log_info(a->qid, "MX RRset of %s is insecure: DANE does not "
 		    "apply to the domain; %s", a->domain,
 		    a->dest.tls_policy == TLS_POLICY_DANE ?
@@ -661,7 +656,7 @@ host_cb(struct resolver_host *h, void *arg)
 	a->baseidx = 0;
 	/* RFC 7672 2.1.3: an unsettled CNAME expansion is a lookup failure */
 	policy_host_addr(a->dest.tls_policy, a->dest.test_mode,
-	    validation_ok(a->d), h, &a->ph);
+	    a->vok, h, &a->ph);
 	if (a->ph.note[0] != '\0')
 		log_info(a->qid, "%s", a->ph.note);
 	if (a->ph.action == POL_SKIP) {
@@ -669,7 +664,7 @@ host_cb(struct resolver_host *h, void *arg)
 		attempt_step(a);
 		return;
 	}
-	if (policy_dane(a->dest.tls_policy) && validation_ok(a->d) &&
+	if (policy_dane(a->dest.tls_policy) && a->vok &&
 	    a->ph.use_tlsa)
 		a->nbases = policy_tlsa_bases(h->name, h->canonname, h->cname,
 		    h->chain_secure, h->first_link_secure, a->addr_secure,
@@ -759,7 +754,7 @@ host_policy(struct delivery_attempt *a)
 	memset(&in, 0, sizeof(in));
 	in.policy = a->dest.tls_policy;
 	in.test_mode = a->dest.test_mode;
-	in.validation_ok = validation_ok(a->d);
+	in.validation_ok = a->vok;
 	in.mx_secure = a->mx.state == DNS_SECURE;
 	in.domain = a->mx.domain ? a->mx.domain : a->domain;
 	in.domain_canon = a->mx.canonname ? a->mx.canonname : in.domain;
@@ -1178,6 +1173,8 @@ attempt_validation(struct delivery_attempt *a)
 	unsigned retry;
 	size_t i;
 
+	/* one verdict per attempt, even if a re-check ends meanwhile */
+	a->vok = v == VALIDATION_OK;
 	if (!policy_dane(a->dest.tls_policy))
 		return false;
 	if (v == VALIDATION_PENDING ||
