@@ -616,7 +616,6 @@ host_cb(struct resolver_host *h, void *arg)
 {
 	struct delivery_attempt *a = arg;
 	char l1[512], l2[512], cn[400] = "";
-	bool any = false, allsec = true;
 	size_t take;
 
 	a->q = NULL;
@@ -627,18 +626,12 @@ host_cb(struct resolver_host *h, void *arg)
 		snprintf(cn, sizeof(cn), ", CNAME to %s (chain %s%s)",
 		    h->canonname, h->chain_secure ? "secure" : "insecure",
 		    h->chain_secure ? "" : h->first_link_secure ?
-		    ", first link secure" : ", first link insecure");
+		    ", first link secure" : h->first_link != NULL &&
+		    dns_result_answered(h->first_link) ?
+		    ", first link insecure" : ", first link unknown");
 	log_info(a->qid, "Address %s: %s, %s%s", h->name, l1, l2, cn);
 
-	if (h->a != NULL && dns_result_answered(h->a)) {
-		any = true;
-		allsec = allsec && h->a->state == DNS_SECURE;
-	}
-	if (h->aaaa != NULL && dns_result_answered(h->aaaa)) {
-		any = true;
-		allsec = allsec && h->aaaa->state == DNS_SECURE;
-	}
-	a->addr_secure = any && allsec;
+	a->addr_secure = policy_addr_secure(h);
 	a->naddrs = 0;
 	a->addridx = 0;
 	addr_collect(a, h->a);
@@ -682,7 +675,6 @@ static void
 tlsa_convert(struct delivery_attempt *a)
 {
 	const struct dns_result *r = a->tlsa;
-	size_t i;
 
 	free(a->dt);
 	a->dt = NULL;
@@ -690,18 +682,7 @@ tlsa_convert(struct delivery_attempt *a)
 	if (r == NULL || r->answer != DNS_ANSWER_DATA || r->nrr == 0)
 		return;
 	a->dt = xcalloc(r->nrr, sizeof(*a->dt));
-	for (i = 0; i < r->nrr; i++) {
-		if (r->rr[i].malformed) {
-			a->dt[i].usage = 255;	/* unusable */
-			continue;
-		}
-		a->dt[i].usage = r->rr[i].tlsa.usage;
-		a->dt[i].selector = r->rr[i].tlsa.selector;
-		a->dt[i].mtype = r->rr[i].tlsa.mtype;
-		a->dt[i].data = r->rr[i].tlsa.data;
-		a->dt[i].len = r->rr[i].tlsa.datalen;
-	}
-	a->ndt = r->nrr;
+	a->ndt = policy_tlsa_rrset(r, a->dt);
 }
 
 /* Apply a policy_host() verdict. */
@@ -710,18 +691,20 @@ host_decided(struct delivery_attempt *a)
 {
 	const char *host = mx_host_name(a);
 
+	char text[900];
+
 	if (a->ph.note[0] != '\0')
 		log_info(a->qid, "%s", a->ph.note);
+	/* the same text `resolve` prints (relay/cmd_resolve.c) */
+	policy_host_text(&a->ph, host, text, sizeof(text));
 	switch (a->ph.action) {
 	case POL_NEXT_BASE:
-		log_info(a->qid, "%s", a->ph.reason);
+		log_info(a->qid, "%s", text);
 		a->baseidx++;
 		a->step = DLV_TLSA;
 		return;
 	case POL_SKIP:
-		log_info(a->qid, "Skipping %s: %s %s%s%s%s, trying the next host",
-		    host, a->ph.esc, a->ph.reason, a->ph.rpt ? " (" : "",
-		    tlsrpt_name(a->ph.rpt), a->ph.rpt ? ")" : "");
+		log_info(a->qid, "%s, trying the next host", text);
 		attempt_note_failure(a, a->ph.esc, a->ph.reason, a->ph.rpt);
 		attempt_next_host(a);
 		return;
@@ -729,22 +712,13 @@ host_decided(struct delivery_attempt *a)
 		break;
 	}
 	if (a->ph.level == TLS_LEVEL_DANE && a->ph.use_tlsa) {
-		char refs[600];
-		size_t i, l;
-
-		l = (size_t)snprintf(refs, sizeof(refs), "%s", a->ph.base_domain);
-		for (i = 0; i < a->ph.nref_names && l < sizeof(refs); i++)
-			l += (size_t)snprintf(refs + l, sizeof(refs) - l, ", %s",
-			    a->ph.ref_names[i]);
-		log_info(a->qid, "%s%s; reference identifiers: %s",
-		    a->ph.test_mode ? "test mode: " : "", a->ph.reason, refs);
+		log_info(a->qid, "%s", text);
 		if (a->ph.test_mode && a->ph.note[0] == '\0')
 			log_info(a->qid, "test mode: would have used DANE for %s",
 			    host);
 	} else if (policy_dane(a->dest.tls_policy) ||
 	    a->dest.test_mode)
-		log_info(a->qid, "%s: TLS %s (%s)", host,
-		    policy_level_name(a->ph.level), a->ph.reason);
+		log_info(a->qid, "%s", text);
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;

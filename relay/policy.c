@@ -142,6 +142,46 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 	}
 }
 
+bool
+policy_addr_secure(const struct resolver_host *h)
+{
+	const struct dns_result *fam[2] = { h->a, h->aaaa };
+	bool any = false;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (fam[i] == NULL || !dns_result_answered(fam[i]))
+			continue;
+		if (fam[i]->state != DNS_SECURE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+size_t
+policy_tlsa_rrset(const struct dns_result *r, struct dane_tlsa *out)
+{
+	size_t i;
+
+	if (r == NULL || r->qtype != DNS_T_TLSA ||
+	    r->answer != DNS_ANSWER_DATA || r->nrr == 0)
+		return 0;
+	for (i = 0; i < r->nrr; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		if (r->rr[i].malformed) {
+			out[i].usage = 255;	/* unusable */
+			continue;
+		}
+		out[i].usage = r->rr[i].tlsa.usage;
+		out[i].selector = r->rr[i].tlsa.selector;
+		out[i].mtype = r->rr[i].tlsa.mtype;
+		out[i].data = r->rr[i].tlsa.data;
+		out[i].len = r->rr[i].tlsa.datalen;
+	}
+	return r->nrr;
+}
+
 size_t
 policy_tlsa_bases(const char *name, const char *canonname, bool cname,
     bool chain_secure, bool first_link_secure, bool addr_secure,
@@ -376,6 +416,38 @@ policy_secctx(const struct pol_host *p, const struct dane_tlsa *tlsa,
 		sec->level = TLS_LEVEL_ENCRYPT;
 	}
 	sec->sni = p->sni;
+}
+
+const char *
+policy_host_text(const struct pol_host *p, const char *host, char *buf,
+    size_t len)
+{
+	size_t i, l;
+
+	switch (p->action) {
+	case POL_SKIP:
+		set_text(buf, len, "Skipping %s: %s %s%s%s%s", host, p->esc,
+		    p->reason, p->rpt ? " (" : "", tlsrpt_name(p->rpt),
+		    p->rpt ? ")" : "");
+		return buf;
+	case POL_NEXT_BASE:
+		set_text(buf, len, "%s", p->reason);
+		return buf;
+	case POL_CONNECT:
+		break;
+	}
+	if (p->level == TLS_LEVEL_DANE && p->use_tlsa) {
+		l = (size_t)snprintf(buf, len, "%s%s; reference identifiers: %s",
+		    p->test_mode ? "test mode: " : "", p->reason,
+		    p->base_domain ? p->base_domain : "");
+		for (i = 0; i < p->nref_names && l < len; i++)
+			l += (size_t)snprintf(buf + l, len - l, ", %s",
+			    p->ref_names[i]);
+		return buf;
+	}
+	set_text(buf, len, "%s: TLS %s (%s)", host, policy_level_name(p->level),
+	    p->reason);
+	return buf;
 }
 
 const char *

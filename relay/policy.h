@@ -63,6 +63,19 @@ void	 policy_mx(enum tls_policy, bool test_mode, bool validation_ok,
 	    const struct mx_list *mx, const char *why, struct pol_mx *out);
 
 /*
+ * Rule 4: a host's addresses are secure when every family that answered
+ * (A, AAAA) is secure and at least one did.
+ */
+bool	 policy_addr_secure(const struct resolver_host *);
+
+/*
+ * A TLSA answer as records for usability checks and OpenSSL (data
+ * borrowed from r): out holds r->nrr entries; a malformed record becomes
+ * an unusable one (usage 255). 0 unless r answered with data.
+ */
+size_t	 policy_tlsa_rrset(const struct dns_result *r, struct dane_tlsa *out);
+
+/*
  * Rule 5: the TLSA base domains to try for a host, in order, with why
  * ("expanded" / "original"); 0 when no TLSA lookup may be made (address
  * records insecure, or an insecure first CNAME link). Pointers into args.
@@ -127,6 +140,17 @@ void	 policy_host_addr(enum tls_policy, bool test_mode, bool validation_ok,
 
 /* Rules 2, 4, 6-9, 11-13 for one host. */
 void	 policy_host(const struct pol_host_in *, struct pol_host *);
+
+/*
+ * The one-line text of a host decision, as the delivery log shows it and
+ * `resolve` prints it (host: the MX host name):
+ *	POL_SKIP	"Skipping HOST: ESC REASON (RPT)"
+ *	POL_NEXT_BASE	REASON
+ *	POL_CONNECT	"REASON; reference identifiers: BASE, ..." with DANE,
+ *			else "HOST: TLS LEVEL (REASON)"
+ */
+const char *policy_host_text(const struct pol_host *, const char *host,
+	    char *buf, size_t len);
 
 /* Fill a tls_secctx from a decision (tlsa borrowed). */
 void	 policy_secctx(const struct pol_host *, const struct dane_tlsa *tlsa,
