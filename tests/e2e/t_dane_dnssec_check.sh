@@ -85,3 +85,19 @@ assert_no_log "$QID: Connecting to"
 [ "$(msg_count mx1)" = "$n0" ] || fail "a message was delivered with a bogus trust anchor"
 ok "dane-only with a wrong trust anchor starts, defers 4.7.5 and delivers nothing"
 relay_stop
+
+# dane-only while DNS does not answer at all (systemd starting it before
+# the network): starts, says validation is not confirmed, defers
+: > "$RELAY_LOG"
+no_delivery_dns > "$T/nodns.conf"
+sed -i -e "s|^resolver_config *=.*|resolver_config = $T/nodns.conf|" \
+    -e "s|^trust_anchor_file *=.*|trust_anchor_file = $WORLD_DIR/root.key|" "$T/relay.conf"
+relay_start "$T/relay.conf"
+assert_log 'tls_policy dane-only: DNSSEC validation not confirmed yet \(DNSKEY \.: no answer'
+assert_no_log 'DNSSEC validation does not work'
+send r@secure.test
+wait_deferred r@secure.test 30
+echo "$DEFER_LINE" | grep -q '4\.7\.5 DNSSEC validation not confirmed' ||
+    fail "deferral does not say 4.7.5 DNSSEC validation not confirmed"
+ok "dane-only starts while DNS does not answer, and defers"
+relay_stop
