@@ -1,10 +1,8 @@
 /*
  * tests/unit/test_policy.c - relay/policy.c over every rule it decides
  * (RFC 7672: MX and TLSA states, CNAME expansion, usability, validation
- * self-check) and test mode: table-driven, no network; also
- * resolver_host_settle() on hand-made facts.
+ * self-check) and test mode: table-driven, no network.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "relay/policy.h"
@@ -323,113 +321,6 @@ test_host_addr(void)
 	CHECK_INT(out.action, POL_CONNECT);
 }
 
-/* resolver_host_settle() over hand-made facts (no network). */
-static struct dns_result *
-mkres(int qtype, const char *canon, enum dns_state st, enum dns_answer an)
-{
-	static struct dns_result r[8];
-	static int n;
-	struct dns_result *p = &r[n++ % 8];
-
-	memset(p, 0, sizeof(*p));
-	p->qtype = qtype;
-	p->qname = (char *)"mx.b.test";
-	p->canonname = (char *)canon;
-	p->cname = strcmp(canon, "mx.b.test") != 0;
-	p->state = st;
-	p->answer = an;
-	p->reason = st == DNS_INDETERMINATE ? (char *)"SERVFAIL" :
-	    st == DNS_BOGUS ? (char *)"signature expired" : NULL;
-	return p;
-}
-
-static void
-settle(struct resolver_host *h, struct dns_result *a, struct dns_result *aaaa,
-    struct dns_result *fl, bool chain_secure)
-{
-	memset(h, 0, sizeof(*h));
-	h->name = (char *)"mx.b.test";
-	h->canonname = (char *)"real.c.test";
-	h->cname = true;
-	h->chain_secure = chain_secure;
-	h->a = a;
-	h->aaaa = aaaa;
-	h->first_link = fl;
-	resolver_host_settle(h);
-}
-
-static void
-test_settle(void)
-{
-	struct resolver_host h;
-
-	/* A answers through the alias, AAAA never does */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
-	    NULL, true);
-	CHECK(h.error != NULL && strstr(h.error, "AAAA lookup indeterminate (SERVFAIL)") != NULL);
-	CHECK(!h.error_bogus);
-	free(h.error);
-	/* bogus AAAA */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "mx.b.test", DNS_BOGUS, DNS_ANSWER_NONE),
-	    NULL, false);
-	CHECK(h.error != NULL);
-	CHECK(h.error_bogus);
-	free(h.error);
-	/* insecure chain, the first-link CNAME query failed */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
-	    mkres(DNS_T_CNAME, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
-	    false);
-	CHECK(h.error != NULL && strstr(h.error, "CNAME lookup indeterminate") != NULL);
-	free(h.error);
-	/* ... or was prevented (a timeout): never "first link insecure" */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
-	    NULL, false);
-	CHECK(h.error != NULL && strstr(h.error, "not checked") != NULL);
-	free(h.error);
-	/* ... or contradicts the address answers */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
-	    mkres(DNS_T_CNAME, "mx.b.test", DNS_SECURE, DNS_ANSWER_NODATA),
-	    false);
-	CHECK(h.error != NULL && strstr(h.error, "contradicting") != NULL);
-	free(h.error);
-	/* A and AAAA end at different names */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "other.c.test", DNS_SECURE, DNS_ANSWER_NODATA),
-	    NULL, true);
-	CHECK(h.error != NULL && strstr(h.error, "different names") != NULL);
-	free(h.error);
-	/* settled: secure first link answered with data */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
-	    mkres(DNS_T_CNAME, "mx.b.test", DNS_SECURE, DNS_ANSWER_DATA),
-	    false);
-	CHECK(h.error == NULL);
-	/* settled: insecure first link (answered) */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
-	    mkres(DNS_T_CNAME, "mx.b.test", DNS_INSECURE, DNS_ANSWER_DATA),
-	    false);
-	CHECK(h.error == NULL);
-	/* settled: secure chain, only A asked */
-	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
-	    NULL, NULL, true);
-	CHECK(h.error == NULL);
-	/* not an alias: nothing to settle */
-	settle(&h, mkres(DNS_T_A, "mx.b.test", DNS_SECURE, DNS_ANSWER_DATA),
-	    mkres(DNS_T_AAAA, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
-	    NULL, false);
-	h.cname = false;
-	free(h.error);
-	h.error = NULL;
-	resolver_host_settle(&h);
-	CHECK(h.error == NULL);
-}
-
 int
 main(void)
 {
@@ -439,6 +330,5 @@ main(void)
 	test_refs();
 	test_validation();
 	test_host_addr();
-	test_settle();
 	return check_done("test_policy");
 }
