@@ -72,6 +72,15 @@ assert_log 'Successful delivery to <r1@secure.test> \(retry 0\) in [0-9.]+s: 250
 assert_log '^OUTCOME 0 OK 2.0.0 mx1.secure.test'
 assert_log '^OUTCOME 1 OK'
 
+# no TLS client (-N): a host with usable TLSA records is not used, never
+# in plaintext (the sink above would take plaintext mail)
+n0=$(ls "$T/good.msgs" | wc -l)
+drive notls -N s@sender.test r@secure.test
+assert_log 'no TLS client available for mx1\.secure\.test\[.*which requires TLS'
+assert_log '^OUTCOME 0 TEMP 4.7.5 '
+assert_no_log 'Successful delivery'
+[ "$(ls "$T/good.msgs" | wc -l)" = "$n0" ] || fail "plaintext delivery without a TLS client"
+
 # rule 15: three messages, one connection
 drive reuse -n 3 s@sender.test r@secure.test
 [ "$(grep -c '^OUTCOME 0 OK' "$T/reuse.out")" = 3 ] || fail "reuse: not 3 delivered"
