@@ -163,3 +163,24 @@ uninstall:
 		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 		echo "uninstall: kept $(SPOOLDIR), $(LOGDIR) and the user $(RELAY_USER) (userdel $(RELAY_USER) to remove it)"; \
 	fi
+
+# ---- ThreadSanitizer build ---------------------------------------------------
+# make tsan-build: the daemon and the test sink built with -fsanitize=thread
+# in build-tsan/ (gcc with Debian's libtsan2). tests/run runs a subset of the
+# delivery and inbound scenarios against it when build-tsan/ exists (entries
+# named tsan:t_NAME; see TSAN_TESTS in tests/run), with the suppressions in
+# tests/tsan.supp. Alone: make tsan-check.
+TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+.PHONY: tsan-build tsan-check
+tsan-build: deps
+	$(MAKE) B=build-tsan CFLAGS="$(TSAN_FLAGS)" WERROR=-Werror build-tsan/danerelay build-tsan/sink
+
+tsan-check: tsan-build
+	TSAN_ONLY=1 ./tests/run build-tsan
+
+# make check also runs the TSan subset (tests/run, entries tsan:t_NAME).
+check: tsan-build
+clean: tsan-clean
+.PHONY: tsan-clean
+tsan-clean:
+	rm -rf build-tsan
