@@ -20,6 +20,11 @@
  *   the loop was already told, writes one byte to a pipe; the loop's read
  *   event takes the whole list and runs the done callbacks. The loop only
  *   ever holds the mutex for list splices, never across I/O.
+ * - Ownership (checked by the ThreadSanitizer run of tests/run): the
+ *   loop thread alone owns the l list, kick, gen and seen, and the jobs
+ *   it has not handed over or has reaped; a worker owns the batch it took
+ *   until it puts it on the done list; everything under "Shared" is only
+ *   touched with mu held. Workers call nothing of relay/log.c.
  */
 #include "queue/commit.h"
 #include "relay/log.h"
@@ -66,6 +71,7 @@ struct committer {
 	unsigned		 busy;		/* workers inside a batch */
 	bool			 notified;	/* a wake byte is on its way */
 	bool			 stop;
+	int			 wake_errno;	/* a failed wake-up write, for the loop to log */
 	struct queue_stats	 stats;
 };
 
@@ -205,6 +211,7 @@ committer_worker(void *arg)
 	struct queue_stats	 st;
 	size_t			 n, want, idle;
 	bool			 notify;
+	int			 e;
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -258,11 +265,19 @@ committer_worker(void *arg)
 		c->notified = true;
 		pthread_mutex_unlock(&c->mu);
 
-		/* Full pipe: a byte is already waiting, which is enough. */
+		/*
+		 * Full pipe: a byte is already waiting, which is enough. A
+		 * worker never logs: the log destination belongs to the loop
+		 * thread (reopened on SIGHUP), so the error goes to the loop
+		 * through wake_errno, reported at its next reap.
+		 */
+		e = 0;
 		if (notify && write(c->pipefd[1], "", 1) == -1 &&
 		    errno != EAGAIN)
-			log_warn(NULL, "queue: waking the event loop");
+			e = errno;
 		pthread_mutex_lock(&c->mu);
+		if (e != 0)
+			c->wake_errno = e;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -273,6 +288,7 @@ static void
 committer_reap(struct committer *c)
 {
 	struct commit_job *list, *j;
+	int e;
 
 	pthread_mutex_lock(&c->mu);
 	list = c->dhead;
@@ -280,7 +296,14 @@ committer_reap(struct committer *c)
 	c->dtail = &c->dhead;
 	c->notified = false;
 	c->seen = c->stats;
+	e = c->wake_errno;
+	c->wake_errno = 0;
 	pthread_mutex_unlock(&c->mu);
+
+	if (e != 0) {
+		errno = e;
+		log_warn(NULL, "queue: waking the event loop");
+	}
 
 	while ((j = list) != NULL) {
 		list = j->next;
