@@ -165,20 +165,22 @@ uninstall:
 	fi
 
 # ---- ThreadSanitizer build ---------------------------------------------------
-# make tsan-build: the daemon and the test sink built with -fsanitize=thread
-# in build-tsan/ (gcc with Debian's libtsan2). tests/run runs a subset of the
-# delivery and inbound scenarios against it when build-tsan/ exists (entries
-# named tsan:t_NAME; see TSAN_TESTS in tests/run), with the suppressions in
+# make tsan-build: the daemon, the test sink and the group-commit unit test
+# (tests/unit/test_queue.c) built with -fsanitize=thread in build-tsan/ (gcc
+# with Debian's libtsan2). When build-tsan/ exists, tests/run runs that unit
+# test and a subset of the inbound and delivery scenarios against it
+# (entries tsan:NAME; TSAN_TESTS in tests/run), with the suppressions in
 # tests/tsan.supp. Alone: make tsan-check.
 TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 .PHONY: tsan-build tsan-check
 tsan-build: deps
-	$(MAKE) B=build-tsan CFLAGS="$(TSAN_FLAGS)" WERROR=-Werror build-tsan/danerelay build-tsan/sink
+	$(MAKE) B=build-tsan CFLAGS="$(TSAN_FLAGS)" WERROR=-Werror build-tsan/danerelay build-tsan/sink \
+	    build-tsan/tests/test_queue
 
 tsan-check: tsan-build
 	TSAN_ONLY=1 ./tests/run build-tsan
 
-# make check also runs the TSan subset (tests/run, entries tsan:t_NAME).
+# make check also runs the TSan entries (tests/run, tsan:NAME).
 check: tsan-build
 clean: tsan-clean
 .PHONY: tsan-clean
