@@ -878,7 +878,7 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 	case SMTP_EV_REPLY:
 		return;
 	case SMTP_EV_DOWNGRADE:
-		log_info(a->qid, "%s: %s", k->peer, ev->text);
+		log_info(a->qid, "%s: %s", log_esc(k->peer), log_esc(ev->text));
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
@@ -1073,7 +1073,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		/* A cached connection that died while idle says nothing
 		 * about the address: one fresh connection before charging. */
 		log_info(a->qid, "Reused connection to %s failed: %s; retrying "
-		    "once on a fresh connection", peer, safe(text, sbuf,
+		    "once on a fresh connection", log_esc(peer), safe(text, sbuf,
 		    sizeof(sbuf)));
 		a->fresh_only = true;
 		a->step = DLV_CONNECT;
