@@ -2,17 +2,21 @@
 # t_log_escape: peer-supplied text cannot break or disguise a log line
 # (relay/log_safe.c). An SMTPUTF8 message from a sender whose address holds
 # U+0085 (NEL, a C1 line break) and U+2028 (LINE SEPARATOR), to recipients
-# holding U+2028, U+0085 and U+202E (RIGHT-TO-LEFT OVERRIDE), plus one at a
-# domain name with U+2029 that does not exist, with a HELO the relay
-# refuses with an escape character in it. The relay's log shows every one
+# holding U+2028, U+0085 and U+202E (RIGHT-TO-LEFT OVERRIDE), one the
+# receiving server refuses with a reply holding U+2028, ESC and U+202E, and
+# one at a domain name with U+2029 that does not exist, after a HELO the
+# relay refuses with an escape character in it. The relay's log shows each
 # of them as \uHHHH / \xHH on the lines that name them (inbound, Processing,
-# Delivering, MX, Successful delivery, Permanent failure), the raw bytes of
-# the log hold none of those sequences, every line is one event, and the
-# receiving server still gets the addresses byte for byte.
+# Delivering, MX, Successful delivery, Permanent failure with the remote
+# reply), the raw bytes of the log hold none of those sequences, every line
+# is one event, and the receiving server still gets the addresses byte for
+# byte.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
-world_sink single mx.single.test
+# The receiving server's reply carries U+2028, ESC and U+202E too.
+printf 'perm@\t550 5.1.1 no\342\200\250such\033[2J user\342\200\256\n' > "$T/rules"
+world_sink single mx.single.test -r "$T/rules"
 dlv_conf "$T/relay.conf" < /dev/null
 relay_start "$T/relay.conf"
 
@@ -28,7 +32,7 @@ def main():
 	assert "SMTPUTF8" in ext, ext
 	sender = "a\u0085b\u2028c@sender.test"
 	rcpts = ["ok\u2028x@single.test", "n\u0085l\u202eq@single.test",
-	    "gone@no\u2029such.test"]
+	    "perm@single.test", "gone@no\u2029such.test"]
 	m = sc.make_content("log escape", [b"body"])
 	r = c.send_message(sender, rcpts, m, "SMTPUTF8")
 	assert r.code == 250, r
@@ -46,9 +50,11 @@ R3='gone@no\\u2029such\.test'
 wait_log "$q: Successful delivery to <$R1>" 30 || fail "<ok U+2028> not delivered (or not escaped)"
 wait_log "$q: Successful delivery to <$R2>" 30 || fail "<n U+0085 U+202E> not delivered (or not escaped)"
 wait_log "$q: (Permanent|Temporary) failure for <$R3>" 30 || fail "no outcome logged for the U+2029 domain"
+wait_log "$q: Permanent failure for <perm@single\.test>: " 30 || fail "perm@ not refused"
+assert_log "$q: Permanent failure for <perm@single\.test>: 550 5\.1\.1 no\\\\u2028such\\\\x1b\[2J user\\\\u202e$"
 assert_log "reject from \[[0-9.]+\]:[0-9]+: HELO bad\\\\x1b\[2Jname\\\\x7f: 501 "
-assert_log "$q: from=<$S>, size=[0-9]+, nrcpt=3"
-assert_log "$q: Processing message from <$S> to <$R1>, <$R2> with policy"
+assert_log "$q: from=<$S>, size=[0-9]+, nrcpt=4"
+assert_log "$q: Processing message from <$S> to <$R1>, <$R2>, <perm@single\.test> with policy"
 assert_log "$q: Delivering message to no\\\\u2029such\.test:25"
 assert_log "$q: MX no\\\\u2029such\.test: "
 
