@@ -110,6 +110,7 @@ struct ck {
 	int			 port;
 	bool			 json;
 	long			 at;		/* --at seconds from now, 0: none */
+	const char		*at_text;	/* as given: "+30d" */
 	bool			 ns;
 	time_t			 now;
 	struct ck_list		 findings, verdicts;
@@ -604,9 +605,9 @@ probe_at(struct ck *k, const char *scope, enum ck_alg alg,
 			continue;
 		gmtime_r(&p->chain[i].not_after, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
-		finding(k, SEV_WARN, scope, "%s: at +%lds: the certificate at "
+		finding(k, SEV_WARN, scope, "%s: at %s: the certificate at "
 		    "depth %d (%s) will have expired (%s)", alg_names[alg],
-		    k->at, i, p->chain[i].subject, date);
+		    k->at_text, i, p->chain[i].subject, date);
 		sev = SEV_WARN;
 		/* a DANE-TA match needs every certificate from the leaf to
 		 * the anchor valid; DANE-EE ignores expiry (RFC 7672 3.1.1)
@@ -620,14 +621,18 @@ probe_at(struct ck *k, const char *scope, enum ck_alg alg,
 			snprintf(sum, sumlen, "certificate at depth %d expires %s%s",
 			    i, date, breaks ? "" : "");
 	}
-	if (breaks)
-		finding(k, SEV_WARN, scope, "%s: at +%lds: TLSA %u %u %u will no "
-		    "longer authenticate this chain: %s", alg_names[alg], k->at,
-		    p->tr.dane.usage, p->tr.dane.selector, p->tr.dane.mtype,
-		    p->tr.dane.usage == DANE_USAGE_DANE_EE ? "publish the "
-		    "replacement certificate's record before the switch "
-		    "(danerelay tlsa CERT NEXT)" : "a certificate between the "
-		    "leaf and the trust anchor will have expired");
+	if (breaks && p->tr.dane.usage == DANE_USAGE_DANE_EE)
+		finding(k, SEV_WARN, scope, "%s: at %s: the leaf will have been "
+		    "replaced: unless the new certificate keeps the key, TLSA %u "
+		    "%u %u no longer matches: publish the next record first "
+		    "(danerelay tlsa CERT NEXT)", alg_names[alg], k->at_text,
+		    p->tr.dane.usage, p->tr.dane.selector, p->tr.dane.mtype);
+	else if (breaks)
+		finding(k, SEV_WARN, scope, "%s: at %s: TLSA %u %u %u will no "
+		    "longer authenticate this chain: a certificate between the "
+		    "leaf and the trust anchor will have expired", alg_names[alg],
+		    k->at_text, p->tr.dane.usage, p->tr.dane.selector,
+		    p->tr.dane.mtype);
 	return sev;
 }
 
@@ -692,8 +697,8 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 		o += snprintf(line + o, sizeof(line) - o, "%s%s", o ? ", " : "",
 		    sum[i]);
 		if (atsum[i][0] != '\0' && o < sizeof(line))
-			o += snprintf(line + o, sizeof(line) - o, "; at +%lds: %s",
-			    k->at, atsum[i]);
+			o += snprintf(line + o, sizeof(line) - o, "; at %s: %s",
+			    k->at_text, atsum[i]);
 		if (o >= sizeof(line))
 			break;
 	}
@@ -860,7 +865,8 @@ check_host(struct ck *k, const char *name, size_t *budget)
 		verdict(k, hsev, name, "DANE: %u usable TLSA record%s at %s%s",
 		    cnt.usable, cnt.usable == 1 ? "" : "s", ph.base_domain,
 		    hsev == SEV_OK ? ", every address authenticated" :
-		    asev >= SEV_WARN ? ", an address failed" : "");
+		    asev == SEV_WARN ? ", with warnings" : asev != SEV_OK ?
+		    ", an address failed" : "");
 	else if (ph.level == TLS_LEVEL_DANE)
 		verdict(k, hsev, name, "only unusable TLSA records (%u): TLS "
 		    "required, no authentication", cnt.unusable);
@@ -898,9 +904,11 @@ json_list(const struct ck_list *l, const char *key, const char *const *names)
 
 	printf("  \"%s\": [", key);
 	for (i = 0; i < l->n; i++) {
-		printf("%s\n    {\"severity\": \"%s\", \"result\": \"%s\", "
-		    "\"scope\": ", i ? "," : "", sev_names[l->v[i].sev],
-		    names[l->v[i].sev]);
+		printf("%s\n    {\"severity\": \"%s\", ", i ? "," : "",
+		    sev_names[l->v[i].sev]);
+		if (names != NULL)
+			printf("\"result\": \"%s\", ", names[l->v[i].sev]);
+		printf("\"scope\": ");
 		json_str(l->v[i].scope);
 		printf(", \"text\": ");
 		json_str(l->v[i].text);
@@ -930,7 +938,7 @@ ck_output(struct ck *k, const char *domain)
 		json_str(domain);
 		printf(",\n  \"port\": %d,\n  \"status\": \"%s\",\n  \"exit\": "
 		    "%d,\n", k->port, status[sev], code[sev]);
-		json_list(&k->findings, "findings", sev_names);
+		json_list(&k->findings, "findings", NULL);
 		printf(",\n");
 		json_list(&k->verdicts, "verdicts", verdict_names);
 		printf("\n}\n");
@@ -1100,6 +1108,7 @@ cmd_check(const struct conf *conf, int argc, char *argv[])
 		else if (strcmp(argv[i], "--ns") == 0)
 			k.ns = true;
 		else if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+			k.at_text = argv[i + 1];
 			if ((k.at = parse_at(argv[++i])) <= 0) {
 				fprintf(stderr, "danerelay: check: --at %s: want "
 				    "+N[smhdw], e.g. +30d\n", argv[i]);
@@ -1148,12 +1157,16 @@ cmd_check(const struct conf *conf, int argc, char *argv[])
 	check_domain(&k, domain);
 	rv = ck_output(&k, domain);
 out:
+	/* A probe that failed may leave its QUIT lingering on the loop
+	 * (relay/smtp_client.c, at most 5 s): with the resolver gone, the
+	 * loop runs until they are done. */
+	resolver_free(k.r);
+	event_base_dispatch(k.base);
 	for (a = 0; a < ALG_N; a++)
 		if (k.tc[a] != NULL)
 			tls_client_free(k.tc[a]);
 	ck_list_free(&k.findings);
 	ck_list_free(&k.verdicts);
-	resolver_free(k.r);
 	event_base_free(k.base);
 	return rv;
 }
