@@ -40,6 +40,7 @@
  */
 #include "relay/cmd_check.h"
 #include "conf/conf.h"
+#include "relay/check_ns.h"
 #include "relay/policy.h"
 #include "relay/smtp_client.h"
 #include "relay/util.h"
@@ -112,6 +113,7 @@ struct ck {
 	long			 at;		/* --at seconds from now, 0: none */
 	const char		*at_text;	/* as given: "+30d" */
 	bool			 ns;
+	struct check_ns_ctx	*nsctx;		/* --ns */
 	time_t			 now;
 	struct ck_list		 findings, verdicts;
 	/* one pending lookup at a time */
@@ -296,7 +298,8 @@ ck_tlsa_records(struct ck *k, const char *scope, const struct dane_tlsa *dt,
 
 /* TLSA TTL advice (the publishing how-to: 30 minutes to 1 hour). */
 static void
-ck_ttl_advice(struct ck *k, const char *scope, const char *owner, uint32_t ttl)
+ck_ttl_advice(struct ck *k, const char *scope, const char *owner, uint32_t ttl,
+    bool from_ns)
 {
 	if (ttl > TTL_ADVICE_MAX)
 		finding(k, SEV_WARN, scope, "advice: TLSA %s TTL %u s is longer "
@@ -305,9 +308,10 @@ ck_ttl_advice(struct ck *k, const char *scope, const char *owner, uint32_t ttl)
 		    owner, ttl, TTL_ADVICE_MIN, TTL_ADVICE_MAX);
 	else if (ttl < TTL_ADVICE_MIN)
 		finding(k, SEV_INFO, scope, "advice: TLSA %s TTL %u s is shorter "
-		    "than the recommended %u-%u s (as a validating resolver sees "
-		    "it; its cache may cap it: --ns shows the zone's value)",
-		    owner, ttl, TTL_ADVICE_MIN, TTL_ADVICE_MAX);
+		    "than the recommended %u-%u s%s", owner, ttl, TTL_ADVICE_MIN,
+		    TTL_ADVICE_MAX, from_ns ? " (as the name servers serve it)" :
+		    " (as a validating resolver sees it; its cache may cap it: "
+		    "--ns shows the zone's value)");
 }
 
 /* --------------------------------------------------------------- probes */
@@ -707,6 +711,89 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 	return sev;
 }
 
+/* --ns: what each authoritative server of owner's zone serves. */
+static void
+ck_ns(struct ck *k, const char *scope, const char *owner)
+{
+	struct check_ns	 ns;
+	char		 err[300], **all = NULL;
+	size_t		 nall = 0, i, j, m, nbad = 0, nans = 0;
+	uint32_t	 maxttl = 0;
+
+	if (k->nsctx == NULL && (k->nsctx = check_ns_new(k->conf->resolver_config,
+	    k->conf->trust_anchor_file, err, sizeof(err))) == NULL) {
+		finding(k, SEV_UNKNOWN, scope, "%s", err);
+		return;
+	}
+	if (check_ns_tlsa(k->nsctx, owner, &ns) == -1) {
+		verdict(k, SEV_UNKNOWN, owner, "--ns: %s", ns.err);
+		check_ns_clear(&ns);
+		return;
+	}
+	finding(k, SEV_INFO, scope, "--ns: %s is in zone %s, %zu name server "
+	    "address%s", owner, ns.zone, ns.nsrv, ns.nsrv == 1 ? "" : "es");
+	/* every record any server serves */
+	for (i = 0; i < ns.nsrv; i++)
+		for (j = 0; ns.srv[i].answered && j < ns.srv[i].nrr; j++) {
+			for (m = 0; m < nall; m++)
+				if (strcmp(all[m], ns.srv[i].rr[j]) == 0)
+					break;
+			if (m < nall)
+				continue;
+			all = realloc(all, (nall + 1) * sizeof(*all));
+			if (all == NULL)
+				abort();
+			all[nall++] = ns.srv[i].rr[j];
+		}
+	for (i = 0; i < ns.nsrv; i++) {
+		const struct check_ns_server *sv = &ns.srv[i];
+		bool lacks = false;
+
+		if (!sv->answered) {
+			finding(k, SEV_WARN, scope, "--ns: %s[%s]: no answer: %s",
+			    sv->name, sv->addr, sv->err);
+			nbad++;
+			continue;
+		}
+		nans++;
+		if (sv->ttl > maxttl)
+			maxttl = sv->ttl;
+		finding(k, sv->aa ? SEV_INFO : SEV_WARN, scope, "--ns: %s[%s]: "
+		    "TLSA %s: %zu record%s%s%u%s", sv->name, sv->addr, owner,
+		    sv->nrr, sv->nrr == 1 ? "" : "s", sv->nrr ? ", ttl " : "",
+		    sv->nrr ? sv->ttl : 0, sv->aa ? ", authoritative" :
+		    ", NOT authoritative (lame)");
+		if (!sv->aa)
+			lacks = true;
+		for (m = 0; m < nall; m++) {
+			for (j = 0; j < sv->nrr; j++)
+				if (strcmp(all[m], sv->rr[j]) == 0)
+					break;
+			if (j < sv->nrr)
+				continue;
+			finding(k, SEV_WARN, scope, "--ns: %s[%s] lacks TLSA %.80s%s, "
+			    "which another name server serves", sv->name,
+			    sv->addr, all[m], strlen(all[m]) > 80 ? "..." : "");
+			lacks = true;
+		}
+		if (lacks)
+			nbad++;
+	}
+	if (maxttl > 0)
+		ck_ttl_advice(k, scope, owner, maxttl, true);
+	if (nbad == 0)
+		verdict(k, SEV_OK, owner, "--ns: all %zu name server addresses "
+		    "of %s serve the same %zu TLSA record%s", ns.nsrv, ns.zone,
+		    nall, nall == 1 ? "" : "s");
+	else
+		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
+		    "%zu of %zu addresses lack records or do not answer: do not "
+		    "switch certificates until every one serves the new record",
+		    ns.zone, nbad, ns.nsrv);
+	free(all);
+	check_ns_clear(&ns);
+}
+
 /* ---------------------------------------------------------------- hosts */
 
 static void
@@ -803,8 +890,10 @@ check_host(struct ck *k, const char *name, size_t *budget)
 			ndt = policy_tlsa_rrset(tlsa, dt);
 			if (tlsa->state != DNS_BOGUS)
 				ck_tlsa_records(k, name, dt, ndt);
-			if (tlsa->state == DNS_SECURE)
-				ck_ttl_advice(k, name, tlsa->qname, tlsa->ttl);
+			if (tlsa->state == DNS_SECURE && !k->ns)
+				ck_ttl_advice(k, name, tlsa->qname, tlsa->ttl, false);
+			if (k->ns)
+				ck_ns(k, name, tlsa->canonname);
 		}
 		dane_tlsa_count(dt, ndt, &cnt);
 		in.base = bases[i];
@@ -1161,6 +1250,7 @@ out:
 	 * (relay/smtp_client.c, at most 5 s): with the resolver gone, the
 	 * loop runs until they are done. */
 	resolver_free(k.r);
+	check_ns_free(k.nsctx);
 	event_base_dispatch(k.base);
 	for (a = 0; a < ALG_N; a++)
 		if (k.tc[a] != NULL)
