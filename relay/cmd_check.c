@@ -669,8 +669,10 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 		p[i].dt = dt;
 		p[i].ndt = ndt;
 		sum[i][0] = atsum[i][0] = '\0';
-		if (i > 0 && !p[0].connected) {
-			/* unreachable: one report is enough */
+		if (i > 0 && (!p[0].connected || (!p[0].starttls &&
+		    !p[0].tls && p[0].fail != SMTP_FAIL_TLS))) {
+			/* unreachable or no STARTTLS: the signature
+			 * algorithms change nothing, one report is enough */
 			s[i] = SEV_INFO;
 			continue;
 		}
@@ -1107,7 +1109,7 @@ check_domain(struct ck *k, const char *domain)
 	    "DNSSEC validation: %s: %s", dnssec_validation_name(v), vdetail);
 	if (pmx.action != POL_MX_GO || !k->vok) {
 		verdict(k, SEV_UNKNOWN, domain, "cannot check: DNSSEC "
-		    "validation does not work here (%s)", vdetail);
+		    "validation %s here (%s)", dnssec_validation_name(v), vdetail);
 		return;
 	}
 

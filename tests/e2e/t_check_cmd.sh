@@ -11,7 +11,11 @@
 #   unusable.dane.test   only unusable records: TLS, no authentication: 1
 #   tlsabogus.mxhost.test  a host whose TLSA RRset is bogus: 2
 #   insecure.test        insecure MX and hosts: no DANE: 1
+#   names.dane.test      DANE-TA 2 1 1 ca: a chain naming the host passes
+#                        the name check, one naming wrong.example fails: 0, 2
+#   pass.check.test      served without STARTTLS: 2
 #   nx.secure.test       does not exist: 3
+#   a resolver that gets no answer: validation not confirmed: 3
 # and that no mail is sent (the sinks count connections, not messages).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
@@ -131,9 +135,43 @@ expect insecure "^mx1\.insecure\.test\[$INS_IP\]:25 warn: TLS TLSv1\.[23], unaut
 expect insecure "^mx1\.insecure\.test warn: no DANE: "
 expect insecure "^insecure\.test warn: no MX host is protected by DANE$"
 
+# --- DANE-TA: the name check against the reference identifiers
+NAMES_IP=$(addr_of mx.names.dane.test)
+N="mx\.names\.dane\.test\[$NAMES_IP\]:25"
+mx_sink names mx.names.dane.test mx.names.dane.test.ca
+check names names.dane.test 0
+expect names "^ok: $N: ECDSA: TLSA record 1 \(2 1 1\) matched the certificate at depth 2$"
+expect names "^ok: $N: ECDSA: DANE-TA name check passed: the certificate names mx\.names\.dane\.test \(reference identifiers: mx\.names\.dane\.test, names\.dane\.test"
+expect names "^$N pass: TLSA 2 1 1 matched at depth 2 \(ECDSA\), no RSA chain$"
+sink_stop names
+mx_sink names2 mx.names.dane.test mx.names.dane.test.nomatch
+check names_bad names.dane.test 2
+expect names_bad "^critical: $N: ECDSA: DANE-TA name check failed: reference identifiers mx\.names\.dane\.test, names\.dane\.test"
+expect names_bad "^$N fail: ECDSA: certificate names do not match any reference identifier \(certificate-host-mismatch\), no RSA chain$"
+sink_stop names2
+
+# --- usable TLSA records, no STARTTLS: critical, probed once
+sink_stop pass
+mx_sink plain mx.pass.check.test -
+check plain pass.check.test 2
+expect plain "^critical: $P: ECDSA: STARTTLS not offered: TLSA records require it$"
+expect plain "^$P fail: STARTTLS not offered$"
+reject plain "^critical: $P: RSA:"
+[ "$(stat_of plain messages)" = 0 ] || fail "check sent mail"
+
 # --- a domain that does not exist: unknown
 check nx nx.secure.test 3
 expect nx "^nx\.secure\.test unknown: nx\.secure\.test does not exist"
+
+# --- no DNS answers: validation cannot be confirmed: unknown, no probe
+no_delivery_dns > "$T/nodns.conf"
+sed "s|^resolver_config = .*|resolver_config = $T/nodns.conf|" "$T/relay.conf" > "$T/nodns-relay.conf"
+"$BIN" -c "$T/nodns-relay.conf" check pass.check.test > "$T/nodns.out" 2>&1
+st=$?
+cat "$T/nodns.out"
+[ "$st" -eq 3 ] || fail "check without DNS: exit $st, want 3"
+expect nodns "^pass\.check\.test unknown: cannot check: DNSSEC validation not confirmed here"
+reject nodns "\[[0-9.]*\]:25"
 
 # --- usage errors: unknown, on stderr
 "$BIN" -c "$T/relay.conf" check > "$T/usage.out" 2>&1
