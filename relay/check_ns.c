@@ -198,9 +198,8 @@ compare_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Parse a reply into srv; -1 + srv->err if it is not usable. */
-static int
-parse_reply(const unsigned char *m, size_t len, uint16_t id, const char *owner,
+int
+check_ns_parse(const unsigned char *m, size_t len, uint16_t id, const char *owner,
     struct check_ns_server *srv, bool *tc)
 {
 	size_t	 off = 12, i, an, qd;
@@ -373,7 +372,7 @@ ask(const char *addr, const char *owner, struct check_ns_server *srv)
 		snprintf(srv->err, sizeof(srv->err), "no answer in %d x %d ms",
 		    TRIES, TRY_MS);
 	close(fd);
-	if (n >= 0 && parse_reply(r, (size_t)n, id, owner, srv, &tc) == 0 &&
+	if (n >= 0 && check_ns_parse(r, (size_t)n, id, owner, srv, &tc) == 0 &&
 	    !tc)
 		srv->answered = true;
 	else if (n >= 0 && tc) {
@@ -389,7 +388,7 @@ ask(const char *addr, const char *owner, struct check_ns_server *srv)
 		if (n < 0)
 			snprintf(srv->err, sizeof(srv->err), "truncated, and no "
 			    "answer over TCP");
-		else if (parse_reply(r, (size_t)n, id, owner, srv, &tc) == 0)
+		else if (check_ns_parse(r, (size_t)n, id, owner, srv, &tc) == 0)
 			srv->answered = true;
 	}
 	free(r);

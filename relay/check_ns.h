@@ -55,4 +55,15 @@ int		 check_ns_tlsa(struct check_ns_ctx *, const char *owner,
 		    struct check_ns *out);
 void		 check_ns_clear(struct check_ns *);
 
+/*
+ * One reply (m, len) to the query with id for owner/TLSA: sets srv's aa,
+ * rcode, and rr/nrr/ttl from the answer records of type TLSA owned by
+ * owner (compression pointers followed, at most 32 jumps); *tc: the
+ * reply was truncated. 0, or -1 with srv->err for a reply that is
+ * malformed, unrelated (other id, not a response) or an error rcode
+ * (other than NXDOMAIN). Exposed for tests/unit/test_check_ns.c.
+ */
+int		 check_ns_parse(const unsigned char *m, size_t len, uint16_t id,
+		    const char *owner, struct check_ns_server *srv, bool *tc);
+
 #endif

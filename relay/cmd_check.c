@@ -622,8 +622,8 @@ probe_at(struct ck *k, const char *scope, enum ck_alg alg,
 		    i <= p->tr.dane.depth))
 			breaks = true;
 		if (sum[0] == '\0')
-			snprintf(sum, sumlen, "certificate at depth %d expires %s%s",
-			    i, date, breaks ? "" : "");
+			snprintf(sum, sumlen, "certificate at depth %d expires %s",
+			    i, date);
 	}
 	if (breaks && p->tr.dane.usage == DANE_USAGE_DANE_EE)
 		finding(k, SEV_WARN, scope, "%s: at %s: the leaf will have been "
@@ -659,7 +659,7 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 	char			 scope[600], ip[DNS_ADDR_TEXT_MAX];
 	char			 sum[ALG_N][600], atsum[ALG_N][200], line[1600];
 	enum ck_sev		 sev = SEV_OK, s[ALG_N];
-	size_t			 i, o = 0, nhs = 0, nok = 0;
+	size_t			 i, o = 0, nhs = 0;
 
 	rr_addr_ntop(a, ip, sizeof(ip));
 	snprintf(scope, sizeof(scope), "%s[%s]:%d", host, ip, k->port);
@@ -681,8 +681,6 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 		    sum[i], sizeof(sum[i]));
 		if (p[i].tls)
 			nhs++;
-		if (s[i] == SEV_OK)
-			nok++;
 		if (k->at > 0 && p[i].tls)
 			s[i] = worse(s[i], probe_at(k, scope, (enum ck_alg)i,
 			    &p[i], atsum[i], sizeof(atsum[i])));
@@ -709,7 +707,6 @@ check_addr(struct ck *k, const char *host, const struct dns_addr *a,
 			break;
 	}
 	verdict(k, sev, scope, "%s", line);
-	(void)nok;
 	return sev;
 }
 
