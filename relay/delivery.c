@@ -26,6 +26,7 @@
 
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "relay/addr_literal.h"
 #include "relay/delivery.h"
 #include "relay/log.h"
 #include "relay/policy.h"
@@ -1170,12 +1171,68 @@ attempt_connect(struct delivery_attempt *a)
 	return true;
 }
 
+/*
+ * A recipient domain that is an address literal (allow_address_literals):
+ * no name, so no MX and no TLSA to look up (RFC 7672 applies to names):
+ * dane-only defers, every other policy connects to the address with the
+ * TLS it allows short of DANE.
+ */
+static void
+attempt_literal(struct delivery_attempt *a)
+{
+	struct dlv_addr *ad = &a->addrs[0];
+	enum tls_policy pol = a->dest.tls_policy;
+
+	if (!a->d->conf->allow_address_literals ||
+	    addr_literal_parse(a->domain, &ad->a) == -1) {
+		attempt_all(a, DLV_PERM, "5.1.3", "address literal recipients "
+		    "are not allowed (allow_address_literals)", TLSRPT_NONE);
+		attempt_finish(a);
+		return;
+	}
+	if (pol == TLS_POLICY_DANE_ONLY && !a->dest.test_mode) {
+		log_warnx(a->qid, "address literal %s: no host name to look "
+		    "TLSA records up for, dane-only cannot deliver", a->domain);
+		attempt_all(a, DLV_TEMP, "4.7.5", "address literal has no host "
+		    "name for DANE; tls_policy dane-only cannot deliver to it",
+		    TLSRPT_NONE);
+		attempt_finish(a);
+		return;
+	}
+	memset(&a->mx, 0, sizeof(a->mx));
+	a->mx.status = MX_HOSTS;
+	a->mx.state = DNS_INSECURE;
+	a->mx.domain = xstrdup(a->domain);
+	a->mx.hosts = xcalloc(1, sizeof(*a->mx.hosts));
+	a->mx.hosts[0].name = xstrdup(a->domain);
+	a->mx.nhosts = 1;
+	a->mx_built = true;
+	ad->secure = false;
+	a->naddrs = 1;
+	memset(&a->ph, 0, sizeof(a->ph));
+	a->ph.action = POL_CONNECT;
+	a->ph.test_mode = a->dest.test_mode;
+	a->ph.level = pol == TLS_POLICY_NONE ? TLS_LEVEL_NONE :
+	    pol == TLS_POLICY_ENCRYPT ? TLS_LEVEL_ENCRYPT : TLS_LEVEL_MAY;
+	log_info(a->qid, "address literal %s: no DNS name, DANE does not "
+	    "apply; TLS %s", a->domain, policy_level_name(a->ph.level));
+	a->addridx = 0;
+	a->plaintext_retry = false;
+	a->step = DLV_CONNECT;
+}
+
 static void
 attempt_step(struct delivery_attempt *a)
 {
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
+			if (a->domain[0] == '[') {
+				attempt_literal(a);
+				if (a->step != DLV_CONNECT)
+					return;
+				continue;
+			}
 			if (policy_dane(a->dest.tls_policy) &&
 			    a->d->validation == 0) {
 				a->waiting_validation = true;
