@@ -299,6 +299,7 @@ daemon_reload_conf(struct daemon *d)
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
+	delivery_recheck_validation(d->dlv);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
@@ -327,47 +328,70 @@ daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
 struct vwait {
 	struct event_base	*base;
 	bool			 done;
-	bool			 ok;
-	char			 detail[256];
+	bool			 late;		/* VCHECK_START_WAIT passed */
+	enum dnssec_validation	 v;
+	char			 detail[320];
 };
 
+#define VCHECK_START_WAIT 10	/* seconds start-up waits for the first check */
+
 static void
-daemon_validation_cb(bool ok, const char *detail, void *arg)
+daemon_validation_late(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vwait *w = arg;
+
+	w->late = true;
+	event_base_loopbreak(w->base);
+}
+
+static void
+daemon_validation_cb(enum dnssec_validation v, const char *detail, void *arg)
 {
 	struct vwait *w = arg;
 
 	w->done = true;
-	w->ok = ok;
+	w->v = v;
 	snprintf(w->detail, sizeof(w->detail), "%s", detail ? detail : "");
 	event_base_loopbreak(w->base);
 }
 
 /*
- * Rule 16 (issue 5): under a global dane-only, delivery without working
- * DNSSEC validation is impossible: wait for the engine's self-check (the
- * resolver is bounded by its own timeouts) and refuse to start if it fails.
+ * Rule 16: under a global dane-only, a validator that does not validate
+ * (resolver/selfcheck.h: it answers insecure for its own trust anchor) is
+ * a configuration error: wait for the first self-check (at most
+ * VCHECK_START_WAIT) and refuse to start. DNS that does not answer yet is
+ * no reason to stop: start, and let deliveries wait for validation.
  */
 static int
 daemon_check_validation(struct event_base *base, struct delivery *dlv,
     const char *path)
 {
+	struct timeval tv = { VCHECK_START_WAIT, 0 };
+	struct event *late;
 	struct vwait w;
 
 	memset(&w, 0, sizeof(w));
 	w.base = base;
+	if ((late = evtimer_new(base, daemon_validation_late, &w)) == NULL)
+		fatalx("cannot create a timer");
+	evtimer_add(late, &tv);
 	delivery_on_validation(dlv, daemon_validation_cb, &w);
-	while (!w.done)
+	while (!w.done && !w.late)
 		if (event_base_dispatch(base) != 0 && !w.done)
 			break;		/* error, or nothing left to wait for */
 	delivery_on_validation(dlv, NULL, NULL);
-	if (w.done && w.ok)
+	event_free(late);
+	if (!w.done || w.v != VALIDATION_BROKEN) {
+		if (!w.done || w.v != VALIDATION_OK)
+			log_warnx(NULL, "tls_policy dane-only: DNSSEC validation "
+			    "not confirmed yet (%s): starting, deliveries wait "
+			    "for it", w.done ? w.detail : "check did not finish");
 		return 0;
+	}
 	fprintf(stderr, "danerelay: %s: tls_policy dane-only: DNSSEC "
-	    "validation does not work (%s), not starting\n", path,
-	    w.done ? w.detail : "check did not finish");
+	    "validation does not work (%s), not starting\n", path, w.detail);
 	log_warnx(NULL, "%s: tls_policy dane-only: DNSSEC validation does not "
-	    "work (%s), not starting", path,
-	    w.done ? w.detail : "check did not finish");
+	    "work (%s), not starting", path, w.detail);
 	return -1;
 }
 
