@@ -509,6 +509,9 @@ probe_report(struct ck *k, const char *scope, enum ck_alg alg,
 		    "STARTTLS %s", an, p->starttls ? "offered" : "not offered");
 	if (p->tls) {
 		finding(k, SEV_INFO, scope, "%s: %s", an, p->tr.desc);
+		/* the client refuses anything older (tls/tls_client.c) */
+		finding(k, SEV_INFO, scope, "%s: TLS version %s: 1.2 or later "
+		    "required: ok", an, p->version);
 		for (i = 0; i < p->nchain; i++)
 			finding(k, SEV_INFO, scope, "%s: chain depth %d: %s key, "
 			    "subject %s", an, i, p->chain[i].alg,

@@ -7,6 +7,7 @@
 # 2 critical, 3 unknown) are asserted for:
 #   pass.check.test      ECDSA and RSA chains, a 3 1 1 record for each: 0
 #   half.check.test      both chains, only the ECDSA one has a record: 2
+#                        (over TLS 1.3 and over TLS 1.2)
 #   none.dane.test       usable records, none matches (wrong key): 2
 #   unusable.dane.test   only unusable records: TLS, no authentication: 1
 #   tlsabogus.mxhost.test  a host whose TLSA RRset is bogus: 2
@@ -45,8 +46,11 @@ reject() {	# NAME REGEX: no such line
 	ok "$1: lacks /$2/"
 }
 
-two_chains() {	# NAME HOST: a sink presenting HOST's ECDSA and RSA chains
-	mx_sink "$1" "$2" "$2" -c "$CERTS/$2.rsa.chain.crt" -k "$CERTS/$2.rsa.key"
+two_chains() {	# NAME HOST [sink args]: a sink presenting HOST's ECDSA and RSA chains
+	local name=$1 host=$2
+	shift 2
+	mx_sink "$name" "$host" "$host" -c "$CERTS/$host.rsa.chain.crt" \
+	    -k "$CERTS/$host.rsa.key" "$@"
 }
 
 # --- a domain that passes, for both algorithms
@@ -99,6 +103,13 @@ expect half "^$H fail: TLSA 3 1 1 matched at depth 0 \(ECDSA\), RSA: no TLSA rec
 expect half "^critical: $H: RSA: authentication failed: .*\(tlsa-invalid\)$"
 expect half "^mx\.half\.check\.test fail: "
 expect half "^DANE CRITICAL - half\.check\.test"
+# the same over TLS 1.2, where the cipher suite names the key type
+sink_stop half
+two_chains half12 mx.half.check.test -V 1.2
+check half12 half.check.test 2
+expect half12 "^info: $H: RSA: TLSv1\.2 with cipher ECDHE-RSA-"
+expect half12 "^info: $H: ECDSA: TLS version TLSv1\.2: 1\.2 or later required: ok$"
+expect half12 "^$H fail: TLSA 3 1 1 matched at depth 0 \(ECDSA\), RSA: no TLSA record matched the certificate chain \(tlsa-invalid\)$"
 
 # --- a wrong key: usable records, none matches
 NONE_IP=$(addr_of mx.none.dane.test)
