@@ -79,6 +79,7 @@
 #define TTL_ADVICE_MAX	3600
 
 #define CHAIN_MAX	8
+#define PROBE_TIMEOUT_MAX 30	/* seconds, per SMTP stage of a probe */
 
 enum ck_sev { SEV_INFO, SEV_OK, SEV_WARN, SEV_CRIT, SEV_UNKNOWN };
 
@@ -454,6 +455,12 @@ static const struct smtp_client_cbs probe_cbs = {
 	probe_event, probe_ready, probe_rcpt, probe_done, probe_closed,
 };
 
+static unsigned
+cap(unsigned secs)
+{
+	return secs == 0 || secs > PROBE_TIMEOUT_MAX ? PROBE_TIMEOUT_MAX : secs;
+}
+
 static void
 probe_run(struct ck *k, enum ck_alg alg, const struct dns_addr *a,
     const char *host, const struct tls_secctx *sec, struct ck_probe *p)
@@ -469,11 +476,13 @@ probe_run(struct ck *k, enum ck_alg alg, const struct dns_addr *a,
 	prm.helo_name = conf->hostname ? conf->hostname : "localhost";
 	prm.tls = k->tc[alg];
 	prm.sec = *sec;
-	prm.connect_timeout = conf->connect_timeout;
-	prm.greeting_timeout = conf->greeting_timeout;
-	prm.command_timeout = conf->command_timeout;
-	prm.data_timeout = conf->data_timeout;
-	prm.data_done_timeout = conf->data_done_timeout;
+	/* a monitoring check must finish: the configured timeouts, each
+	 * capped (a hung server is a finding, not a wait of minutes) */
+	prm.connect_timeout = cap(conf->connect_timeout);
+	prm.greeting_timeout = cap(conf->greeting_timeout);
+	prm.command_timeout = cap(conf->command_timeout);
+	prm.data_timeout = cap(conf->data_timeout);
+	prm.data_done_timeout = cap(conf->data_done_timeout);
 	p->k = k;
 	p->match_idx = -1;
 	p->c = smtp_client_connect(k->base, &prm, &probe_cbs, p);
