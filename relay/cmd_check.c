@@ -190,12 +190,13 @@ ck_list_free(struct ck_list *l)
 	free(l->v);
 }
 
-/* Peer text (subjects, replies) with control characters made visible. */
+/* Peer text (subjects, replies): printable ASCII only, so that neither
+ * a terminal nor a JSON parser is fed what the peer chose. */
 static void
 clean(char *s)
 {
 	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			*s = '?';
 }
 
