@@ -26,6 +26,7 @@ struct resolver;
 struct tls_client;
 struct delivery;			/* the engine, opaque: one per process */
 struct delivery_attempt;		/* one attempt in flight, opaque */
+struct dlv_trace;
 
 enum dlv_status {
 	DLV_OK,				/* delivered (2xx after ".") */
@@ -45,6 +46,9 @@ struct dlv_outcome {
 	char			 text[512];	/* "550 5.1.1 user unknown" or our reason */
 	char			 mx[256];	/* host that answered, "" if none */
 	enum tlsrpt_type	 rpt;
+	/* the attempt's decision trace (relay/dlv_trace.h); borrowed for
+	 * the callback, dlv_trace_ref() to keep it */
+	struct dlv_trace	*trace;
 };
 
 /* Called once per attempt, on the loop, never from inside delivery_start. */

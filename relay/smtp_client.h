@@ -176,6 +176,9 @@ void		 smtp_client_free(struct smtp_client *);
 unsigned	 smtp_client_ext(const struct smtp_client *);	/* SMTP_EXT_* */
 /* The TLS outcome, NULL when the session is not encrypted. */
 const struct tls_result *smtp_client_tls(const struct smtp_client *);
+/* Our own address on the connection, as text ("192.0.2.7"). 0 / -1. */
+int		 smtp_client_local_addr(const struct smtp_client *, char *buf,
+		    size_t len);
 unsigned	 smtp_client_messages(const struct smtp_client *);	/* transactions ended (done() calls) */
 /* tls_secctx_key() of this connection's context and peer (reuse, rule 15). */
 void		 smtp_client_key(const struct smtp_client *, unsigned char key[TLS_KEY_LEN]);
