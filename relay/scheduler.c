@@ -17,7 +17,9 @@
 #include "relay/scheduler.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "relay/acct.h"
 #include "relay/delivery.h"
+#include "relay/dlv_trace.h"
 #include "relay/dsn.h"
 #include "relay/log.h"
 #include "relay/relay.h"
@@ -53,6 +55,8 @@ struct smsg {
 	enum smsg_list		 list;
 	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
 	bool			 onedom;	/* every recipient in one domain */
+	struct dlv_trace	**trace;	/* per recipient: its last attempt (queue explain) */
+	bool			 deleted;	/* queue delete: files gone, freed when not busy */
 };
 
 /*
@@ -242,11 +246,15 @@ smsg_unlink(struct smsg *m)
 	m->list = L_NONE;
 }
 
+static void smsg_drop_traces(struct smsg *);
+static void sched_keep_trace(struct smsg *, size_t, struct dlv_trace *);
+
 static void
 smsg_free(struct smsg *m)
 {
 	smsg_unlink(m);
 	TAILQ_REMOVE(&m->s->all, m, all);
+	smsg_drop_traces(m);
 	queue_envelope_free(m->env);
 	free(m->busy);
 	free(m);
@@ -286,11 +294,17 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 	bool			 due = false, fresh = true;
 	size_t			 i;
 
+	if (m->deleted) {		/* queue delete, waiting for its DSN */
+		smsg_unlink(m);
+		return;
+	}
 	if (m->nbusy == 0 && smsg_all_final(m)) {
 		smsg_remove(m);
 		return;
 	}
 	smsg_unlink(m);
+	if (m->env->held)		/* queue hold: off every list */
+		return;
 	for (i = 0; i < m->env->nrcpts; i++) {
 		r = &m->env->rcpts[i];
 		if (m->busy[i] || (r->state != RCPT_PENDING &&
@@ -552,6 +566,13 @@ sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
 	for (i = 0; i < sd->n; i++)
 		m->busy[sd->b[i].idx] = false;
 	m->nbusy--;
+	if (m->deleted) {
+		sbounce_free(sd->b, sd->n);
+		free(sd);
+		if (m->nbusy == 0)
+			smsg_free(m);
+		return;
+	}
 	if (s->stopping) {
 		/* the queue is closing: the recipients are recorded as they
 		 * were; after a restart they bounce again (at least once) */
@@ -630,8 +651,10 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	(void)da;
 	seen = xcalloc(env->nrcpts, sizeof(*seen));
 	for (i = 0; i < n; i++)
-		if (o[i].idx < env->nrcpts)
+		if (o[i].idx < env->nrcpts) {
 			seen[o[i].idx] = true;
+			sched_keep_trace(m, o[i].idx, o[i].trace);
+		}
 	expire = env->arrival + (time_t)c->max_queue_lifetime;
 	/*
 	 * Does this attempt settle the message with no DSN to commit? Then
@@ -660,6 +683,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
 			    last);
+			acct_outcome(ACCT_DELIVERED, env, &o[i], att, text);
 			continue;
 		}
 		if (o[i].status == DLV_TEMP && now < expire) {
@@ -676,6 +700,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
 			    text);
+			acct_outcome(ACCT_TRANSIENT, env, &o[i], att, text);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
@@ -684,6 +709,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		b[nb].attempts = att;
 		b[nb].diag = xstrdup(text);
 		b[nb].mx = o[i].mx[0] != '\0' ? xstrdup(o[i].mx) : NULL;
+		acct_outcome(ACCT_BOUNCED, env, &o[i], att, text);
 		if (o[i].status == DLV_PERM) {
 			if (o[i].esc[0] == '5')
 				str_copy(b[nb].status, o[i].esc,
@@ -985,4 +1011,137 @@ scheduler_free(struct scheduler *s)
 	relay_conf_unref(s->rc);
 	free(s->scratch);
 	free(s);
+}
+
+/* ------------------------------------------------- queue tool (control) */
+
+/* Keep the attempt's trace for recipient i (queue explain). */
+static void
+sched_keep_trace(struct smsg *m, size_t i, struct dlv_trace *t)
+{
+	if (t == NULL)
+		return;
+	if (m->trace == NULL)
+		m->trace = xcalloc(m->env->nrcpts, sizeof(*m->trace));
+	dlv_trace_unref(m->trace[i]);
+	m->trace[i] = dlv_trace_ref(t);
+}
+
+static void
+smsg_drop_traces(struct smsg *m)
+{
+	size_t i;
+
+	if (m->trace == NULL)
+		return;
+	for (i = 0; i < m->env->nrcpts; i++)
+		dlv_trace_unref(m->trace[i]);
+	free(m->trace);
+	m->trace = NULL;
+}
+
+static struct smsg *
+sched_find(struct scheduler *s, const char *id)
+{
+	struct smsg *m;
+
+	TAILQ_FOREACH(m, &s->all, all)
+		if (!m->deleted && strcmp(m->env->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+void
+scheduler_walk(struct scheduler *s, const char *id, sched_walk_cb *cb,
+    void *arg)
+{
+	struct sched_view v;
+	struct smsg *m;
+
+	TAILQ_FOREACH(m, &s->all, all) {
+		if (m->deleted || (id != NULL && strcmp(m->env->id, id) != 0))
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.env = m->env;
+		v.busy = m->busy;
+		v.trace = m->trace;
+		cb(&v, arg);
+	}
+}
+
+size_t
+scheduler_flush_some(struct scheduler *s, const char *id, const char *domain)
+{
+	struct smsg	*m;
+	char		 d[DOMAIN_MAX];
+	size_t		 i, n = 0;
+
+	if (!s->started || s->stopping)
+		return 0;
+	TAILQ_FOREACH(m, &s->all, all) {
+		if (m->deleted || (id != NULL && strcmp(m->env->id, id) != 0))
+			continue;
+		for (i = 0; i < m->env->nrcpts; i++) {
+			if (m->env->rcpts[i].state != RCPT_DEFERRED ||
+			    m->busy[i] || m->env->rcpts[i].next_attempt == 0)
+				continue;
+			if (domain != NULL && strcmp(sched_rcpt_domain(
+			    m->env->rcpts[i].addr, d, sizeof(d)), domain) != 0)
+				continue;
+			m->env->rcpts[i].next_attempt = 0;
+			n++;
+		}
+	}
+	evtimer_del(s->ev_timer);
+	sched_timer(-1, 0, s);
+	return n;
+}
+
+int
+scheduler_hold(struct scheduler *s, const char *id, bool hold)
+{
+	struct smsg *m;
+
+	if ((m = sched_find(s, id)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (m->env->held == hold)
+		return 0;
+	if (queue_msg_hold(s->queue, m->env, hold, NULL, NULL) == -1)
+		return -1;
+	/* an attempt in flight ends normally; placing then parks it */
+	if (s->started && !s->stopping) {
+		smsg_place(m, time(NULL));
+		sched_kick(s);
+	}
+	return 0;
+}
+
+int
+scheduler_delete(struct scheduler *s, const char *id)
+{
+	struct sattempt *a, *next;
+	struct smsg *m;
+
+	if ((m = sched_find(s, id)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (queue_msg_remove(s->queue, m->env->id) == -1)
+		return -1;
+	m->deleted = true;
+	/* attempts in flight stop here: the message is gone */
+	for (a = TAILQ_FIRST(&s->attempts); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, link);
+		if (a->m != m)
+			continue;
+		delivery_cancel(a->da);
+		sattempt_free(a);
+	}
+	smsg_unlink(m);
+	if (m->nbusy == 0)		/* else a DSN commit still holds it */
+		smsg_free(m);
+	sched_kick(s);
+	return 0;
 }

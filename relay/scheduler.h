@@ -38,6 +38,31 @@ void		 scheduler_stop(struct scheduler *);
 /* After queue_close(): frees every envelope. */
 void		 scheduler_free(struct scheduler *);
 
+/* --- the queue tool (relay/queue_ctl.c, over the control socket) --- */
+
+struct dlv_trace;
+
+/* One queued message as the queue tool sees it; valid during the call. */
+struct sched_view {
+	const struct queue_envelope *env;	/* env->held: on hold */
+	const bool		*busy;		/* per recipient: in an attempt now */
+	struct dlv_trace *const	*trace;		/* per recipient or NULL: last attempt */
+};
+typedef void sched_walk_cb(const struct sched_view *, void *arg);
+/* Every message (id NULL) or the one with that id, in arrival order. */
+void		 scheduler_walk(struct scheduler *, const char *id,
+		    sched_walk_cb *, void *arg);
+/* Deferred recipients of message id / of domain (NULL: any) due now. */
+size_t		 scheduler_flush_some(struct scheduler *, const char *id,
+		    const char *domain);
+/*
+ * Hold or release message id (journaled). A held message starts no
+ * attempt; one in flight ends normally first. 0, -1 + errno (ENOENT).
+ */
+int		 scheduler_hold(struct scheduler *, const char *id, bool hold);
+/* Remove message id now; attempts in flight are cancelled. 0 / -1 + errno. */
+int		 scheduler_delete(struct scheduler *, const char *id);
+
 /* --- pure helpers (unit tested) --- */
 
 /* Seconds to wait after the attempts-th failure (attempts >= 1). */
