@@ -1,8 +1,8 @@
 /*
  * relay/dlv_trace.c - the decision trace of one delivery attempt (see
- * dlv_trace.h). Fixed-size records: filling one never fails and never
- * allocates after dlv_trace_new(); hosts beyond TRACE_HOSTS_MAX go
- * unrecorded (the engine tries at most max_mx_hosts anyway).
+ * dlv_trace.h). Fixed-size records, one per host tried (the scheduler
+ * keeps a trace per deferred recipient, so it stays small); hosts beyond
+ * TRACE_HOSTS_MAX go unrecorded (the engine tries at most max_mx_hosts).
  */
 #include "relay/dlv_trace.h"
 #include "relay/util.h"
@@ -35,8 +35,10 @@ dlv_trace_ref(struct dlv_trace *t)
 void
 dlv_trace_unref(struct dlv_trace *t)
 {
-	if (t != NULL && --t->refs == 0)
+	if (t != NULL && --t->refs == 0) {
+		free(t->hosts);
 		free(t);
+	}
 }
 
 static struct trace_host *
@@ -65,6 +67,7 @@ dlv_trace_host(struct dlv_trace *t, const char *name, const char *addr_state,
 
 	if (t == NULL || t->nhosts >= TRACE_HOSTS_MAX)
 		return;
+	t->hosts = xreallocarray(t->hosts, t->nhosts + 1, sizeof(*t->hosts));
 	h = &t->hosts[t->nhosts++];
 	memset(h, 0, sizeof(*h));
 	str_copy(h->name, name, sizeof(h->name));

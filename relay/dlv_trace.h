@@ -18,7 +18,7 @@
 
 #include "tls/dane.h"
 
-#define TRACE_HOSTS_MAX	16		/* hosts kept per attempt */
+#define TRACE_HOSTS_MAX	32		/* hosts kept per attempt */
 #define TRACE_NAME_MAX	256
 #define TRACE_TEXT_MAX	512
 
@@ -59,7 +59,7 @@ struct dlv_trace {
 	bool			 mx_done;
 	char			 mx_state[16];		/* dns_state_name() */
 	char			 mx_text[TRACE_TEXT_MAX];	/* "2 hosts (a, b)", "null MX" ... */
-	struct trace_host	 hosts[TRACE_HOSTS_MAX];
+	struct trace_host	*hosts;			/* grown as hosts are tried */
 	size_t			 nhosts;
 };
 

@@ -22,7 +22,10 @@
  * due now (queue flush).
  */
 #include "conf/conf.h"
+#include "relay/acct.h"
 #include "relay/cmd_resolve.h"
+#include "relay/control.h"
+#include "relay/queue_ctl.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/listener.h"
@@ -49,53 +52,14 @@
 #define DEFAULT_CONF	"/etc/danerelay/danerelay.conf"
 #define STOP_GRACE_SECS	5	/* in-flight transactions may finish meanwhile */
 
-/*
- * `queue flush`: ask the daemon that owns spool_dir to retry every
- * deferred recipient now. The owner holds an flock on SPOOL/lock and wrote
- * its pid there; if we can take the lock, no daemon runs.
- */
-static int
-cmd_queue_flush(const char *spool)
-{
-	char	 path[PATH_MAX], buf[32];
-	ssize_t	 n;
-	long	 pid;
-	int	 fd;
-
-	snprintf(path, sizeof(path), "%s/lock", spool);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "danerelay: queue flush: %s: %s\n", path,
-		    strerror(errno));
-		return 1;
-	}
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		fprintf(stderr, "danerelay: queue flush: no daemon owns %s\n",
-		    spool);
-		close(fd);
-		return 1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	pid = strtol(buf, NULL, 10);
-	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) == -1) {
-		fprintf(stderr, "danerelay: queue flush: cannot signal pid "
-		    "%ld: %s\n", pid, pid <= 1 ? "no pid in lock file" :
-		    strerror(errno));
-		return 1;
-	}
-	printf("danerelay: queue flush: asked pid %ld to retry deferred "
-	    "mail now\n", pid);
-	return 0;
-}
-
 static void
 usage(void)
 {
 	fprintf(stderr,
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
-	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n");
+	    "       danerelay [-c FILE] queue list|flush [ID|@DOMAIN]|delete ID...|hold ID...|release ID...|explain ID [--json]\n"
+	    "       danerelay [-c FILE] reload|reopen\n");
 	exit(2);
 }
 
@@ -129,7 +93,9 @@ struct daemon {
 	struct resolver	*resolver;
 	struct tls_client *tlsc;
 	struct delivery	*dlv;
-	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1;
+	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
+	struct control	*control;	/* SPOOL/control: the queue tool */
+	struct queue_ctl qctl;
 	struct event	*ev_grace;
 };
 
@@ -257,6 +223,8 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 		relay_conf_unref(rc);
 		return;
 	}
+	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1)
+		log_warnx(NULL, "acct_file %s; keeping the previous one", err);
 	if (listen_changed(r->rc->conf, conf))
 		log_warnx(NULL, "listen addresses changed: they apply after a restart");
 	if (strcmp(r->rc->conf->spool_dir, conf->spool_dir) != 0)
@@ -265,6 +233,42 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
+}
+
+/* SIGUSR2 and the control socket's `reopen`: after log rotation. */
+static int
+daemon_reopen_files(void *arg, char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+	const char *lf = d->relay.rc->conf->log_file;
+	char e[512];
+
+	if (log_open(lf, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "log_file %s", e);
+		log_warnx(NULL, "reopen: log_file %s", e);
+		return -1;
+	}
+	if (acct_reopen(e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "acct_file %s", e);
+		log_warnx(NULL, "reopen: acct_file %s", e);
+		return -1;
+	}
+	log_info(NULL, "log_file and acct_file reopened");
+	return 0;
+}
+
+static void
+daemon_reopen(evutil_socket_t sig, short ev, void *arg)
+{
+	char err[600];
+
+	(void)daemon_reopen_files(arg, err, sizeof(err));
+}
+
+static void
+daemon_reload_ctl(void *arg)
+{
+	daemon_reload(SIGHUP, 0, arg);
 }
 
 struct vwait {
@@ -344,6 +348,11 @@ daemon_run(const char *path, struct conf *conf)
 		fatalx("evthread_use_pthreads failed");
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: acct_file %s\n", err);
+		log_warnx(NULL, "acct_file %s, not starting", err);
+		goto fail;
+	}
 	log_info(NULL, "starting with %s", path);
 
 	d.resolver = resolver_new(r->base, conf->resolver_config,
@@ -381,6 +390,17 @@ daemon_run(const char *path, struct conf *conf)
 		rv = 2;
 		goto fail;
 	}
+	/* the queue tool's socket; group: the daemon's own until a `group`
+	 * key exists */
+	d.qctl.sched = d.sched;
+	d.qctl.reload = daemon_reload_ctl;
+	d.qctl.reopen = daemon_reopen_files;
+	d.qctl.arg = &d;
+	if ((d.control = control_open(r->base, conf->spool_dir, getegid(),
+	    queue_ctl_handler, &d.qctl, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "%s, not starting", err);
+		goto fail;
+	}
 	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s, not starting", err);
 		goto fail;
@@ -389,14 +409,16 @@ daemon_run(const char *path, struct conf *conf)
 	d.ev_int = evsignal_new(r->base, SIGINT, daemon_stop, &d);
 	d.ev_hup = evsignal_new(r->base, SIGHUP, daemon_reload, &d);
 	d.ev_usr1 = evsignal_new(r->base, SIGUSR1, daemon_flush, &d);
+	d.ev_usr2 = evsignal_new(r->base, SIGUSR2, daemon_reopen, &d);
 	d.ev_grace = evtimer_new(r->base, daemon_grace_over, &d);
 	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
-	    d.ev_usr1 == NULL || d.ev_grace == NULL)
+	    d.ev_usr1 == NULL || d.ev_usr2 == NULL || d.ev_grace == NULL)
 		fatalx("cannot set up signal events");
 	evsignal_add(d.ev_term, NULL);
 	evsignal_add(d.ev_int, NULL);
 	evsignal_add(d.ev_hup, NULL);
 	evsignal_add(d.ev_usr1, NULL);
+	evsignal_add(d.ev_usr2, NULL);
 	log_info(NULL, "started");
 	scheduler_start(d.sched, r->queue, d.dlv);
 
@@ -405,6 +427,7 @@ daemon_run(const char *path, struct conf *conf)
 
 	listener_free(r->listener);
 	r->listener = NULL;
+	control_close(d.control);
 	/* no attempt may outlive the engine; recipients stay as queued */
 	scheduler_stop(d.sched);
 	delivery_free(d.dlv);
@@ -419,7 +442,9 @@ daemon_run(const char *path, struct conf *conf)
 	event_free(d.ev_int);
 	event_free(d.ev_hup);
 	event_free(d.ev_usr1);
+	event_free(d.ev_usr2);
 	event_free(d.ev_grace);
+	acct_close();
 	if (r->nsessions != 0)
 		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
 		    r->nsessions == 1 ? "" : "s");
@@ -430,6 +455,8 @@ daemon_run(const char *path, struct conf *conf)
 	log_close();
 	return 0;
 fail:
+	control_close(d.control);
+	acct_close();
 	if (d.sched != NULL)
 		scheduler_stop(d.sched);
 	if (d.dlv != NULL)
@@ -502,17 +529,9 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return rv;
 	}
-	if (argc > 0 && strcmp(argv[0], "queue") == 0) {
-		int rv;
+	if (argc > 0 && queue_ctl_is_command(argv[0])) {
+		int rv = queue_ctl_main(conf, argc, argv);
 
-		if (argc != 2 || strcmp(argv[1], "flush") != 0) {
-			fprintf(stderr, "danerelay: queue: only `queue flush` "
-			    "exists yet (list, delete, hold and release come "
-			    "with the control socket)\n");
-			conf_free(conf);
-			return 2;
-		}
-		rv = cmd_queue_flush(conf->spool_dir);
 		conf_free(conf);
 		return rv;
 	}

@@ -55,7 +55,7 @@ struct smsg {
 	enum smsg_list		 list;
 	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
 	bool			 onedom;	/* every recipient in one domain */
-	struct dlv_trace	**trace;	/* per recipient: its last attempt (queue explain) */
+	struct sched_last	*last;		/* per recipient: last deferral (queue explain) */
 	bool			 deleted;	/* queue delete: files gone, freed when not busy */
 };
 
@@ -247,7 +247,7 @@ smsg_unlink(struct smsg *m)
 }
 
 static void smsg_drop_traces(struct smsg *);
-static void sched_keep_trace(struct smsg *, size_t, struct dlv_trace *);
+static void sched_keep_trace(struct smsg *, const struct dlv_outcome *);
 
 static void
 smsg_free(struct smsg *m)
@@ -653,7 +653,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	for (i = 0; i < n; i++)
 		if (o[i].idx < env->nrcpts) {
 			seen[o[i].idx] = true;
-			sched_keep_trace(m, o[i].idx, o[i].trace);
+			sched_keep_trace(m, &o[i]);
 		}
 	expire = env->arrival + (time_t)c->max_queue_lifetime;
 	/*
@@ -1015,16 +1015,24 @@ scheduler_free(struct scheduler *s)
 
 /* ------------------------------------------------- queue tool (control) */
 
-/* Keep the attempt's trace for recipient i (queue explain). */
+/* Keep a deferred recipient's trace (queue explain); drop it otherwise. */
 static void
-sched_keep_trace(struct smsg *m, size_t i, struct dlv_trace *t)
+sched_keep_trace(struct smsg *m, const struct dlv_outcome *o)
 {
-	if (t == NULL)
+	struct sched_last *l;
+
+	if (m->last == NULL && (o->status != DLV_TEMP || o->trace == NULL))
 		return;
-	if (m->trace == NULL)
-		m->trace = xcalloc(m->env->nrcpts, sizeof(*m->trace));
-	dlv_trace_unref(m->trace[i]);
-	m->trace[i] = dlv_trace_ref(t);
+	if (m->last == NULL)
+		m->last = xcalloc(m->env->nrcpts, sizeof(*m->last));
+	l = &m->last[o->idx];
+	dlv_trace_unref(l->trace);
+	memset(l, 0, sizeof(*l));
+	if (o->status != DLV_TEMP)
+		return;
+	l->trace = dlv_trace_ref(o->trace);
+	l->host = dlv_trace_find(o->trace, o->mx);
+	l->rpt = (int)o->rpt;
 }
 
 static void
@@ -1032,12 +1040,12 @@ smsg_drop_traces(struct smsg *m)
 {
 	size_t i;
 
-	if (m->trace == NULL)
+	if (m->last == NULL)
 		return;
 	for (i = 0; i < m->env->nrcpts; i++)
-		dlv_trace_unref(m->trace[i]);
-	free(m->trace);
-	m->trace = NULL;
+		dlv_trace_unref(m->last[i].trace);
+	free(m->last);
+	m->last = NULL;
 }
 
 static struct smsg *
@@ -1064,7 +1072,7 @@ scheduler_walk(struct scheduler *s, const char *id, sched_walk_cb *cb,
 		memset(&v, 0, sizeof(v));
 		v.env = m->env;
 		v.busy = m->busy;
-		v.trace = m->trace;
+		v.last = m->last;
 		cb(&v, arg);
 	}
 }

@@ -41,12 +41,20 @@ void		 scheduler_free(struct scheduler *);
 /* --- the queue tool (relay/queue_ctl.c, over the control socket) --- */
 
 struct dlv_trace;
+struct trace_host;
+
+/* A deferred recipient's last attempt, from the engine's outcome. */
+struct sched_last {
+	struct dlv_trace	*trace;		/* NULL: none since start */
+	const struct trace_host	*host;		/* the host that decided, or NULL */
+	int			 rpt;		/* enum tlsrpt_type of the outcome */
+};
 
 /* One queued message as the queue tool sees it; valid during the call. */
 struct sched_view {
 	const struct queue_envelope *env;	/* env->held: on hold */
 	const bool		*busy;		/* per recipient: in an attempt now */
-	struct dlv_trace *const	*trace;		/* per recipient or NULL: last attempt */
+	const struct sched_last	*last;		/* per recipient, or NULL */
 };
 typedef void sched_walk_cb(const struct sched_view *, void *arg);
 /* Every message (id NULL) or the one with that id, in arrival order. */

@@ -1,0 +1,73 @@
+/*
+ * relay/control.h - the control socket, SPOOL/control: a UNIX stream
+ * socket (mode 0660, group `group`) through which the queue tool talks to
+ * the running daemon. Line protocol, one request per connection:
+ *
+ *	client:	VERB [ARG ...]\n		(at most CONTROL_LINE_MAX octets)
+ *	daemon:	OK\n  BODY ...			then closes
+ *	    or	ERR TEXT\n  [BODY ...]
+ *
+ * Only root, the daemon's own uid and members of the group may talk to it:
+ * the socket's mode keeps others out of the file, and every connection's
+ * SO_PEERCRED (uid, gid, supplementary groups) is checked again. Every
+ * request is logged with the peer's uid. The server runs on the event
+ * loop with bounded request size, timeouts and connection count; the
+ * handler answers at once (it must not block). The client side
+ * (control_call) is for the command line.
+ */
+#ifndef RELAY_CONTROL_H
+#define RELAY_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct event_base;
+struct evbuffer;
+struct control;
+
+#define CONTROL_NAME		"control"	/* in the spool directory */
+#define CONTROL_LINE_MAX	4096
+#define CONTROL_ARGS_MAX	256
+#define CONTROL_TIMEOUT		10		/* seconds, per read and write */
+#define CONTROL_CONNS_MAX	16
+
+struct control_peer {
+	uid_t		uid;
+	gid_t		gid;
+	pid_t		pid;
+};
+
+/*
+ * One request, split at spaces (argv[0] the verb). Append the answer's
+ * body to out; return 0 for OK, or -1 with the error text in err (the
+ * body, if any, still follows).
+ */
+typedef int control_handler(const struct control_peer *, int argc,
+		    char **argv, struct evbuffer *out, char *err, size_t errlen,
+		    void *arg);
+
+/*
+ * Listen on DIR/control (a stale socket there is replaced: the caller owns
+ * the spool lock), mode 0660, group gid. NULL + err.
+ */
+struct control	*control_open(struct event_base *, const char *dir, gid_t gid,
+		    control_handler *, void *arg, char *err, size_t errlen);
+/* Close the listener and every open connection, remove the socket. */
+void		 control_close(struct control *);
+
+/*
+ * Client: send argv as one request to DIR/control, copy the body to out
+ * and an ERR text to errout. Returns 0 (OK), 1 (ERR), or -1 + errno when
+ * no daemon answers (ENOENT, ECONNREFUSED: none runs; EACCES: not allowed
+ * to reach the socket; others) with why in err.
+ */
+int		 control_call(const char *dir, int argc, char *const *argv,
+		    FILE *out, FILE *errout, char *err, size_t errlen);
+
+/* Is the peer allowed? root, our own uid, or gid among its groups. */
+bool		 control_peer_allowed(const struct control_peer *,
+		    const gid_t *groups, size_t ngroups, uid_t self, gid_t gid);
+
+#endif
