@@ -484,7 +484,7 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "c:dt")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:dt")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
