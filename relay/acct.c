@@ -266,7 +266,7 @@ acct_outcome(enum acct_type type, const struct queue_envelope *env,
 		return;
 	}
 	t = o->trace;
-	h = dlv_trace_find(t, o->mx);
+	h = dlv_trace_find(t, o->mx, o->rpt);
 	fmt_time(time(NULL), tl, sizeof(tl));
 	fmt_time(env->arrival, tq, sizeof(tq));
 	if (h != NULL && h->ip[0] != '\0')

@@ -108,6 +108,17 @@ dlv_trace_connect(struct dlv_trace *t, const char *ip)
 
 	if (h == NULL)
 		return;
+	if (h->ip[0] != '\0' && t->nhosts < TRACE_HOSTS_MAX) {
+		/* the next address of the same host: a record of its own, so
+		 * that each address keeps why it failed */
+		t->hosts = xreallocarray(t->hosts, t->nhosts + 1,
+		    sizeof(*t->hosts));
+		t->hosts[t->nhosts] = t->hosts[t->nhosts - 1];
+		h = &t->hosts[t->nhosts++];
+		h->result = TH_NONE;
+		h->esc[0] = h->why[0] = '\0';
+		h->rpt = TLSRPT_NONE;
+	}
 	str_copy(h->ip, ip, sizeof(h->ip));
 	h->src_ip[0] = '\0';
 	h->tls_protocol[0] = h->tls_cipher[0] = '\0';
@@ -177,16 +188,23 @@ dlv_trace_used(struct dlv_trace *t)
 }
 
 const struct trace_host *
-dlv_trace_find(const struct dlv_trace *t, const char *name)
+dlv_trace_find(const struct dlv_trace *t, const char *name,
+    enum tlsrpt_type rpt)
 {
+	const struct trace_host *last = NULL;
 	size_t i;
 
 	if (t == NULL || name == NULL || *name == '\0')
 		return NULL;
-	for (i = t->nhosts; i > 0; i--)
-		if (strcmp(t->hosts[i - 1].name, name) == 0)
+	for (i = t->nhosts; i > 0; i--) {
+		if (strcmp(t->hosts[i - 1].name, name) != 0)
+			continue;
+		if (rpt == TLSRPT_NONE || t->hosts[i - 1].rpt == rpt)
 			return &t->hosts[i - 1];
-	return NULL;
+		if (last == NULL)
+			last = &t->hosts[i - 1];
+	}
+	return last;
 }
 
 const char *

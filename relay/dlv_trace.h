@@ -71,7 +71,8 @@ void		 dlv_trace_unref(struct dlv_trace *);
 /* Steps, in the engine's order; each is a no-op on a NULL trace. */
 void		 dlv_trace_mx(struct dlv_trace *, const char *state,
 		    const char *text);
-/* A new host record (the current one from now on). */
+/* A new host record (the current one from now on); connecting to a
+ * further address of it starts another record. */
 void		 dlv_trace_host(struct dlv_trace *, const char *name,
 		    const char *addr_state, unsigned naddrs);
 void		 dlv_trace_tlsa(struct dlv_trace *, const char *base,
@@ -86,9 +87,13 @@ void		 dlv_trace_fail(struct dlv_trace *, enum trace_host_result,
 		    const char *esc, const char *why, enum tlsrpt_type);
 void		 dlv_trace_used(struct dlv_trace *);
 
-/* The last host record named name (NULL: none, or name is ""). */
+/*
+ * The record of host name (one per address connected to) that decided an
+ * outcome: the last one whose failure has RFC 8460 type rpt, else the
+ * last one of that host. NULL: none, or name is "".
+ */
 const struct trace_host *dlv_trace_find(const struct dlv_trace *,
-		    const char *name);
+		    const char *name, enum tlsrpt_type rpt);
 /*
  * The DANE verdict of an outcome in one word (acct daneResult): "ok",
  * "unusable", "not_applicable", "insecure", "tempfail", "fail". h is the

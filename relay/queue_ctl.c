@@ -222,7 +222,8 @@ explain_host_text(struct evbuffer *out, const struct dlv_trace *t,
 {
 	char s1[LOG_SAFE_MAX];
 
-	evbuffer_add_printf(out, "    host %s: addresses %s (%u)\n", h->name,
+	evbuffer_add_printf(out, "    host %s%s%s%s: addresses %s (%u)\n",
+	    h->name, h->ip[0] ? " [" : "", h->ip, h->ip[0] ? "]" : "",
 	    h->addr_state, h->naddrs);
 	if (h->tlsa_asked)
 		evbuffer_add_printf(out, "      TLSA at base domain %s: %s %s, %u "

@@ -1031,7 +1031,7 @@ sched_keep_trace(struct smsg *m, const struct dlv_outcome *o)
 	if (o->status != DLV_TEMP)
 		return;
 	l->trace = dlv_trace_ref(o->trace);
-	l->host = dlv_trace_find(o->trace, o->mx);
+	l->host = dlv_trace_find(o->trace, o->mx, o->rpt);
 	l->rpt = (int)o->rpt;
 }
 
