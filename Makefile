@@ -4,13 +4,39 @@
 # tests (tests/unit/test_*.c) link against the library and pull in only the
 # modules they use.
 
+# Build flags. CPPFLAGS, CFLAGS and LDFLAGS from the environment or the
+# command line are honoured (a packager's `dpkg-buildflags` hardening
+# applies). -Werror: on in the developer and test builds (plain `make`,
+# `make asan-build`, `make check`), off when CFLAGS comes from outside, so
+# that a packager's newer compiler with a new warning still builds; force
+# it either way with WERROR=-Werror or WERROR= .
+#
+# Install: `make install` (PREFIX, DESTDIR; see the install target at the
+# end). The configuration lives in /etc/danerelay whatever PREFIX is: the
+# daemon's default -c path is /etc/danerelay/danerelay.conf.
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+CONFDIR  ?= /etc/danerelay
+SPOOLDIR ?= /var/spool/danerelay
+LOGDIR   ?= /var/log/danerelay
+RELAY_USER ?= danerelay
+DESTDIR  ?=
+INSTALL  ?= install
+MANPAGES  = man/danerelay.8 man/danerelay.conf.5
+
 CC       ?= cc
 PKGS      = openssl libevent libevent_openssl libevent_pthreads libunbound
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I.
+WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifneq ($(filter undefined default,$(origin CFLAGS)),)
+CFLAGS    = -O2 -g
+WERROR   ?= -Werror
+endif
+WERROR   ?=
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(WERROR) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I.
 LDLIBS    = $(PKG_LIBS) -lpthread
 
 B        ?= build
@@ -23,14 +49,14 @@ SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
 TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all deps check demo clean unit asan-build
+.PHONY: all deps check demo clean unit asan-build soak
 all: danerelay
 
 danerelay: $(B)/danerelay
 	cp $(B)/danerelay $@
 
 $(B)/danerelay: $(B)/relay/main.o $(B)/libdanerelay.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/libdanerelay.a: $(LIB_OBJS)
 	rm -f $@
@@ -42,16 +68,16 @@ $(B)/%.o: %.c
 
 $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libdanerelay.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
 
 # Test drivers run by e2e scripts (tests/tools/NAME.c -> $(B)/tests/tools/NAME).
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libdanerelay.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
 
 $(B)/sink: $(SINK_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(SINK_SRCS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SINK_SRCS) $(LDLIBS)
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
 
@@ -61,12 +87,16 @@ deps:
 # The test build: AddressSanitizer + UBSan, in its own directory.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
-	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" build-asan/danerelay build-asan/sink \
+	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink \
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
 check: asan-build
 	./tests/run build-asan
+
+# The crash-cycle soak: 100 SIGKILL/restart cycles under load (scripts/soak).
+soak: asan-build
+	./scripts/soak
 
 demo: deps all $(B)/sink
 	./scripts/demo
@@ -75,3 +105,61 @@ clean:
 	rm -rf build build-asan danerelay
 
 -include $(LIB_OBJS:.o=.d) $(B)/relay/main.d
+
+# ---- install and uninstall -------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the daemon in $(SBINDIR), the
+# man pages in $(MANDIR)/man5 and man8, the systemd unit in $(UNITDIR) (with
+# ExecStart pointing at $(SBINDIR)), the example configuration as
+# $(CONFDIR)/danerelay.conf only if there is none. Without DESTDIR (a real
+# install, not a package build) it also creates the system user and group
+# $(RELAY_USER) (idempotent), the spool $(SPOOLDIR) (0700) and the log
+# directory $(LOGDIR) (0750), both owned by that user, and tells systemd.
+# make uninstall removes what install put there; it keeps a configuration
+# that differs from the example, the spool (mail may be in it), the logs
+# and the user.
+.PHONY: install uninstall
+install: $(B)/danerelay
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0755 $(B)/danerelay $(DESTDIR)$(SBINDIR)/danerelay
+	$(INSTALL) -m 0644 man/danerelay.8 $(DESTDIR)$(MANDIR)/man8/danerelay.8
+	$(INSTALL) -m 0644 man/danerelay.conf.5 $(DESTDIR)$(MANDIR)/man5/danerelay.conf.5
+	sed 's|/usr/local/sbin/danerelay|$(SBINDIR)/danerelay|' \
+	    scripts/danerelay.service > $(DESTDIR)$(UNITDIR)/danerelay.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/danerelay.service
+	@if [ -e $(DESTDIR)$(CONFDIR)/danerelay.conf ]; then \
+		echo "install: keeping the existing $(DESTDIR)$(CONFDIR)/danerelay.conf"; \
+	else \
+		echo "$(INSTALL) -m 0644 conf/danerelay.conf.example $(DESTDIR)$(CONFDIR)/danerelay.conf"; \
+		$(INSTALL) -m 0644 conf/danerelay.conf.example $(DESTDIR)$(CONFDIR)/danerelay.conf; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		set -e; \
+		getent group $(RELAY_USER) >/dev/null || \
+		    { echo "groupadd --system $(RELAY_USER)"; groupadd --system $(RELAY_USER); }; \
+		getent passwd $(RELAY_USER) >/dev/null || \
+		    { echo "useradd --system $(RELAY_USER)"; \
+		      useradd --system --gid $(RELAY_USER) --home-dir /nonexistent \
+		        --no-create-home --shell /usr/sbin/nologin \
+		        --comment "danerelay SMTP relay" $(RELAY_USER); }; \
+		$(INSTALL) -d -m 0700 -o $(RELAY_USER) -g $(RELAY_USER) $(SPOOLDIR); \
+		$(INSTALL) -d -m 0750 -o $(RELAY_USER) -g $(RELAY_USER) $(LOGDIR); \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/danerelay \
+	    $(DESTDIR)$(MANDIR)/man8/danerelay.8 \
+	    $(DESTDIR)$(MANDIR)/man5/danerelay.conf.5 \
+	    $(DESTDIR)$(UNITDIR)/danerelay.service
+	@if cmp -s conf/danerelay.conf.example $(DESTDIR)$(CONFDIR)/danerelay.conf; then \
+		echo "rm -f $(DESTDIR)$(CONFDIR)/danerelay.conf (unchanged example)"; \
+		rm -f $(DESTDIR)$(CONFDIR)/danerelay.conf; \
+		rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(CONFDIR)/danerelay.conf ]; then \
+		echo "uninstall: keeping $(DESTDIR)$(CONFDIR)/danerelay.conf (changed)"; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+		echo "uninstall: kept $(SPOOLDIR), $(LOGDIR) and the user $(RELAY_USER) (userdel $(RELAY_USER) to remove it)"; \
+	fi

@@ -6,7 +6,8 @@
  *	timeQueued	the message's arrival
  *	orig		envelope sender ("" for <>)
  *	rcpt		recipient
- *	dsnAction	delivered, failed, delayed (RFC 3464 2.3.3)
+ *	dsnAction	relayed, failed, delayed (RFC 3464 2.3.3; "relayed" as
+ *			PowerMTA writes: handed to the next MTA)
  *	dsnStatus	enhanced status code (RFC 3463) "2.0.0", "4.7.5" ...
  *	dsnDiag		the reply or our reason, as logged
  *	dsnMta		"HOST (IP)" of the host that decided, "" if none
@@ -278,7 +279,7 @@ acct_outcome(enum acct_type type, const struct queue_envelope *env,
 	f[2] = tq;
 	f[3] = env->sender;
 	f[4] = env->rcpts[o->idx].addr;
-	f[5] = type == ACCT_DELIVERED ? "delivered" : type == ACCT_BOUNCED ?
+	f[5] = type == ACCT_DELIVERED ? "relayed" : type == ACCT_BOUNCED ?
 	    "failed" : "delayed";
 	f[6] = o->esc;
 	f[7] = diag;

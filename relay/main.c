@@ -5,6 +5,8 @@
  *	danerelay -c FILE -t		check the configuration and exit
  *	danerelay -c FILE resolve DOMAIN	show what delivery would see
  *	danerelay -c FILE queue ...	the queue tool
+ *	danerelay tlsa ... CERT.pem	TLSA records for your own server
+ *	danerelay -V			version, and the library versions in use
  *
  * Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on a bad
  * configuration or command line (systemd: RestartPreventExitStatus=2). A
@@ -19,20 +21,24 @@
  * recipients stay as queued). SIGHUP: load the file again; only a
  * configuration without errors replaces the current one, for new sessions
  * and attempts started from then on. SIGUSR1: every deferred recipient is
- * due now (queue flush).
+ * due now (queue flush). A service manager (systemd Type=notify) hears of
+ * readiness, reloads and the stop through relay/notify.c.
  */
 #include "conf/conf.h"
 #include "relay/acct.h"
 #include "relay/cmd_resolve.h"
+#include "relay/cmd_tlsa.h"
 #include "relay/control.h"
 #include "relay/queue_ctl.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/listener.h"
 #include "relay/log.h"
+#include "relay/notify.h"
 #include "relay/relay.h"
 #include "relay/scheduler.h"
 #include "relay/smtp_session.h"
+#include "relay/version.h"
 #include "resolver/resolver.h"
 #include "tls/tls_client.h"
 
@@ -57,9 +63,12 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
+	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
 	    "       danerelay [-c FILE] queue list|flush [ID|@DOMAIN]|delete ID...|hold ID...|release ID...|explain ID [--json]\n"
-	    "       danerelay [-c FILE] reload|reopen\n");
+	    "       danerelay [-c FILE] reload|reopen\n"
+	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
+	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
 	exit(2);
 }
 
@@ -152,6 +161,7 @@ daemon_stop(evutil_socket_t sig, short ev, void *arg)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	notify_stopping();
 	log_info(NULL, "stopping on %s: no new connections, %u session%s open",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", r->nsessions,
 	    r->nsessions == 1 ? "" : "s");
@@ -193,17 +203,14 @@ listen_changed(const struct conf *a, const struct conf *b)
 }
 
 static void
-daemon_reload(evutil_socket_t sig, short ev, void *arg)
+daemon_reload_conf(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct relay *r = &d->relay;
 	struct relay_conf *rc;
 	struct conf *conf;
 	char err[512];
 	int nerr = 0;
 
-	if (r->stopping)
-		return;
 	log_info(NULL, "reloading the configuration from %s", r->conf_path);
 	if ((conf = conf_load(r->conf_path, log_conf_error, &nerr)) == NULL) {
 		log_warnx(NULL, "configuration reload failed (%d error%s), "
@@ -233,6 +240,28 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
+}
+
+/* SIGHUP. The service manager hears of it also when the new file is bad:
+ * the old configuration goes on serving, ready as before. */
+static void
+daemon_reload(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->relay.stopping)
+		return;
+	notify_reloading();
+	daemon_reload_conf(d);
+	notify_ready();
+}
+
+static void
+daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
+{
+	struct daemon *d = arg;
+
+	scheduler_counts(d->sched, msgs, inflight);
 }
 
 /* SIGUSR2 and the control socket's `reopen`: after log rotation. */
@@ -338,6 +367,8 @@ daemon_run(const char *path, struct conf *conf)
 		conf_free(conf);
 		return 1;
 	}
+	if (notify_open(err, sizeof(err)) == -1)
+		log_warnx(NULL, "%s; readiness will not be reported", err);
 	if ((r->rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "danerelay: %s: %s\n", path, err);
 		log_warnx(NULL, "%s: %s, not starting", path, err);
@@ -346,6 +377,7 @@ daemon_run(const char *path, struct conf *conf)
 	}
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
+	log_libevent();
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1) {
@@ -421,6 +453,8 @@ daemon_run(const char *path, struct conf *conf)
 	evsignal_add(d.ev_usr2, NULL);
 	log_info(NULL, "started");
 	scheduler_start(d.sched, r->queue, d.dlv);
+	notify_watch_queue(r->base, daemon_queue_counts, &d);
+	notify_ready();
 
 	if (event_base_dispatch(r->base) == -1)
 		log_warnx(NULL, "event loop failed");
@@ -445,6 +479,7 @@ daemon_run(const char *path, struct conf *conf)
 	event_free(d.ev_usr2);
 	event_free(d.ev_grace);
 	acct_close();
+	notify_close();
 	if (r->nsessions != 0)
 		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
 		    r->nsessions == 1 ? "" : "s");
@@ -469,6 +504,7 @@ fail:
 	if (d.resolver != NULL)
 		resolver_free(d.resolver);
 	relay_conf_unref(r->rc);
+	notify_close();
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();
@@ -484,7 +520,8 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "+c:dt")) != -1) {
+	/* "+": options after a subcommand are the subcommand's own */
+	while ((ch = getopt(argc, argv, "+c:dtV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -495,6 +532,9 @@ main(int argc, char *argv[])
 		case 't':
 			test_only = 1;
 			break;
+		case 'V':
+			version_print(stdout);
+			return 0;
 		default:
 			usage();
 		}
@@ -502,6 +542,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (argc > 0 && strcmp(argv[0], "tlsa") == 0)
+		return cmd_tlsa(argc, argv);	/* needs no configuration */
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;

@@ -109,6 +109,7 @@ struct scheduler {
 	TAILQ_HEAD(, sattempt)	 attempts;
 	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
 	unsigned		 nflight;
+	size_t			 nmsgs;		/* on `all` */
 	struct event		*ev_run;	/* coalesced pass */
 	struct event		*ev_timer;
 	time_t			 timer_at;	/* 0: not armed */
@@ -255,6 +256,7 @@ smsg_free(struct smsg *m)
 	smsg_unlink(m);
 	TAILQ_REMOVE(&m->s->all, m, all);
 	smsg_drop_traces(m);
+	m->s->nmsgs--;
 	queue_envelope_free(m->env);
 	free(m->busy);
 	free(m);
@@ -940,6 +942,7 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 				m->onedom = false;
 	}
 	TAILQ_INSERT_TAIL(&s->all, m, all);
+	s->nmsgs++;
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
 		sched_kick(s);
@@ -1011,6 +1014,13 @@ scheduler_free(struct scheduler *s)
 	relay_conf_unref(s->rc);
 	free(s->scratch);
 	free(s);
+}
+
+void
+scheduler_counts(const struct scheduler *s, size_t *msgs, unsigned *inflight)
+{
+	*msgs = s->nmsgs;
+	*inflight = s->nflight;
 }
 
 /* ------------------------------------------------- queue tool (control) */

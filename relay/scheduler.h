@@ -37,6 +37,9 @@ void		 scheduler_flush(struct scheduler *);
 void		 scheduler_stop(struct scheduler *);
 /* After queue_close(): frees every envelope. */
 void		 scheduler_free(struct scheduler *);
+/* Messages queued (in the spool, not yet removed) and attempts in flight. */
+void		 scheduler_counts(const struct scheduler *, size_t *msgs,
+		    unsigned *inflight);
 
 /* --- the queue tool (relay/queue_ctl.c, over the control socket) --- */
 

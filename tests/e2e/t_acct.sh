@@ -69,7 +69,7 @@ def one(t, job, rcpt):
 	return m[0]
 d = one("d", qd, "ok@secure.test")
 assert d["orig"] == "s@sender.test", d
-assert d["dsnAction"] == "delivered" and d["dsnStatus"].startswith("2."), d
+assert d["dsnAction"] == "relayed" and d["dsnStatus"].startswith("2."), d
 assert d["dsnDiag"].startswith("250 "), d
 assert d["mxHost"] == "mx1.secure.test", d
 assert d["dsnMta"] == "mx1.secure.test (%s)" % mx1ip, d
