@@ -99,11 +99,19 @@ PY
 ok "acct_file: d, b and t records with the documented fields"
 
 # --- rotation: rename both files, SIGUSR2
-mv "$ACCT" "$ACCT.1"
-mv "$RELAY_LOG" "$RELAY_LOG.1"
+# as logrotate's `create` does: new empty files owned like the old ones (a
+# daemon that dropped root may not be allowed to create files in $T)
+rotate() {	# SUFFIX
+	local f
+	for f in "$ACCT" "$RELAY_LOG"; do
+		mv "$f" "$f.$1"
+		install -m 0640 -o "$(stat -c %u "$f.$1")" -g "$(stat -c %g "$f.$1")" /dev/null "$f"
+	done
+}
+rotate 1
 kill -USR2 "$RELAY_PID"
 wait_log "log_file and acct_file reopened" 10 || fail "no reopen after SIGUSR2 in a new log file"
-[ -f "$ACCT" ] || fail "SIGUSR2 did not create a new $ACCT"
+head -1 "$ACCT" | grep -q "^type,timeLogged," || fail "SIGUSR2: no header in the new $ACCT"
 n1=$(wc -l < "$ACCT.1")
 "$BIN" -c "$T/relay.conf" queue flush "$QT" > /dev/null || fail "queue flush failed"
 wait_log "$QT: Temporary failure for <late@three\.test> \(retry 2\)" 20 || fail "no second deferral"
@@ -118,8 +126,7 @@ grep -q "retry 2" "$RELAY_LOG.1" && fail "log lines went to the renamed log file
 ok "SIGUSR2: new records and log lines in new files"
 
 # --- again through the control socket
-mv "$ACCT" "$ACCT.2"
-mv "$RELAY_LOG" "$RELAY_LOG.2"
+rotate 2
 "$BIN" -c "$T/relay.conf" reopen > "$T/reopen.out" || { cat "$T/reopen.out"; fail "reopen failed"; }
 wait_log "log_file and acct_file reopened" 10 || fail "no new log file after reopen"
 assert_log "control: uid 0 \(pid [0-9]+\): reopen" "$RELAY_LOG.2"
