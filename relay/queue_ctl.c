@@ -110,14 +110,13 @@ list_one(struct evbuffer *out, const struct queue_envelope *env,
 
 	for (i = 0; i < env->nrcpts; i++) {
 		r = &env->rcpts[i];
-		if (busy != NULL && busy[i]) {
-			active = true;
-			tot->busy++;
-		}
 		if (!rcpt_open(r))
 			continue;
 		tot->open++;
-		if (r->state == RCPT_PENDING)
+		if (busy != NULL && busy[i]) {
+			active = true;
+			tot->busy++;
+		} else if (r->state == RCPT_PENDING)
 			tot->pending++;
 		else
 			tot->deferred++;
@@ -188,8 +187,8 @@ static void
 list_head(struct evbuffer *out, const struct list_totals *tot)
 {
 	if (!tot->json)
-		evbuffer_add_printf(out, "-Queue ID------ ----Size  "
-		    "---Arrival Time-----  -Sender/Recipient------\n");
+		evbuffer_add_printf(out, "-Queue ID------- ------Size  "
+		    "-Arrival Time-------  -Sender/Recipient-------\n");
 }
 
 static void
