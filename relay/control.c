@@ -349,6 +349,8 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 	ssize_t r;
 	int fd, i, e, status = -1;
 	bool head = true;
+	/* a daemon that does not answer must not hang the command line */
+	struct timeval tv = { CONTROL_CLIENT_TIMEOUT, 0 };
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -373,6 +375,8 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		req = xmalloc(2);
 	req[len++] = '\n';
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		e = errno;
 		snprintf(err, errlen, "%s: %s", sun.sun_path, strerror(e));

@@ -32,6 +32,7 @@ struct control;
 #define CONTROL_ARGS_MAX	256
 #define CONTROL_TIMEOUT		10		/* seconds, per read and write */
 #define CONTROL_CONNS_MAX	16
+#define CONTROL_CLIENT_TIMEOUT	60		/* seconds the command line waits */
 
 struct control_peer {
 	uid_t		uid;

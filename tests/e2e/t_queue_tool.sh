@@ -158,6 +158,34 @@ ok "SO_PEERCRED check refuses an unrelated uid even with the socket opened up"
 q list > /dev/null || fail "queue list as root failed"
 ok "root may use the socket"
 
+# --- bounded requests and timeouts; a silent client blocks nobody
+python3 - "$T/spool/control" <<'PY' || fail "an over-long request was not refused"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"list" + b"x" * 6000)
+a = s.makefile("rb").readline()
+assert a.startswith(b"ERR request too long"), a
+PY
+assert_log "control: uid 0: request longer than 4096 octets, refused"
+python3 - "$T/spool/control" "$BIN" "$T/relay.conf" <<'PY' || fail "silent client: timeout or blocking"
+import socket, subprocess, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+t0 = time.time()
+r = subprocess.run([sys.argv[2], "-c", sys.argv[3], "queue", "list"],
+		   capture_output=True, timeout=5)
+assert r.returncode == 0 and b"Queue ID" in r.stdout, r
+assert time.time() - t0 < 3, "list waited for the silent client"
+s.settimeout(20)
+assert s.recv(100) == b""
+el = time.time() - t0
+assert 8 < el < 15, el
+print("silent client closed after %.1fs; list meanwhile ok" % el)
+PY
+assert_log "control: uid 0: timed out waiting for a request"
+ok "control socket: request size bounded, silent clients time out, nothing blocks"
+
 # --- no daemon
 relay_stop
 [ -e "$T/spool/control" ] && fail "control socket left behind after a clean stop"
