@@ -956,7 +956,8 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 		    dir, strerror(errno));
 		goto fail;
 	}
-	/* The owner's pid, for `danerelay queue flush` (SIGUSR1). */
+	/* The owner's pid, informational (the queue tool talks to the
+	 * daemon over SPOOL/control, relay/control.c). */
 	{
 		char pid[24];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
