@@ -422,6 +422,7 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		}
 		head = false;
 		fwrite(nl + 1, 1, hl - (size_t)(nl + 1 - buf), out);
+		hl = 0;		/* the body is copied as it comes, from buf[0] */
 	}
 	close(fd);
 	fflush(out);

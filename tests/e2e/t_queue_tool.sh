@@ -108,6 +108,14 @@ ok "delete: files gone, logged with uid"
 q hold 0000000000000ZZ > "$T/nohold.out" 2>&1 && fail "hold of an unknown id succeeded"
 grep -q "no such message" "$T/nohold.out" || { cat "$T/nohold.out"; fail "hold of an unknown id: message"; }
 ok "hold of an unknown id: exit 1, says so"
+# an answer larger than any one read: every line arrives
+ids=$(python3 -c 'a = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; print(" ".join("0000000000000" + a[i // 32] + a[i % 32] for i in range(250)))')
+# shellcheck disable=SC2086
+q hold $ids > "$T/many.out" 2> "$T/many.err" && fail "hold of 250 unknown ids succeeded"
+[ "$(grep -c ': no such message in the queue$' "$T/many.out")" -eq 250 ] ||
+    fail "hold of 250 unknown ids: $(grep -c 'no such message' "$T/many.out") answer lines of 250 ($(wc -c < "$T/many.out") octets)"
+grep -q "hold: 250 of 250 failed" "$T/many.err" || { cat "$T/many.err"; fail "hold of 250 unknown ids: error line"; }
+ok "a long answer ($(wc -c < "$T/many.out") octets) arrives whole"
 
 # --- sinks up; flush one domain
 world_sink single mx.single.test
