@@ -165,6 +165,10 @@ assert_no_log "$C: held by the operator"
 ok "SO_PEERCRED check refuses an unrelated uid even with the socket opened up"
 q list > /dev/null || fail "queue list as root failed"
 ok "root may use the socket"
+"$BIN" -c "$T/relay.conf" reload > "$T/reload.out" || { cat "$T/reload.out"; fail "reload failed"; }
+wait_log "configuration reloaded from $T/relay.conf" 10 || fail "reload over the control socket did not reload"
+assert_log "control: uid 0 \(pid [0-9]+\): reload"
+ok "reload over the control socket"
 
 # --- bounded requests and timeouts; a silent client blocks nobody
 python3 - "$T/spool/control" <<'PY' || fail "an over-long request was not refused"
