@@ -1089,3 +1089,44 @@ fail:
 	errno = e;
 	return -1;
 }
+
+/* --- removal with a completion (`queue delete`) --- */
+
+struct queue_remove_wait {
+	struct commit_job	 job;		/* first */
+	void			(*cb)(void *, int);
+	void			*arg;
+};
+
+static void
+queue_remove_wait_done(struct commit_job *j)
+{
+	struct queue_remove_wait *w = (struct queue_remove_wait *)j;
+
+	if (j->error != 0)
+		log_warnx(j->id, "queue: removing the message files: %s",
+		    strerror(j->error));
+	w->cb(w->arg, j->error);
+	free(w);
+}
+
+int
+queue_msg_remove_cb(struct queue *q, const char *id,
+    void (*cb)(void *arg, int error), void *arg)
+{
+	struct queue_remove_wait *w;
+
+	if (q == NULL || !queue_id_valid(id) || cb == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->job.kind = COMMIT_REMOVE;
+	w->job.fd = -1;
+	str_copy(w->job.id, id, sizeof(w->job.id));
+	w->job.done = queue_remove_wait_done;
+	w->cb = cb;
+	w->arg = arg;
+	committer_submit(q->committer, &w->job);
+	return 0;
+}

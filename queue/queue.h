@@ -163,6 +163,11 @@ typedef void queue_scan_cb(const char *id, struct queue_envelope *env,
 int		 queue_scan(const char *dir, queue_scan_cb *, void *arg,
 		    char *err, size_t errlen);
 
+/* queue_msg_remove(), and cb (on the loop) once the removal is durable
+ * (error 0) or failed (errno value). `queue delete`. */
+int		 queue_msg_remove_cb(struct queue *, const char *id,
+		    void (*cb)(void *arg, int error), void *arg);
+
 struct queue_envelope *queue_envelope_dup(const struct queue_envelope *);
 void		 queue_envelope_free(struct queue_envelope *);
 const char	*queue_rcpt_state_name(enum queue_rcpt_state);

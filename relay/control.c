@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,11 +33,18 @@
 #define PEER_GROUPS_MAX	1024
 
 struct control_conn {
-	struct control		*c;
+	struct control		*c;		/* NULL: server closed while pending */
 	struct control_conn	*next, **prevp;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* NULL: client gone while pending */
 	struct control_peer	 peer;
 	bool			 answered;
+	bool			 pending;	/* CONTROL_LATER: waiting for done */
+	struct evbuffer		*body;
+	char			 err[512];
+};
+
+struct control_req {
+	struct control_conn	 k;		/* a request is its connection */
 };
 
 struct control {
@@ -65,14 +73,30 @@ control_peer_allowed(const struct control_peer *p, const gid_t *groups,
 	return false;
 }
 
+/* Off the server's list, connection closed; k itself stays if pending. */
+static void
+conn_detach(struct control_conn *k)
+{
+	if (k->c != NULL) {
+		if (k->next != NULL)
+			k->next->prevp = k->prevp;
+		*k->prevp = k->next;
+		k->c->nconns--;
+		k->c = NULL;
+	}
+	if (k->bev != NULL)
+		bufferevent_free(k->bev);
+	k->bev = NULL;
+}
+
 static void
 conn_free(struct control_conn *k)
 {
-	if (k->next != NULL)
-		k->next->prevp = k->prevp;
-	*k->prevp = k->next;
-	k->c->nconns--;
-	bufferevent_free(k->bev);
+	conn_detach(k);
+	if (k->pending)		/* control_req_done() frees it */
+		return;
+	if (k->body != NULL)
+		evbuffer_free(k->body);
 	free(k);
 }
 
@@ -95,6 +119,7 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT)
 		log_warnx(NULL, "control: uid %u: timed out %s",
 		    (unsigned)k->peer.uid, k->answered ? "writing the answer" :
+		    k->pending ? "with an answer pending" :
 		    "waiting for a request");
 	conn_free(k);
 }
@@ -144,12 +169,12 @@ static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct control_conn *k = arg;
-	struct evbuffer *in = bufferevent_get_input(bev), *body;
-	char *line, *argv[CONTROL_ARGS_MAX], safe[LOG_SAFE_MAX], err[512];
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line, *argv[CONTROL_ARGS_MAX], safe[LOG_SAFE_MAX];
 	size_t n, i;
 	int argc, rv;
 
-	if (k->answered)
+	if (k->answered || k->pending)
 		return;
 	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 	if (line == NULL) {
@@ -185,15 +210,20 @@ conn_read(struct bufferevent *bev, void *arg)
 		free(line);
 		return;
 	}
-	body = evbuffer_new();
-	err[0] = '\0';
-	rv = k->c->handler(&k->peer, argc, argv, body, err, sizeof(err),
-	    k->c->arg);
-	if (rv != 0 && err[0] == '\0')
-		str_copy(err, "failed", sizeof(err));
-	conn_answer(k, rv, err, body);
-	evbuffer_free(body);
+	if ((k->body = evbuffer_new()) == NULL)
+		fatalx("control: evbuffer_new");
+	k->err[0] = '\0';
+	rv = k->c->handler((struct control_req *)k, argc, argv, k->c->arg);
 	free(line);
+	if (rv == CONTROL_LATER) {
+		/* no more input: the answer comes from control_req_done() */
+		k->pending = true;
+		bufferevent_disable(k->bev, EV_READ);
+		return;
+	}
+	if (rv != 0 && k->err[0] == '\0')
+		str_copy(k->err, "failed", sizeof(k->err));
+	conn_answer(k, rv, k->err, k->body);
 }
 
 static void
@@ -323,6 +353,43 @@ fail:
 	close(fd);
 	free(c);
 	return NULL;
+}
+
+const struct control_peer *
+control_req_peer(const struct control_req *r)
+{
+	return &r->k.peer;
+}
+
+struct evbuffer *
+control_req_body(struct control_req *r)
+{
+	return r->k.body;
+}
+
+void
+control_req_error(struct control_req *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->k.err, sizeof(r->k.err), fmt, ap);
+	va_end(ap);
+}
+
+void
+control_req_done(struct control_req *r, int rv)
+{
+	struct control_conn *k = &r->k;
+
+	k->pending = false;
+	if (k->bev == NULL) {		/* client or server gone meanwhile */
+		conn_free(k);
+		return;
+	}
+	if (rv != 0 && k->err[0] == '\0')
+		str_copy(k->err, "failed", sizeof(k->err));
+	conn_answer(k, rv, k->err, k->body);
 }
 
 void

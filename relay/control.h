@@ -12,8 +12,9 @@
  * SO_PEERCRED (uid, gid, supplementary groups) is checked again. Every
  * request is logged with the peer's uid. The server runs on the event
  * loop with bounded request size, timeouts and connection count; the
- * handler answers at once (it must not block). The client side
- * (control_call) is for the command line.
+ * handler never blocks: it answers at once, or later (CONTROL_LATER) once
+ * what it started is durable. The client side (control_call) is for the
+ * command line.
  */
 #ifndef RELAY_CONTROL_H
 #define RELAY_CONTROL_H
@@ -26,6 +27,7 @@
 struct event_base;
 struct evbuffer;
 struct control;
+struct control_req;			/* one request being answered */
 
 #define CONTROL_NAME		"control"	/* in the spool directory */
 #define CONTROL_LINE_MAX	4096
@@ -40,14 +42,24 @@ struct control_peer {
 	pid_t		pid;
 };
 
+#define CONTROL_LATER	1		/* handler: control_req_done() follows */
+
 /*
- * One request, split at spaces (argv[0] the verb). Append the answer's
- * body to out; return 0 for OK, or -1 with the error text in err (the
- * body, if any, still follows).
+ * One request, split at spaces (argv[0] the verb; valid during the call).
+ * Append the answer's body to control_req_body(); return 0 for OK, -1 for
+ * ERR with the text set by control_req_error() (the body still follows),
+ * or CONTROL_LATER and call control_req_done() once, later, from the loop
+ * (also when the client is gone or the server closed meanwhile).
  */
-typedef int control_handler(const struct control_peer *, int argc,
-		    char **argv, struct evbuffer *out, char *err, size_t errlen,
+typedef int control_handler(struct control_req *, int argc, char **argv,
 		    void *arg);
+
+const struct control_peer *control_req_peer(const struct control_req *);
+struct evbuffer	*control_req_body(struct control_req *);
+void		 control_req_error(struct control_req *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* Answer a CONTROL_LATER request: rv 0 OK, -1 ERR. Frees req. */
+void		 control_req_done(struct control_req *, int rv);
 
 /*
  * Listen on DIR/control (a stale socket there is replaced: the caller owns

@@ -471,16 +471,135 @@ flush_domain(const char *arg, char *buf, size_t len)
 	sched_rcpt_domain(tmp, buf, len);
 }
 
+/*
+ * hold, release, delete: one change per id, answered once every change is
+ * durable (journal record or removal synced), one line per id in request
+ * order.
+ */
+struct qop;
+
+struct qop_item {
+	struct qop	*op;
+	char		 id[QUEUE_ID_MAX];
+	char		 result[160];		/* "" while the sync is pending */
+	bool		 failed;
+};
+
+struct qop {
+	struct control_req	*req;
+	const char		*verb;		/* static string */
+	struct qop_item		*items;
+	size_t			 n, pending;
+	bool			 answered_later;
+};
+
+static void
+qop_finish(struct qop *op)
+{
+	struct evbuffer *out = control_req_body(op->req);
+	size_t i, bad = 0;
+
+	for (i = 0; i < op->n; i++) {
+		evbuffer_add_printf(out, "%s: %s\n", op->items[i].id,
+		    op->items[i].result);
+		bad += op->items[i].failed;
+	}
+	if (bad > 0)
+		control_req_error(op->req, "%s: %zu of %zu failed", op->verb,
+		    bad, op->n);
+	if (op->answered_later)
+		control_req_done(op->req, bad > 0 ? -1 : 0);
+}
+
+static void
+qop_synced(void *arg, int error)
+{
+	struct qop_item *it = arg;
+	struct qop *op = it->op;
+
+	if (error != 0) {
+		snprintf(it->result, sizeof(it->result), "%s, but not made "
+		    "durable: %s", op->verb, strerror(error));
+		it->failed = true;
+	}
+	if (--op->pending == 0 && op->answered_later) {
+		qop_finish(op);
+		free(op->items);
+		free(op);
+	}
+}
+
+static int
+queue_ctl_change(struct queue_ctl *qc, struct control_req *req, unsigned uid,
+    const char *verb, int argc, char **argv)
+{
+	struct qop	*op;
+	struct qop_item	*it;
+	const char	*done;
+	int		 i, rv;
+
+	op = xcalloc(1, sizeof(*op));
+	op->req = req;
+	op->verb = strcmp(verb, "delete") == 0 ? "delete" :
+	    strcmp(verb, "hold") == 0 ? "hold" : "release";
+	done = strcmp(verb, "delete") == 0 ? "deleted" :
+	    strcmp(verb, "hold") == 0 ? "held" : "released";
+	op->items = xcalloc((size_t)argc, sizeof(*op->items));
+	op->n = (size_t)argc - 1;
+	for (i = 1; i < argc; i++) {
+		it = &op->items[i - 1];
+		it->op = op;
+		snprintf(it->id, sizeof(it->id), "%.*s", QUEUE_ID_MAX - 1,
+		    argv[i]);
+		if (!queue_id_valid(argv[i])) {
+			str_copy(it->result, "not a queue id", sizeof(it->result));
+			it->failed = true;
+			continue;
+		}
+		if (strcmp(verb, "delete") == 0)
+			rv = scheduler_delete(qc->sched, argv[i], qop_synced, it);
+		else
+			rv = scheduler_hold(qc->sched, argv[i],
+			    strcmp(verb, "hold") == 0, qop_synced, it);
+		if (rv == -1) {
+			str_copy(it->result, errno == ENOENT ?
+			    "no such message in the queue" : strerror(errno),
+			    sizeof(it->result));
+			it->failed = true;
+			continue;
+		}
+		/* set before the sync: qop_synced() only overwrites a failure */
+		snprintf(it->result, sizeof(it->result), "%s%s", done,
+		    rv == 0 && strcmp(verb, "delete") != 0 ? " already" : "");
+		if (rv == 0 && strcmp(verb, "delete") != 0)
+			continue;	/* nothing was written */
+		op->pending++;
+		log_info(argv[i], "%s by the operator (uid %u)", done, uid);
+	}
+	if (op->pending > 0) {
+		op->answered_later = true;
+		return CONTROL_LATER;
+	}
+	qop_finish(op);
+	rv = 0;
+	for (i = 0; i < (int)op->n; i++)
+		if (op->items[i].failed)
+			rv = -1;
+	free(op->items);
+	free(op);
+	return rv;
+}
+
 int
-queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
-    struct evbuffer *out, char *err, size_t errlen, void *arg)
+queue_ctl_handler(struct control_req *req, int argc, char **argv, void *arg)
 {
 	struct queue_ctl	*qc = arg;
+	struct evbuffer		*out = control_req_body(req);
 	const char		*verb = argv[0];
-	unsigned		 uid = (unsigned)peer->uid;
+	unsigned		 uid = (unsigned)control_req_peer(req)->uid;
 	bool			 json = has_json(&argc, argv);
+	char			 err[512];
 	size_t			 n;
-	int			 i, bad = 0;
 
 	if (strcmp(verb, "list") == 0 && argc == 1) {
 		struct list_walk w;
@@ -498,7 +617,7 @@ queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
 		struct explain x;
 
 		if (!queue_id_valid(argv[1])) {
-			snprintf(err, errlen, "not a queue id: %.64s", argv[1]);
+			control_req_error(req, "not a queue id: %.64s", argv[1]);
 			return -1;
 		}
 		memset(&x, 0, sizeof(x));
@@ -507,7 +626,7 @@ queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
 		x.now = time(NULL);
 		scheduler_walk(qc->sched, argv[1], explain_cb, &x);
 		if (!x.found) {
-			snprintf(err, errlen, "%s: no such message in the queue",
+			control_req_error(req, "%s: no such message in the queue",
 			    argv[1]);
 			return -1;
 		}
@@ -530,15 +649,15 @@ queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
 
 			scheduler_walk(qc->sched, argv[1], found_cb, &found);
 			if (!found) {
-				snprintf(err, errlen, "%s: no such message in the "
-				    "queue", argv[1]);
+				control_req_error(req, "%s: no such message in "
+				    "the queue", argv[1]);
 				return -1;
 			}
 			n = scheduler_flush_some(qc->sched, argv[1], NULL);
 			log_info(argv[1], "queue flush by uid %u: %zu deferred "
 			    "recipient%s due now", uid, n, n == 1 ? "" : "s");
 		} else {
-			snprintf(err, errlen, "flush: not a queue id or @domain: "
+			control_req_error(req, "flush: not a queue id or @domain: "
 			    "%.64s", argv[1]);
 			return -1;
 		}
@@ -547,43 +666,8 @@ queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
 		return 0;
 	}
 	if ((strcmp(verb, "hold") == 0 || strcmp(verb, "release") == 0 ||
-	    strcmp(verb, "delete") == 0) && argc >= 2) {
-		for (i = 1; i < argc; i++) {
-			const char *id = argv[i];
-			int rv;
-
-			if (!queue_id_valid(id)) {
-				evbuffer_add_printf(out, "%.64s: not a queue id\n",
-				    id);
-				bad++;
-				continue;
-			}
-			if (strcmp(verb, "delete") == 0)
-				rv = scheduler_delete(qc->sched, id);
-			else
-				rv = scheduler_hold(qc->sched, id,
-				    strcmp(verb, "hold") == 0);
-			if (rv == -1) {
-				evbuffer_add_printf(out, "%s: %s\n", id,
-				    errno == ENOENT ? "no such message in the "
-				    "queue" : strerror(errno));
-				bad++;
-				continue;
-			}
-			log_info(id, "%s by the operator (uid %u)",
-			    strcmp(verb, "delete") == 0 ? "deleted" :
-			    strcmp(verb, "hold") == 0 ? "held" : "released", uid);
-			evbuffer_add_printf(out, "%s: %s\n", id,
-			    strcmp(verb, "delete") == 0 ? "deleted" :
-			    strcmp(verb, "hold") == 0 ? "held" : "released");
-		}
-		if (bad > 0) {
-			snprintf(err, errlen, "%s: %d of %d failed", verb, bad,
-			    argc - 1);
-			return -1;
-		}
-		return 0;
-	}
+	    strcmp(verb, "delete") == 0) && argc >= 2 && !json)
+		return queue_ctl_change(qc, req, uid, verb, argc, argv);
 	if (strcmp(verb, "reload") == 0 && argc == 1) {
 		qc->reload(qc->arg);
 		evbuffer_add_printf(out, "reload requested; the log says whether "
@@ -591,12 +675,14 @@ queue_ctl_handler(const struct control_peer *peer, int argc, char **argv,
 		return 0;
 	}
 	if (strcmp(verb, "reopen") == 0 && argc == 1) {
-		if (qc->reopen(qc->arg, err, errlen) == -1)
+		if (qc->reopen(qc->arg, err, sizeof(err)) == -1) {
+			control_req_error(req, "%s", err);
 			return -1;
+		}
 		evbuffer_add_printf(out, "log_file and acct_file reopened\n");
 		return 0;
 	}
-	snprintf(err, errlen, "unknown request: %.64s (%d argument%s)", verb,
+	control_req_error(req, "unknown request: %.64s (%d argument%s)", verb,
 	    argc - 1, argc == 2 ? "" : "s");
 	return -1;
 }

@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 struct conf;
-struct control_peer;
+struct control_req;
 struct evbuffer;
 struct scheduler;
 
@@ -34,8 +34,8 @@ struct queue_ctl {
 };
 
 /* The control_handler (relay/control.h); arg is a struct queue_ctl. */
-int	 queue_ctl_handler(const struct control_peer *, int argc, char **argv,
-	    struct evbuffer *out, char *err, size_t errlen, void *arg);
+int	 queue_ctl_handler(struct control_req *, int argc, char **argv,
+	    void *arg);
 
 /* Is argv[0] a command of this tool ("queue", "reload", "reopen")? */
 bool	 queue_ctl_is_command(const char *);

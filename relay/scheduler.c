@@ -1116,7 +1116,8 @@ scheduler_flush_some(struct scheduler *s, const char *id, const char *domain)
 }
 
 int
-scheduler_hold(struct scheduler *s, const char *id, bool hold)
+scheduler_hold(struct scheduler *s, const char *id, bool hold,
+    void (*cb)(void *, int), void *arg)
 {
 	struct smsg *m;
 
@@ -1126,18 +1127,19 @@ scheduler_hold(struct scheduler *s, const char *id, bool hold)
 	}
 	if (m->env->held == hold)
 		return 0;
-	if (queue_msg_hold(s->queue, m->env, hold, NULL, NULL) == -1)
+	if (queue_msg_hold(s->queue, m->env, hold, cb, arg) == -1)
 		return -1;
 	/* an attempt in flight ends normally; placing then parks it */
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
 		sched_kick(s);
 	}
-	return 0;
+	return 1;
 }
 
 int
-scheduler_delete(struct scheduler *s, const char *id)
+scheduler_delete(struct scheduler *s, const char *id,
+    void (*cb)(void *, int), void *arg)
 {
 	struct sattempt *a, *next;
 	struct smsg *m;
@@ -1146,7 +1148,7 @@ scheduler_delete(struct scheduler *s, const char *id)
 		errno = ENOENT;
 		return -1;
 	}
-	if (queue_msg_remove(s->queue, m->env->id) == -1)
+	if (queue_msg_remove_cb(s->queue, m->env->id, cb, arg) == -1)
 		return -1;
 	m->deleted = true;
 	/* attempts in flight stop here: the message is gone */

@@ -68,11 +68,16 @@ size_t		 scheduler_flush_some(struct scheduler *, const char *id,
 		    const char *domain);
 /*
  * Hold or release message id (journaled). A held message starts no
- * attempt; one in flight ends normally first. 0, -1 + errno (ENOENT).
+ * attempt; one in flight ends normally first. 1: recorded, cb(arg, errno
+ * or 0) follows once the record is durable; 0: nothing to change (no cb);
+ * -1 + errno (ENOENT).
  */
-int		 scheduler_hold(struct scheduler *, const char *id, bool hold);
-/* Remove message id now; attempts in flight are cancelled. 0 / -1 + errno. */
-int		 scheduler_delete(struct scheduler *, const char *id);
+int		 scheduler_hold(struct scheduler *, const char *id, bool hold,
+		    void (*cb)(void *, int), void *arg);
+/* Remove message id now; attempts in flight are cancelled. 0, and cb
+ * follows once the removal is durable; -1 + errno (ENOENT). */
+int		 scheduler_delete(struct scheduler *, const char *id,
+		    void (*cb)(void *, int), void *arg);
 
 /* --- pure helpers (unit tested) --- */
 
