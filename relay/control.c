@@ -176,7 +176,7 @@ conn_read(struct bufferevent *bev, void *arg)
 
 	if (k->answered || k->pending)
 		return;
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);	/* LF or CRLF */
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 			log_warnx(NULL, "control: uid %u: request longer than "

@@ -3,7 +3,7 @@
  * socket (mode 0660, group `group`) through which the queue tool talks to
  * the running daemon. Line protocol, one request per connection:
  *
- *	client:	VERB [ARG ...]\n		(at most CONTROL_LINE_MAX octets)
+ *	client:	VERB [ARG ...]\n		(LF or CRLF; at most CONTROL_LINE_MAX octets)
  *	daemon:	OK\n  BODY ...			then closes
  *	    or	ERR TEXT\n  [BODY ...]
  *

@@ -797,10 +797,12 @@ queue_ctl_main(const struct conf *conf, int argc, char **argv)
 			return 2;
 		}
 		for (i = 2; i < argc; i++)
-			if (argv[i][0] != '@' && strcmp(argv[i], "--json") != 0 &&
-			    !queue_id_valid(argv[i])) {
+			if (strcmp(argv[i], "--json") != 0 &&
+			    !queue_id_valid(argv[i]) && !(argv[i][0] == '@' &&
+			    argv[i][1] != '\0' && strcmp(verb, "flush") == 0)) {
 				fprintf(stderr, "danerelay: queue %s: not a queue "
-				    "id: %s\n", verb, argv[i]);
+				    "id%s: %s\n", verb, strcmp(verb, "flush") == 0 ?
+				    " or @domain" : "", argv[i]);
 				return 2;
 			}
 	}
