@@ -250,7 +250,8 @@ fmt_time(time_t t, char *buf, size_t len)
 
 void
 acct_outcome(enum acct_type type, const struct queue_envelope *env,
-    const struct dlv_outcome *o, unsigned attempts, const char *diag)
+    const struct dlv_outcome *o, unsigned attempts, const char *status,
+    const char *diag)
 {
 	const struct trace_host *h;
 	const struct dlv_trace *t;
@@ -281,7 +282,7 @@ acct_outcome(enum acct_type type, const struct queue_envelope *env,
 	f[4] = env->rcpts[o->idx].addr;
 	f[5] = type == ACCT_DELIVERED ? "relayed" : type == ACCT_BOUNCED ?
 	    "failed" : "delayed";
-	f[6] = o->esc;
+	f[6] = status != NULL ? status : o->esc;
 	f[7] = diag;
 	f[8] = mta;
 	f[9] = h ? h->src_ip : "";

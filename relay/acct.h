@@ -35,9 +35,12 @@ int	 acct_reopen(char *err, size_t errlen);
 /* Flush and close (at exit). */
 void	 acct_close(void);
 
-/* One recipient's outcome. diag: the text recorded (as logged). */
+/* One recipient's outcome. status: the enhanced status code recorded
+ * (NULL: the outcome's; a bounce after expiry is 5.4.7); diag: the text
+ * recorded (as logged). */
 void	 acct_outcome(enum acct_type, const struct queue_envelope *,
-	    const struct dlv_outcome *, unsigned attempts, const char *diag);
+	    const struct dlv_outcome *, unsigned attempts, const char *status,
+	    const char *diag);
 
 /* One RFC 4180 field appended to buf (quoted only when needed); control
  * characters become spaces. Exposed for the unit test. */

@@ -83,6 +83,9 @@ int		 scheduler_delete(struct scheduler *, const char *id,
 
 /* Seconds to wait after the attempts-th failure (attempts >= 1). */
 unsigned	 sched_backoff(unsigned attempts, unsigned min, unsigned max);
+/* The same, or the engine's retry_after (struct dlv_outcome) when sooner. */
+unsigned	 sched_retry_wait(unsigned attempts, unsigned min, unsigned max,
+		    unsigned retry_after);
 /* The lower-cased destination domain of addr (after the last @) into buf. */
 const char	*sched_rcpt_domain(const char *addr, char *buf, size_t len);
 /* Is recipient r due at now (not final, next attempt reached)? */
@@ -96,5 +99,21 @@ bool		 sched_rcpt_due(const struct queue_rcpt *r, time_t now);
 size_t		 sched_group(const struct queue_rcpt *rcpts, size_t n,
 		    const bool *skip, time_t now, size_t *idx, char *domain,
 		    size_t domainlen);
+
+/* What a failed delivery_start() (errno e) means for the message. */
+enum sched_start_verdict {
+	SCHED_START_PAUSE,	/* the process is out of descriptors or memory:
+				 * pause every start, the message stays put */
+	SCHED_START_DEFER,	/* the message's own trouble: back off */
+	SCHED_START_BOUNCE,	/* that, and its lifetime is over */
+};
+enum sched_start_verdict sched_start_verdict(int e, time_t now,
+		    time_t expire);
+/* The next wait of a doubling retry: min first (cur 0), then 2 * cur,
+ * never over max. */
+unsigned	 sched_next_wait(unsigned cur, unsigned min, unsigned max);
+/* When a recipient due at next is tried, its message expiring at expire:
+ * never after the expiry while that is still ahead. */
+time_t		 sched_clamp_next(time_t next, time_t expire, time_t now);
 
 #endif
