@@ -334,7 +334,11 @@ control_open(struct event_base *base, const char *dir, gid_t gid,
 		goto fail;
 	}
 	umask(old);
-	if (chown(c->path, (uid_t)-1, gid) == -1 || chmod(c->path, 0660) == -1) {
+	/* The group reaches the socket through the spool: search permission
+	 * on the spool itself (0710), its subdirectories stay 0700 and its
+	 * files 0600, so the group can use the socket and nothing else. */
+	if (chown(c->path, (uid_t)-1, gid) == -1 || chmod(c->path, 0660) == -1 ||
+	    chown(dir, (uid_t)-1, gid) == -1 || chmod(dir, 0710) == -1) {
 		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
 		unlink(c->path);
 		goto fail;
@@ -346,8 +350,8 @@ control_open(struct event_base *base, const char *dir, gid_t gid,
 		unlink(c->path);
 		goto fail;
 	}
-	log_info(NULL, "control socket %s (mode 0660, group %u)", c->path,
-	    (unsigned)gid);
+	log_info(NULL, "control socket %s (mode 0660, group %u; spool 0710)",
+	    c->path, (unsigned)gid);
 	return c;
 fail:
 	close(fd);

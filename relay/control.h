@@ -8,8 +8,9 @@
  *	    or	ERR TEXT\n  [BODY ...]
  *
  * Only root, the daemon's own uid and members of the group may talk to it:
- * the socket's mode keeps others out of the file, and every connection's
- * SO_PEERCRED (uid, gid, supplementary groups) is checked again. Every
+ * the modes keep others out (the spool directory 0710 with that group, the
+ * socket 0660), and every connection's SO_PEERCRED (uid, gid,
+ * supplementary groups) is checked again. Every
  * request is logged with the peer's uid. The server runs on the event
  * loop with bounded request size, timeouts and connection count; the
  * handler never blocks: it answers at once, or later (CONTROL_LATER) once
@@ -63,7 +64,8 @@ void		 control_req_done(struct control_req *, int rv);
 
 /*
  * Listen on DIR/control (a stale socket there is replaced: the caller owns
- * the spool lock), mode 0660, group gid. NULL + err.
+ * the spool lock), mode 0660, group gid; DIR itself becomes 0710, group
+ * gid. NULL + err.
  */
 struct control	*control_open(struct event_base *, const char *dir, gid_t gid,
 		    control_handler *, void *arg, char *err, size_t errlen);

@@ -149,13 +149,13 @@ st=$?
 cat "$T/nobody.out"
 [ "$st" -eq 1 ] || fail "queue list as $u: exit $st, want 1"
 grep -q "Permission denied" "$T/nobody.out" || fail "queue list as $u: no 'Permission denied'"
-ok "an unrelated user cannot reach the socket (spool 0700)"
+ok "an unrelated user cannot reach the socket (spool 0710, not in its group)"
 # Open the modes up on purpose: the daemon's own peer check still refuses.
 chmod 0711 "$T/spool"
 chmod 0666 "$T/spool/control"
 setpriv --reuid="$u" --regid="$u" --clear-groups "$BIN" -c "$T/relay.conf" queue hold "$C" > "$T/nobody2.out" 2>&1
 st=$?
-chmod 0700 "$T/spool"
+chmod 0710 "$T/spool"
 chmod 0660 "$T/spool/control"
 cat "$T/nobody2.out"
 [ "$st" -eq 1 ] || fail "queue hold as $u with open modes: exit $st, want 1"
@@ -165,6 +165,18 @@ assert_no_log "$C: held by the operator"
 ok "SO_PEERCRED check refuses an unrelated uid even with the socket opened up"
 q list > /dev/null || fail "queue list as root failed"
 ok "root may use the socket"
+# a member of the socket's group may use it, and is logged with its uid
+grp=$(stat -c %G "$T/spool/control")
+[ "$(stat -c '%a %G' "$T/spool")" = "710 $grp" ] || fail "spool is $(stat -c '%a %G' "$T/spool"), want 710 $grp"
+m=danerelay-test-member
+id "$m" > /dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$m" ||
+    fail "cannot create user $m"
+usermod -aG "$grp" "$m" || fail "cannot add $m to $grp"
+setpriv --reuid="$m" --regid="$m" --init-groups "$BIN" -c "$T/relay.conf" queue explain "$C" > "$T/member.out" 2>&1 ||
+    { cat "$T/member.out"; fail "queue explain as $m (group $grp) refused"; }
+grep -q "^  <rc@three\.test>: deferred" "$T/member.out" || { cat "$T/member.out"; fail "queue explain as $m: output"; }
+assert_log "control: uid $(id -u "$m") \(pid [0-9]+\): explain $C"
+ok "a member of group $grp (supplementary) may use the socket"
 "$BIN" -c "$T/relay.conf" reload > "$T/reload.out" || { cat "$T/reload.out"; fail "reload failed"; }
 wait_log "configuration reloaded from $T/relay.conf" 10 || fail "reload over the control socket did not reload"
 assert_log "control: uid 0 \(pid [0-9]+\): reload"
