@@ -316,6 +316,8 @@ smsg_unlink(struct smsg *m)
 
 static void smsg_drop_traces(struct smsg *);
 static void sched_keep_trace(struct smsg *, const struct dlv_outcome *);
+static void sched_acct_local(struct smsg *, size_t, enum acct_type,
+		    const char *, const char *);
 
 static void
 smsg_free(struct smsg *m)
@@ -976,9 +978,12 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 		}
 		log_warnx(env->id, "cannot start a delivery to %s: %s; deferred, "
 		    "next attempt in %us", domain, strerror(e), wait);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			rcpt_update(m, idx[i], RCPT_DEFERRED,
 			    env->rcpts[idx[i]].attempts, next, reason);
+			sched_acct_local(m, idx[i], ACCT_TRANSIENT, "4.3.0",
+			    reason);
+		}
 		return;
 	}
 	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
@@ -992,6 +997,7 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 		str_copy(b[i].status, "5.4.7", sizeof(b[i].status));
 		b[i].note = xmalloc(64);
 		snprintf(b[i].note, 64, "expired after %s", life);
+		sched_acct_local(m, idx[i], ACCT_BOUNCED, "5.4.7", reason);
 	}
 	sched_bounce(m, b, n, now, false);
 }
@@ -1301,6 +1307,21 @@ scheduler_counts(const struct scheduler *s, size_t *msgs, unsigned *inflight)
 }
 
 /* ------------------------------------------------- queue tool (control) */
+
+/* An accounting record for an outcome decided here, with no attempt. */
+static void
+sched_acct_local(struct smsg *m, size_t i, enum acct_type type,
+    const char *esc, const char *text)
+{
+	struct dlv_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.idx = i;
+	o.status = type == ACCT_TRANSIENT ? DLV_TEMP : DLV_PERM;
+	str_copy(o.esc, esc, sizeof(o.esc));
+	str_copy(o.text, text, sizeof(o.text));
+	acct_outcome(type, m->env, &o, m->env->rcpts[i].attempts, NULL, text);
+}
 
 /* Keep a deferred recipient's trace (queue explain); drop it otherwise. */
 static void
