@@ -261,11 +261,15 @@ explain_host_text(struct evbuffer *out, const struct dlv_trace *t,
 	evbuffer_add_printf(out, "    host %s%s%s%s: addresses %s (%u)\n",
 	    h->name, h->ip[0] ? " [" : "", h->ip, h->ip[0] ? "]" : "",
 	    h->addr_state, h->naddrs);
-	if (h->tlsa_asked)
-		evbuffer_add_printf(out, "      TLSA at base domain %s: %s %s, %u "
+	if (h->tlsa_asked && strcmp(h->tlsa_answer, "data") == 0)
+		/* as the log line: "secure, 1 record (1 usable, 0 unusable)" */
+		evbuffer_add_printf(out, "      TLSA at base domain %s: %s, %u "
 		    "record%s (%u usable, %u unusable)\n", h->tlsa_base,
-		    h->tlsa_state, h->tlsa_answer, h->tlsa_records,
+		    h->tlsa_state, h->tlsa_records,
 		    h->tlsa_records == 1 ? "" : "s", h->usable, h->unusable);
+	else if (h->tlsa_asked)
+		evbuffer_add_printf(out, "      TLSA at base domain %s: %s %s\n",
+		    h->tlsa_base, h->tlsa_answer, h->tlsa_state);
 	else if (strcmp(t->policy, "dane") == 0 ||
 	    strcmp(t->policy, "dane-only") == 0)
 		evbuffer_add_printf(out, "      TLSA not looked up%s\n",

@@ -37,7 +37,7 @@ x "^  <r@secure\.test>: deferred, attempts 1, next attempt [0-9T:Z-]+ \(in [0-9]
 x "^    last attempt [0-9T:Z-]+: domain secure\.test, policy dane$" "the attempt's policy"
 x "^    MX secure\.test: secure, 2 hosts \(mx1\.secure\.test, mx2\.secure\.test\)$" "the MX RRset state"
 x "^    host mx1\.secure\.test \[$(addr_of mx1.secure.test | sed 's/\./\\./g')\]: addresses secure \(1\)$" "mx1 and its address state"
-x "^      TLSA at base domain mx1\.secure\.test: secure data, 1 record \(1 usable, 0 unusable\)$" "mx1's TLSA state and usable count"
+x "^      TLSA at base domain mx1\.secure\.test: secure, 1 record \(1 usable, 0 unusable\)$" "mx1's TLSA state and usable count"
 x "^      TLS level dane$" "mx1's TLS level"
 x "^      connected to $(addr_of mx1.secure.test | sed 's/\./\\./g') from [0-9.]+, TLSv1\.[23] \(unauthenticated\)$" "the connection to mx1"
 x "^      failed: 4\.7\.5 DANE verification failed for mx1\.secure\.test.*\(tlsa-invalid\)" "why mx1 failed"
