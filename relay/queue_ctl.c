@@ -258,18 +258,19 @@ explain_host_text(struct evbuffer *out, const struct dlv_trace *t,
 {
 	char s1[LOG_SAFE_MAX];
 
+	/* names come from DNS: escaped like the log */
 	evbuffer_add_printf(out, "    host %s%s%s%s: addresses %s (%u)\n",
-	    h->name, h->ip[0] ? " [" : "", h->ip, h->ip[0] ? "]" : "",
+	    log_esc(h->name), h->ip[0] ? " [" : "", h->ip, h->ip[0] ? "]" : "",
 	    h->addr_state, h->naddrs);
 	if (h->tlsa_asked && strcmp(h->tlsa_answer, "data") == 0)
 		/* as the log line: "secure, 1 record (1 usable, 0 unusable)" */
 		evbuffer_add_printf(out, "      TLSA at base domain %s: %s, %u "
-		    "record%s (%u usable, %u unusable)\n", h->tlsa_base,
+		    "record%s (%u usable, %u unusable)\n", log_esc(h->tlsa_base),
 		    h->tlsa_state, h->tlsa_records,
 		    h->tlsa_records == 1 ? "" : "s", h->usable, h->unusable);
 	else if (h->tlsa_asked)
 		evbuffer_add_printf(out, "      TLSA at base domain %s: %s %s\n",
-		    h->tlsa_base, h->tlsa_answer, h->tlsa_state);
+		    log_esc(h->tlsa_base), h->tlsa_answer, h->tlsa_state);
 	else if (strcmp(t->policy, "dane") == 0 ||
 	    strcmp(t->policy, "dane-only") == 0)
 		evbuffer_add_printf(out, "      TLSA not looked up%s\n",
@@ -405,14 +406,15 @@ explain_cb(const struct sched_view *v, void *arg)
 		}
 		fmt_time(t->when, tb, sizeof(tb));
 		evbuffer_add_printf(out, "    last attempt %s: domain %s, policy "
-		    "%s%s\n", tb, t->domain, t->policy, t->test_mode ?
+		    "%s%s\n", tb, log_esc(t->domain), t->policy, t->test_mode ?
 		    " (test mode)" : "");
 		if (t->mx_done)
-			evbuffer_add_printf(out, "    MX %s: %s, %s\n", t->domain,
-			    t->mx_state, safe(t->mx_text, s1, sizeof(s1)));
+			evbuffer_add_printf(out, "    MX %s: %s, %s\n",
+			    log_esc(t->domain), t->mx_state, safe(t->mx_text, s1,
+			    sizeof(s1)));
 		else
 			evbuffer_add_printf(out, "    MX %s: not looked up\n",
-			    t->domain);
+			    log_esc(t->domain));
 		for (h = 0; h < t->nhosts; h++)
 			explain_host_text(out, t, &t->hosts[h]);
 		evbuffer_add_printf(out, "    result: %s\n", r->last_error ?
@@ -647,7 +649,8 @@ queue_ctl_handler(struct control_req *req, int argc, char **argv, void *arg)
 			flush_domain(argv[1], dom, sizeof(dom));
 			n = scheduler_flush_some(qc->sched, NULL, dom);
 			log_info(NULL, "queue flush @%s by uid %u: %zu deferred "
-			    "recipient%s due now", dom, uid, n, n == 1 ? "" : "s");
+			    "recipient%s due now", log_esc(dom), uid, n,
+			    n == 1 ? "" : "s");
 		} else if (queue_id_valid(argv[1])) {
 			bool found = false;
 
