@@ -421,6 +421,7 @@ daemon_run(const char *path, struct conf *conf)
 	log_libevent();
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	(void)log_buffer_start(r->base);	/* one write(2) per loop turn */
 	log_info(NULL, "starting with %s", path);
 
 	d.resolver = resolver_new(r->base, conf->resolver_config,
@@ -489,6 +490,7 @@ daemon_run(const char *path, struct conf *conf)
 
 	if (event_base_dispatch(r->base) == -1)
 		log_warnx(NULL, "event loop failed");
+	log_buffer_stop();
 
 	listener_free(r->listener);
 	r->listener = NULL;
@@ -533,6 +535,7 @@ fail:
 		resolver_free(d.resolver);
 	relay_conf_unref(r->rc);
 	notify_close();
+	log_buffer_stop();
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();
