@@ -79,7 +79,7 @@
 #define QUEUE_WORKERS	3
 #define QUEUE_WBUF	8192		/* per-message write buffer */
 #define JOURNAL_MAX	(64u << 20)	/* longest journal read back */
-#define QUEUE_SPARE_MAX	128		/* empty files kept for reuse */
+#define QUEUE_SPARE_MAX	512		/* empty files kept for reuse */
 
 struct queue_journal;
 
