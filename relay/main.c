@@ -35,6 +35,7 @@
 #include "relay/delivery.h"
 #include "relay/fdlimit.h"
 #include "relay/listener.h"
+#include "relay/evio.h"
 #include "relay/log.h"
 #include "relay/notify.h"
 #include "relay/privsep.h"
@@ -419,7 +420,7 @@ daemon_run(const char *path, struct conf *conf)
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	log_libevent();
-	if ((r->base = event_base_new()) == NULL)
+	if ((r->base = evio_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	(void)log_buffer_start(r->base);	/* one write(2) per loop turn */
 	log_info(NULL, "starting with %s", path);
