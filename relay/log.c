@@ -6,11 +6,10 @@
  * Once log_buffer_start() has named the event loop, lines logged on the
  * loop's thread are gathered and written together by one write(2) from an
  * event that runs at the end of the loop turn (a busy relay logs about ten
- * lines per message; a syscall each was a tenth of its CPU). So a crash
- * (SIGKILL) loses at most the lines of the turn it interrupts, and a line
- * is in the file before the reply it describes reaches the peer (replies
- * are sent by a later turn). Lines from other threads, and every line when
- * no loop is named, are written at once, after what is buffered.
+ * lines per message, and a write(2) plus a getpid(2) each). So a crash
+ * (SIGKILL) loses at most the lines of the turn it interrupts; SIGTERM,
+ * fatal() and exit() lose none. Lines from other threads, and every line
+ * when no loop is named, are written at once, after what is buffered.
  */
 #include "relay/log.h"
 
