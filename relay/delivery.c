@@ -11,7 +11,10 @@
  * Idle connections are cached by smtp_client_key() (rule 15) only.
  * Decisions of our own: under `may` (and test mode) a failed handshake is
  * retried once in plaintext on the same address, as Postfix does; a lost
- * connection after the final "." is not retried elsewhere (duplicates);
+ * connection after the final "." is not retried elsewhere (duplicates)
+ * and is logged as a possible duplicate; a cached connection that fails
+ * is retried once on a fresh connection to the same address before the
+ * address is charged; attempt_timeout ends the whole attempt (deferral);
  * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
  */
 #include <errno.h>
@@ -35,6 +38,7 @@
 #include "resolver/mx.h"
 #include "resolver/resolver.h"
 #include "resolver/rr.h"
+#include "resolver/selfcheck.h"
 #include "tls/tls_client.h"
 
 #define DLV_MAX_ADDRS	32		/* addresses kept per host */
@@ -70,10 +74,8 @@ struct delivery {
 	size_t			 nidle;
 	struct dlv_conn		*quitting;	/* QUIT sent, closed() pending */
 	struct delivery_attempt	*attempts;	/* in flight */
-	struct resolver_query	*vq;		/* validation self-check */
-	int			 validation;	/* 0 pending, 1 ok, -1 failed */
-	char			 vdetail[256];
-	void			(*vcb)(bool, const char *, void *);
+	struct selfcheck	*sc;		/* DNSSEC validation self-check */
+	delivery_validation_cb	*vcb;
 	void			*vcb_arg;
 };
 
@@ -97,6 +99,7 @@ struct delivery_attempt {
 	struct timespec		 t0;
 	enum dlv_step		 step;
 	bool			 waiting_validation;
+	bool			 vok;		/* validation confirmed when it began */
 	struct event		*done_ev;
 	struct event		*deadline_ev;	/* attempt_timeout */
 	bool			 fresh_only;	/* a cached connection died: no reuse for this address */
@@ -141,6 +144,7 @@ struct delivery_attempt {
 };
 
 static void	attempt_step(struct delivery_attempt *);
+static void	host_decided(struct delivery_attempt *);
 static const char	*mx_host_name(const struct delivery_attempt *);
 static void	attempt_finish(struct delivery_attempt *);
 static void	conn_cbs_event(void *, const struct smtp_event *);
@@ -166,24 +170,17 @@ safe(const char *s, char *buf, size_t len)
 	return log_safe(s ? s : "", strlen(s ? s : ""), buf, len);
 }
 
-/* --- validation self-check (rule 16) --- */
+/* --- validation self-check (rule 16, resolver/selfcheck.h) --- */
 
+/* A check finished: attempts that waited for it go on (or defer). */
 static void
-delivery_validation_cb(bool ok, const char *detail, void *arg)
+delivery_selfcheck_cb(enum dnssec_validation v, const char *detail, void *arg)
 {
 	struct delivery *d = arg;
 	struct delivery_attempt *a, *next;
 
-	d->vq = NULL;
-	d->validation = ok ? 1 : -1;
-	str_copy(d->vdetail, detail ? detail : "", sizeof(d->vdetail));
-	if (ok)
-		log_info(NULL, "DNSSEC validation check passed: %s", d->vdetail);
-	else
-		log_warnx(NULL, "WARNING: DNSSEC validation check FAILED: %s: "
-		    "DANE cannot be enforced", d->vdetail);
 	if (d->vcb != NULL)
-		d->vcb(ok, d->vdetail, d->vcb_arg);
+		d->vcb(v, detail, d->vcb_arg);
 	for (a = d->attempts; a != NULL; a = next) {
 		next = a->next;
 		if (a->waiting_validation) {
@@ -193,20 +190,26 @@ delivery_validation_cb(bool ok, const char *detail, void *arg)
 	}
 }
 
-int
+enum dnssec_validation
 delivery_validation(const struct delivery *d)
 {
-	return d->validation;
+	return selfcheck_state(d->sc);
 }
 
 void
-delivery_on_validation(struct delivery *d,
-    void (*cb)(bool ok, const char *detail, void *arg), void *arg)
+delivery_on_validation(struct delivery *d, delivery_validation_cb *cb,
+    void *arg)
 {
 	d->vcb = cb;
 	d->vcb_arg = arg;
-	if (cb != NULL && d->validation != 0)
-		cb(d->validation > 0, d->vdetail, arg);
+	if (cb != NULL && selfcheck_state(d->sc) != VALIDATION_PENDING)
+		cb(selfcheck_state(d->sc), selfcheck_detail(d->sc), arg);
+}
+
+void
+delivery_recheck_validation(struct delivery *d)
+{
+	selfcheck_run_now(d->sc);
 }
 
 /* --- engine --- */
@@ -223,12 +226,7 @@ delivery_new(const struct delivery_params *p, char *err, size_t errlen)
 	}
 	d = xcalloc(1, sizeof(*d));
 	d->p = *p;
-	d->vq = resolver_check_validation(p->resolver, delivery_validation_cb, d);
-	if (d->vq == NULL) {
-		d->validation = -1;
-		str_copy(d->vdetail, "could not start the check",
-		    sizeof(d->vdetail));
-	}
+	d->sc = selfcheck_new(p->base, p->resolver, delivery_selfcheck_cb, d);
 	return d;
 }
 
@@ -338,8 +336,7 @@ delivery_free(struct delivery *d)
 		smtp_client_free(k->c);
 		conn_free(k);
 	}
-	if (d->vq != NULL)
-		resolver_cancel(d->vq);
+	selfcheck_free(d->sc);
 	free(d);
 }
 
@@ -533,13 +530,13 @@ mx_cb(struct dns_result *r, void *arg)
 		    a->mx.nhosts, a->mx.nhosts == 1 ? "" : "s");
 		for (i = 0; i < a->mx.nhosts && l < sizeof(line); i++)
 			l += (size_t)snprintf(line + l, sizeof(line) - l, "%s%s",
-			    i ? ", " : "", a->mx.hosts[i].name);
+			    i ? ", " : "", log_esc(a->mx.hosts[i].name));
 		if (l < sizeof(line))
 			snprintf(line + l, sizeof(line) - l, ")");
 		break;
 	case MX_IMPLICIT:
 		snprintf(line, sizeof(line), "no MX records, using %s itself "
-		    "(implicit MX)", a->domain);
+		    "(implicit MX)", log_esc(a->domain));
 		break;
 	case MX_NULL:
 		snprintf(line, sizeof(line), "null MX");
@@ -554,16 +551,16 @@ mx_cb(struct dns_result *r, void *arg)
 		    sizeof(sbuf)));
 		break;
 	}
-	log_info(a->qid, "MX %s: %s, %s", a->domain,
+	log_info(a->qid, "MX %s: %s, %s", log_esc(a->domain),
 	    dns_state_name(a->mx.state), line);
-	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->d->validation >= 0,
+	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->vok,
 	    &a->mx, r ? r->reason : NULL, &a->pmx);
 	dns_result_free(r);
 	if (a->pmx.note[0] != '\0') {
 		if (a->pmx.note_warn)
-			log_warnx(a->qid, "%s", a->pmx.note);
+			log_warnx(a->qid, "%s", log_esc(a->pmx.note));
 		else
-			log_info(a->qid, "%s", a->pmx.note);
+			log_info(a->qid, "%s", log_esc(a->pmx.note));
 	}
 	if (a->pmx.action != POL_MX_GO) {
 		attempt_all(a, a->pmx.action == POL_MX_DEFER ? DLV_TEMP :
@@ -572,9 +569,9 @@ mx_cb(struct dns_result *r, void *arg)
 		return;
 	}
 	if (policy_dane(a->dest.tls_policy) && a->mx.state != DNS_SECURE &&
-	    a->d->validation >= 0)
+	    a->vok)
 		log_info(a->qid, "MX RRset of %s is insecure: DANE does not "
-		    "apply to the domain; %s", a->domain,
+		    "apply to the domain; %s", log_esc(a->domain),
 		    a->dest.tls_policy == TLS_POLICY_DANE ?
 		    "opportunistic TLS, MX host names are the only reference "
 		    "identifiers" : "dane-only cannot deliver");
@@ -623,7 +620,6 @@ host_cb(struct resolver_host *h, void *arg)
 {
 	struct delivery_attempt *a = arg;
 	char l1[512], l2[512], cn[400] = "";
-	bool any = false, allsec = true;
 	size_t take;
 
 	a->q = NULL;
@@ -632,20 +628,15 @@ host_cb(struct resolver_host *h, void *arg)
 	fam_text(l2, sizeof(l2), "AAAA", h->aaaa);
 	if (h->cname)
 		snprintf(cn, sizeof(cn), ", CNAME to %s (chain %s%s)",
-		    h->canonname, h->chain_secure ? "secure" : "insecure",
+		    log_esc(h->canonname),
+		    h->chain_secure ? "secure" : "insecure",
 		    h->chain_secure ? "" : h->first_link_secure ?
-		    ", first link secure" : ", first link insecure");
-	log_info(a->qid, "Address %s: %s, %s%s", h->name, l1, l2, cn);
+		    ", first link secure" : h->first_link != NULL &&
+		    dns_result_answered(h->first_link) ?
+		    ", first link insecure" : ", first link unknown");
+	log_info(a->qid, "Address %s: %s, %s%s", log_esc(h->name), l1, l2, cn);
 
-	if (h->a != NULL && dns_result_answered(h->a)) {
-		any = true;
-		allsec = allsec && h->a->state == DNS_SECURE;
-	}
-	if (h->aaaa != NULL && dns_result_answered(h->aaaa)) {
-		any = true;
-		allsec = allsec && h->aaaa->state == DNS_SECURE;
-	}
-	a->addr_secure = any && allsec;
+	a->addr_secure = policy_addr_secure(h);
 	a->naddrs = 0;
 	a->addridx = 0;
 	addr_collect(a, h->a);
@@ -657,7 +648,7 @@ host_cb(struct resolver_host *h, void *arg)
 		char t[512];
 
 		snprintf(t, sizeof(t), "no usable address for %s", h->name);
-		log_info(a->qid, "%s, trying the next host", t);
+		log_info(a->qid, "%s, trying the next host", log_esc(t));
 		if (a->last_text[0] == '\0')
 			attempt_note_failure(a, "4.4.3", t, TLSRPT_NONE);
 		attempt_next_host(a);
@@ -666,7 +657,18 @@ host_cb(struct resolver_host *h, void *arg)
 	}
 	a->nbases = 0;
 	a->baseidx = 0;
-	if (policy_dane(a->dest.tls_policy) && a->d->validation >= 0)
+	/* RFC 7672 2.1.3: an unsettled CNAME expansion is a lookup failure */
+	policy_host_addr(a->dest.tls_policy, a->dest.test_mode,
+	    a->vok, h, &a->ph);
+	if (a->ph.note[0] != '\0')
+		log_info(a->qid, "%s", log_esc(a->ph.note));
+	if (a->ph.action == POL_SKIP) {
+		host_decided(a);
+		attempt_step(a);
+		return;
+	}
+	if (policy_dane(a->dest.tls_policy) && a->vok &&
+	    a->ph.use_tlsa)
 		a->nbases = policy_tlsa_bases(h->name, h->canonname, h->cname,
 		    h->chain_secure, h->first_link_secure, a->addr_secure,
 		    a->bases, a->whys);
@@ -678,7 +680,6 @@ static void
 tlsa_convert(struct delivery_attempt *a)
 {
 	const struct dns_result *r = a->tlsa;
-	size_t i;
 
 	free(a->dt);
 	a->dt = NULL;
@@ -686,18 +687,7 @@ tlsa_convert(struct delivery_attempt *a)
 	if (r == NULL || r->answer != DNS_ANSWER_DATA || r->nrr == 0)
 		return;
 	a->dt = xcalloc(r->nrr, sizeof(*a->dt));
-	for (i = 0; i < r->nrr; i++) {
-		if (r->rr[i].malformed) {
-			a->dt[i].usage = 255;	/* unusable */
-			continue;
-		}
-		a->dt[i].usage = r->rr[i].tlsa.usage;
-		a->dt[i].selector = r->rr[i].tlsa.selector;
-		a->dt[i].mtype = r->rr[i].tlsa.mtype;
-		a->dt[i].data = r->rr[i].tlsa.data;
-		a->dt[i].len = r->rr[i].tlsa.datalen;
-	}
-	a->ndt = r->nrr;
+	a->ndt = policy_tlsa_rrset(r, a->dt);
 }
 
 /* Apply a policy_host() verdict. */
@@ -706,18 +696,20 @@ host_decided(struct delivery_attempt *a)
 {
 	const char *host = mx_host_name(a);
 
+	char text[900];
+
 	if (a->ph.note[0] != '\0')
-		log_info(a->qid, "%s", a->ph.note);
+		log_info(a->qid, "%s", log_esc(a->ph.note));
+	/* the same text `resolve` prints (relay/cmd_resolve.c) */
+	policy_host_text(&a->ph, host, text, sizeof(text));
 	switch (a->ph.action) {
 	case POL_NEXT_BASE:
-		log_info(a->qid, "%s", a->ph.reason);
+		log_info(a->qid, "%s", log_esc(text));
 		a->baseidx++;
 		a->step = DLV_TLSA;
 		return;
 	case POL_SKIP:
-		log_info(a->qid, "Skipping %s: %s %s%s%s%s, trying the next host",
-		    host, a->ph.esc, a->ph.reason, a->ph.rpt ? " (" : "",
-		    tlsrpt_name(a->ph.rpt), a->ph.rpt ? ")" : "");
+		log_info(a->qid, "%s, trying the next host", log_esc(text));
 		attempt_note_failure(a, a->ph.esc, a->ph.reason, a->ph.rpt);
 		attempt_next_host(a);
 		return;
@@ -725,22 +717,13 @@ host_decided(struct delivery_attempt *a)
 		break;
 	}
 	if (a->ph.level == TLS_LEVEL_DANE && a->ph.use_tlsa) {
-		char refs[600];
-		size_t i, l;
-
-		l = (size_t)snprintf(refs, sizeof(refs), "%s", a->ph.base_domain);
-		for (i = 0; i < a->ph.nref_names && l < sizeof(refs); i++)
-			l += (size_t)snprintf(refs + l, sizeof(refs) - l, ", %s",
-			    a->ph.ref_names[i]);
-		log_info(a->qid, "%s%s; reference identifiers: %s",
-		    a->ph.test_mode ? "test mode: " : "", a->ph.reason, refs);
+		log_info(a->qid, "%s", log_esc(text));
 		if (a->ph.test_mode && a->ph.note[0] == '\0')
 			log_info(a->qid, "test mode: would have used DANE for %s",
-			    host);
+			    log_esc(host));
 	} else if (policy_dane(a->dest.tls_policy) ||
 	    a->dest.test_mode)
-		log_info(a->qid, "%s: TLS %s (%s)", host,
-		    policy_level_name(a->ph.level), a->ph.reason);
+		log_info(a->qid, "%s", log_esc(text));
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;
@@ -755,7 +738,7 @@ host_policy(struct delivery_attempt *a)
 	memset(&in, 0, sizeof(in));
 	in.policy = a->dest.tls_policy;
 	in.test_mode = a->dest.test_mode;
-	in.validation_ok = a->d->validation >= 0;
+	in.validation_ok = a->vok;
 	in.mx_secure = a->mx.state == DNS_SECURE;
 	in.domain = a->mx.domain ? a->mx.domain : a->domain;
 	in.domain_canon = a->mx.canonname ? a->mx.canonname : in.domain;
@@ -790,19 +773,22 @@ tlsa_cb(struct dns_result *r, void *arg)
 	dane_tlsa_count(a->dt, a->ndt, &cnt);
 	if (!dns_result_answered(r))
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s (%s), base domain %s (%s)",
-		    port, a->bases[a->baseidx], dns_state_name(r->state),
-		    safe(r->reason ? r->reason : "no answer", sbuf, sizeof(sbuf)),
-		    a->bases[a->baseidx], a->whys[a->baseidx]);
+		    port, log_esc(a->bases[a->baseidx]),
+		    dns_state_name(r->state), safe(r->reason ? r->reason :
+		    "no answer", sbuf, sizeof(sbuf)),
+		    log_esc(a->bases[a->baseidx]), a->whys[a->baseidx]);
 	else if (r->answer == DNS_ANSWER_DATA)
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s, %zu record%s (%u usable, "
 		    "%u unusable), base domain %s (%s)", port,
-		    a->bases[a->baseidx], dns_state_name(r->state), r->nrr,
+		    log_esc(a->bases[a->baseidx]), dns_state_name(r->state),
+		    r->nrr,
 		    r->nrr == 1 ? "" : "s", cnt.usable, cnt.unusable,
-		    a->bases[a->baseidx], a->whys[a->baseidx]);
+		    log_esc(a->bases[a->baseidx]), a->whys[a->baseidx]);
 	else
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s %s, base domain %s (%s)",
-		    port, a->bases[a->baseidx], dns_answer_name(r->answer),
-		    dns_state_name(r->state), a->bases[a->baseidx],
+		    port, log_esc(a->bases[a->baseidx]),
+		    dns_answer_name(r->answer),
+		    dns_state_name(r->state), log_esc(a->bases[a->baseidx]),
 		    a->whys[a->baseidx]);
 	host_policy(a);
 	attempt_step(a);
@@ -872,7 +858,7 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 	case SMTP_EV_REPLY:
 		return;
 	case SMTP_EV_DOWNGRADE:
-		log_info(a->qid, "%s: %s", k->peer, ev->text);
+		log_info(a->qid, "%s: %s", log_esc(k->peer), log_esc(ev->text));
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
@@ -892,21 +878,23 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 			if (a->ph.test_mode)
 				log_info(a->qid, "test mode: would have deferred: "
 				    "4.7.5 %s (%s) for %s", safe(t->dane.reason,
-				    sbuf, sizeof(sbuf)), rt, k->peer);
+				    sbuf, sizeof(sbuf)), rt, log_esc(k->peer));
 			else
 				log_info(a->qid, "DANE verification failed for "
-				    "%s: %s (%s)", k->peer, safe(t->dane.reason,
-				    sbuf, sizeof(sbuf)), rt);
+				    "%s: %s (%s)", log_esc(k->peer),
+				    safe(t->dane.reason, sbuf, sizeof(sbuf)),
+				    rt);
 		}
 		return;
 	case SMTP_EV_TLS_SKIPPED:
 		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
 			log_info(a->qid, "test mode: would have deferred: 4.7.5 "
 			    "%s by %s (%s)", safe(ev->text, sbuf, sizeof(sbuf)),
-			    k->peer, tlsrpt_name(ev->rpt));
+			    log_esc(k->peer), tlsrpt_name(ev->rpt));
 		else
 			log_info(a->qid, "%s by %s%s%s, continuing in plaintext",
-			    safe(ev->text, sbuf, sizeof(sbuf)), k->peer,
+			    safe(ev->text, sbuf, sizeof(sbuf)),
+			    log_esc(k->peer),
 			    ev->reply ? ": " : "", ev->reply ? safe(ev->reply->text,
 			    sb2, sizeof(sb2)) : "");
 		return;
@@ -942,7 +930,7 @@ conn_cbs_rcpt(void *arg, const struct smtp_rcpt_result *r)
 	if (cls == 2) {
 		rcpt_set(a, slot, DLV_OK, rep->esc, rep->text, TLSRPT_NONE);
 		log_info(a->qid, "Successful delivery to <%s> (retry %u) in "
-		    "%.3fs: %s", a->env->rcpts[a->idx[slot]].addr,
+		    "%.3fs: %s", log_esc(a->env->rcpts[a->idx[slot]].addr),
 		    a->env->rcpts[a->idx[slot]].attempts, attempt_elapsed(a),
 		    safe(rep->text, sbuf, sizeof(sbuf)));
 		return;
@@ -969,7 +957,7 @@ conn_cbs_done(void *arg, const struct smtp_msg_result *r)
 		return;
 	if (a->mail_temp && a->npending > 0) {
 		log_info(a->qid, "%s refused the sender: %s, trying the next host",
-		    k->peer, safe(a->last_text, sbuf, sizeof(sbuf)));
+		    log_esc(k->peer), safe(a->last_text, sbuf, sizeof(sbuf)));
 		conn_release(a, false);
 		attempt_next_host(a);
 		attempt_step(a);
@@ -1065,7 +1053,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		/* A cached connection that died while idle says nothing
 		 * about the address: one fresh connection before charging. */
 		log_info(a->qid, "Reused connection to %s failed: %s; retrying "
-		    "once on a fresh connection", peer, safe(text, sbuf,
+		    "once on a fresh connection", log_esc(peer), safe(text, sbuf,
 		    sizeof(sbuf)));
 		a->fresh_only = true;
 		a->step = DLV_CONNECT;
@@ -1082,8 +1070,8 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 			log_info(a->qid, "test mode: would have deferred: %s %s",
 			    esc, safe(text, sbuf, sizeof(sbuf)));
 		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
-		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
-		    "test mode" : "policy may");
+		    safe(text, sbuf, sizeof(sbuf)), log_esc(peer),
+		    a->ph.test_mode ? "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
@@ -1091,8 +1079,9 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	}
 	a->plaintext_retry = false;
 	a->addridx++;
-	log_info(a->qid, "%s failed: %s %s; trying the next %s", peer, esc,
-	    safe(text, sbuf, sizeof(sbuf)), a->addridx < a->naddrs ?
+	log_info(a->qid, "%s failed: %s %s; trying the next %s",
+	    log_esc(peer), esc, safe(text, sbuf, sizeof(sbuf)),
+	    a->addridx < a->naddrs ?
 	    "address" : "MX host");
 	a->step = DLV_CONNECT;
 	attempt_step(a);
@@ -1126,7 +1115,7 @@ attempt_connect(struct delivery_attempt *a)
 
 	if (!a->fresh_only && (k = idle_take(d, key)) != NULL) {
 		log_info(a->qid, "Reusing connection to %s (%u messages so far)",
-		    peer, smtp_client_messages(k->c));
+		    log_esc(peer), smtp_client_messages(k->c));
 		k->a = a;
 		k->reused = true;
 		a->conn = k;
@@ -1138,6 +1127,20 @@ attempt_connect(struct delivery_attempt *a)
 	p.host = host;
 	p.helo_name = conf && conf->hostname ? conf->hostname : "localhost";
 	p.tls = d->p.tls;
+	if (p.tls == NULL && p.sec.level >= TLS_LEVEL_ENCRYPT &&
+	    !p.sec.test_mode) {
+		/* No TLS client: a host that requires TLS is unusable, it
+		 * never gets the mail in plaintext. */
+		char t[400];
+
+		snprintf(t, sizeof(t), "no TLS client available for %s, which "
+		    "requires TLS", peer);
+		log_warnx(a->qid, "%s", log_esc(t));
+		attempt_note_failure(a, a->ph.dane_required ? "4.7.5" : "4.7.4",
+		    t, a->ph.dane_required ? TLSRPT_DANE_REQUIRED : TLSRPT_NONE);
+		a->addridx = a->naddrs;
+		return false;
+	}
 	if (p.tls == NULL)
 		p.sec.level = TLS_LEVEL_NONE;
 	p.connect_timeout = conf ? conf->connect_timeout : 30;
@@ -1159,7 +1162,7 @@ attempt_connect(struct delivery_attempt *a)
 
 		snprintf(t, sizeof(t), "connect to %s: %s", peer,
 		    strerror(errno));
-		log_info(a->qid, "%s", t);
+		log_info(a->qid, "%s", log_esc(t));
 		attempt_note_failure(a, "4.4.1", t, TLSRPT_NONE);
 		free(k);
 		a->addridx++;
@@ -1168,6 +1171,48 @@ attempt_connect(struct delivery_attempt *a)
 	a->conn = k;
 	a->fresh_only = false;
 	a->step = DLV_SMTP;
+	return true;
+}
+
+/*
+ * Rule 16 before the MX lookup (policy_validation()): true when the
+ * attempt waits for the self-check in flight or has been deferred.
+ */
+static bool
+attempt_validation(struct delivery_attempt *a)
+{
+	struct selfcheck *sc = a->d->sc;
+	enum dnssec_validation v = selfcheck_state(sc);
+	unsigned retry;
+	size_t i;
+
+	/* one verdict per attempt, even if a re-check ends meanwhile */
+	a->vok = v == VALIDATION_OK;
+	if (!policy_dane(a->dest.tls_policy))
+		return false;
+	if (v == VALIDATION_PENDING ||
+	    (v == VALIDATION_UNCONFIRMED && selfcheck_busy(sc))) {
+		/* bounded by the resolver's deadline for the check */
+		a->waiting_validation = true;
+		return true;
+	}
+	policy_validation(a->dest.tls_policy, a->dest.test_mode, v, a->domain,
+	    selfcheck_detail(sc), &a->pmx);
+	if (a->pmx.note[0] != '\0') {
+		if (a->pmx.note_warn)
+			log_warnx(a->qid, "%s", log_esc(a->pmx.note));
+		else
+			log_info(a->qid, "%s", log_esc(a->pmx.note));
+	}
+	if (a->pmx.action == POL_MX_GO)
+		return false;
+	/* No lookup can help. Not confirmed: come back after the next check. */
+	retry = v == VALIDATION_UNCONFIRMED ? selfcheck_next_in(sc) + 1 : 0;
+	log_warnx(a->qid, "%s %s", a->pmx.esc, log_esc(a->pmx.text));
+	attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text, a->pmx.rpt);
+	for (i = 0; i < a->n; i++)
+		a->out[i].retry_after = retry;
+	attempt_finish(a);
 	return true;
 }
 
@@ -1192,7 +1237,8 @@ attempt_literal(struct delivery_attempt *a)
 	}
 	if (pol == TLS_POLICY_DANE_ONLY && !a->dest.test_mode) {
 		log_warnx(a->qid, "address literal %s: no host name to look "
-		    "TLSA records up for, dane-only cannot deliver", a->domain);
+		    "TLSA records up for, dane-only cannot deliver",
+		    log_esc(a->domain));
 		attempt_all(a, DLV_TEMP, "4.7.5", "address literal has no host "
 		    "name for DANE; tls_policy dane-only cannot deliver to it",
 		    TLSRPT_NONE);
@@ -1215,7 +1261,8 @@ attempt_literal(struct delivery_attempt *a)
 	a->ph.level = pol == TLS_POLICY_NONE ? TLS_LEVEL_NONE :
 	    pol == TLS_POLICY_ENCRYPT ? TLS_LEVEL_ENCRYPT : TLS_LEVEL_MAY;
 	log_info(a->qid, "address literal %s: no DNS name, DANE does not "
-	    "apply; TLS %s", a->domain, policy_level_name(a->ph.level));
+	    "apply; TLS %s", log_esc(a->domain),
+	    policy_level_name(a->ph.level));
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;
@@ -1233,27 +1280,8 @@ attempt_step(struct delivery_attempt *a)
 					return;
 				continue;
 			}
-			if (policy_dane(a->dest.tls_policy) &&
-			    a->d->validation == 0) {
-				a->waiting_validation = true;
+			if (attempt_validation(a))
 				return;
-			}
-			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
-			    a->d->validation < 0 && !a->dest.test_mode) {
-				/* Rule 16: no lookup can help. */
-				struct mx_list none;
-
-				memset(&none, 0, sizeof(none));
-				none.status = MX_HOSTS;
-				none.domain = a->domain;
-				policy_mx(a->dest.tls_policy, false, false, &none,
-				    NULL, &a->pmx);
-				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
-				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
-				    a->pmx.rpt);
-				attempt_finish(a);
-				return;
-			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,
 			    mx_cb, a);
 			if (a->q == NULL) {
@@ -1427,9 +1455,9 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 	l = 0;
 	for (i = 0; i < n && l < sizeof(rl); i++)
 		l += (size_t)snprintf(rl + l, sizeof(rl) - l, "%s<%s>",
-		    i ? ", " : "", env->rcpts[idx[i]].addr);
+		    i ? ", " : "", log_esc(env->rcpts[idx[i]].addr));
 	log_info(a->qid, "Processing message from <%s> to %s with policy %s%s",
-	    env->sender, rl, conf_tls_policy_name(a->dest.tls_policy),
+	    log_esc(env->sender), rl, conf_tls_policy_name(a->dest.tls_policy),
 	    a->dest.test_mode ? " (test mode)" : "");
 	if (expired != NULL)
 		log_info(a->qid, "Override [domain %s%s] expired on %s, no longer "
@@ -1444,7 +1472,7 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 		    matched->until_text ? matched->until_text : "",
 		    matched->reason ? ": " : "", matched->reason ?
 		    safe(matched->reason, sbuf, sizeof(sbuf)) : "");
-	log_info(a->qid, "Delivering message to %s:%u", domain,
+	log_info(a->qid, "Delivering message to %s:%u", log_esc(domain),
 	    a->dest.remote_port);
 	a->step = DLV_MX;
 	attempt_step(a);

@@ -29,6 +29,7 @@
  * readiness, reloads and the stop through relay/notify.c.
  */
 #include "conf/conf.h"
+#include "relay/cmd_check.h"
 #include "relay/cmd_resolve.h"
 #include "relay/cmd_tlsa.h"
 #include "queue/queue.h"
@@ -109,6 +110,7 @@ usage(void)
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
 	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
+	    "       danerelay [-c FILE] check DOMAIN [--json] [--at +30d] [--ns]\n"
 	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n"
 	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
 	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
@@ -300,6 +302,7 @@ daemon_reload_conf(struct daemon *d)
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
+	delivery_recheck_validation(d->dlv);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
@@ -328,47 +331,70 @@ daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
 struct vwait {
 	struct event_base	*base;
 	bool			 done;
-	bool			 ok;
-	char			 detail[256];
+	bool			 late;		/* VCHECK_START_WAIT passed */
+	enum dnssec_validation	 v;
+	char			 detail[320];
 };
 
+#define VCHECK_START_WAIT 10	/* seconds start-up waits for the first check */
+
 static void
-daemon_validation_cb(bool ok, const char *detail, void *arg)
+daemon_validation_late(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vwait *w = arg;
+
+	w->late = true;
+	event_base_loopbreak(w->base);
+}
+
+static void
+daemon_validation_cb(enum dnssec_validation v, const char *detail, void *arg)
 {
 	struct vwait *w = arg;
 
 	w->done = true;
-	w->ok = ok;
+	w->v = v;
 	snprintf(w->detail, sizeof(w->detail), "%s", detail ? detail : "");
 	event_base_loopbreak(w->base);
 }
 
 /*
- * Rule 16 (issue 5): under a global dane-only, delivery without working
- * DNSSEC validation is impossible: wait for the engine's self-check (the
- * resolver is bounded by its own timeouts) and refuse to start if it fails.
+ * Rule 16: under a global dane-only, a validator that does not validate
+ * (resolver/selfcheck.h: it answers insecure for its own trust anchor) is
+ * a configuration error: wait for the first self-check (at most
+ * VCHECK_START_WAIT) and refuse to start. DNS that does not answer yet is
+ * no reason to stop: start, and let deliveries wait for validation.
  */
 static int
 daemon_check_validation(struct event_base *base, struct delivery *dlv,
     const char *path)
 {
+	struct timeval tv = { VCHECK_START_WAIT, 0 };
+	struct event *late;
 	struct vwait w;
 
 	memset(&w, 0, sizeof(w));
 	w.base = base;
+	if ((late = evtimer_new(base, daemon_validation_late, &w)) == NULL)
+		fatalx("cannot create a timer");
+	evtimer_add(late, &tv);
 	delivery_on_validation(dlv, daemon_validation_cb, &w);
-	while (!w.done)
+	while (!w.done && !w.late)
 		if (event_base_dispatch(base) != 0 && !w.done)
 			break;		/* error, or nothing left to wait for */
 	delivery_on_validation(dlv, NULL, NULL);
-	if (w.done && w.ok)
+	event_free(late);
+	if (!w.done || w.v != VALIDATION_BROKEN) {
+		if (!w.done || w.v != VALIDATION_OK)
+			log_warnx(NULL, "tls_policy dane-only: DNSSEC validation "
+			    "not confirmed yet (%s): starting, deliveries wait "
+			    "for it", w.done ? w.detail : "check did not finish");
 		return 0;
+	}
 	fprintf(stderr, "danerelay: %s: tls_policy dane-only: DNSSEC "
-	    "validation does not work (%s), not starting\n", path,
-	    w.done ? w.detail : "check did not finish");
+	    "validation does not work (%s), not starting\n", path, w.detail);
 	log_warnx(NULL, "%s: tls_policy dane-only: DNSSEC validation does not "
-	    "work (%s), not starting", path,
-	    w.done ? w.detail : "check did not finish");
+	    "work (%s), not starting", path, w.detail);
 	return -1;
 }
 
@@ -548,7 +574,7 @@ main(int argc, char *argv[])
 {
 	const char	*path = DEFAULT_CONF;
 	struct conf	*conf;
-	int		 ch, test_only = 0;
+	int		 ch, test_only = 0, conf_given = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 
@@ -557,6 +583,7 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			conf_given = 1;
 			break;
 		case 'd':
 			log_set_debug(1);
@@ -576,6 +603,18 @@ main(int argc, char *argv[])
 
 	if (argc > 0 && strcmp(argv[0], "tlsa") == 0)
 		return cmd_tlsa(argc, argv);	/* needs no configuration */
+	if (argc > 0 && strcmp(argv[0], "check") == 0) {
+		int rv;
+
+		/* without -c and without the default file: the defaults
+		 * (system trust anchor, full recursion, remote_port 25) */
+		if (!conf_given && access(path, F_OK) != 0)
+			path = "/dev/null";
+		conf = load_or_exit(path);
+		rv = cmd_check(conf, argc, argv);
+		conf_free(conf);
+		return rv;
+	}
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;
