@@ -49,7 +49,7 @@ SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
 TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all deps check demo clean unit asan-build
+.PHONY: all deps check demo clean unit asan-build soak
 all: danerelay
 
 danerelay: $(B)/danerelay
@@ -93,6 +93,10 @@ asan-build: deps
 
 check: asan-build
 	./tests/run build-asan
+
+# The crash-cycle soak: 100 SIGKILL/restart cycles under load (scripts/soak).
+soak: asan-build
+	./scripts/soak
 
 demo: deps all $(B)/sink
 	./scripts/demo

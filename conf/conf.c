@@ -95,6 +95,7 @@ static const struct key keys[] = {
 	{ "command_timeout", K_DURATION, W_GLOBAL, G(command_timeout), 0, 0, 1, UINT_MAX, "5m" },
 	{ "data_timeout", K_DURATION, W_GLOBAL, G(data_timeout), 0, 0, 1, UINT_MAX, "3m" },
 	{ "data_done_timeout", K_DURATION, W_GLOBAL, G(data_done_timeout), 0, 0, 1, UINT_MAX, "10m" },
+	{ "attempt_timeout", K_DURATION, W_GLOBAL, G(attempt_timeout), 0, 0, 1, UINT_MAX, "30m" },
 	{ "max_messages_per_connection", K_UINT, W_GLOBAL, G(max_messages_per_connection), 0, 0, 1, 1000000, "100" },
 	{ "connection_reuse_time", K_DURATION, W_GLOBAL, G(connection_reuse_time), 0, 0, 0, UINT_MAX, "10s" },
 	/* logging */

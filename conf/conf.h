@@ -93,6 +93,7 @@ struct conf {
 	unsigned		 command_timeout;	/* EHLO, STARTTLS, MAIL, RCPT, RSET */
 	unsigned		 data_timeout;		/* DATA initiation and each block */
 	unsigned		 data_done_timeout;	/* reply to the final "." */
+	unsigned		 attempt_timeout;	/* one delivery attempt, all hosts */
 	unsigned		 max_messages_per_connection;
 	unsigned		 connection_reuse_time;	/* seconds an idle outbound connection is kept */
 

@@ -56,6 +56,7 @@ struct dlv_conn {
 	char			 peer[320];	/* "host[ip]:port" */
 	struct event		*idle_ev;
 	bool			 idle;
+	bool			 reused;	/* taken from the idle cache */
 	struct dlv_conn		*next;		/* idle list */
 	struct dlv_conn		*qnext;		/* quitting list */
 	struct dlv_conn		**qprevp;	/* NULL: not on it */
@@ -96,6 +97,8 @@ struct delivery_attempt {
 	enum dlv_step		 step;
 	bool			 waiting_validation;
 	struct event		*done_ev;
+	struct event		*deadline_ev;	/* attempt_timeout */
+	bool			 fresh_only;	/* a cached connection died: no reuse for this address */
 
 	struct conf_dest	 dest;
 	const char		*qid;
@@ -297,6 +300,8 @@ attempt_free(struct delivery_attempt *a)
 	*a->prevp = a->next;
 	if (a->done_ev != NULL)
 		event_free(a->done_ev);
+	if (a->deadline_ev != NULL)
+		event_free(a->deadline_ev);
 	if (a->mx_built)
 		mx_list_clear(&a->mx);
 	resolver_host_free(a->rh);
@@ -865,6 +870,9 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 	case SMTP_EV_CONNECTED:
 	case SMTP_EV_REPLY:
 		return;
+	case SMTP_EV_DOWNGRADE:
+		log_info(a->qid, "%s: %s", k->peer, ev->text);
+		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
 		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
@@ -1003,6 +1011,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	struct delivery_attempt *a = k->a;
 	char sbuf[LOG_SAFE_MAX], text[600], peer[320];
 	const char *esc;
+	bool k_reused;
 
 	if (k->idle)
 		idle_unlink(k->d, k);
@@ -1011,6 +1020,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		return;
 	}
 	str_copy(peer, k->peer, sizeof(peer));
+	k_reused = k->reused;
 	a->conn = NULL;
 	conn_free(k);
 	if (f->fail == SMTP_FAIL_NONE && a->npending == 0) {
@@ -1039,13 +1049,29 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 
 		snprintf(text + l, sizeof(text) - l, " (%s)", tlsrpt_name(f->rpt));
 	}
-	attempt_note_failure(a, esc, text, f->rpt);
 	if (f->in_transaction && f->stage == SMTP_STAGE_DOT) {
-		/* The "." went out: another host could deliver it twice. */
-		log_info(a->qid, "%s", safe(text, sbuf, sizeof(sbuf)));
+		/* The "." went out: the server may have the message. Defer
+		 * (never lose it); the retry may deliver it twice. */
+		attempt_note_failure(a, esc, text, f->rpt);
+		log_warnx(a->qid, "%s; the message may have been delivered "
+		    "already: deferred, the retry may duplicate it",
+		    safe(text, sbuf, sizeof(sbuf)));
 		attempt_finish(a);
 		return;
 	}
+	if (k_reused && (f->fail == SMTP_FAIL_LOST ||
+	    f->fail == SMTP_FAIL_PROTO)) {
+		/* A cached connection that died while idle says nothing
+		 * about the address: one fresh connection before charging. */
+		log_info(a->qid, "Reused connection to %s failed: %s; retrying "
+		    "once on a fresh connection", peer, safe(text, sbuf,
+		    sizeof(sbuf)));
+		a->fresh_only = true;
+		a->step = DLV_CONNECT;
+		attempt_step(a);
+		return;
+	}
+	attempt_note_failure(a, esc, text, f->rpt);
 	if (f->fail == SMTP_FAIL_TLS && !a->plaintext_retry &&
 	    (a->ph.level == TLS_LEVEL_MAY || a->ph.test_mode)) {
 		/* Postfix: opportunistic TLS that fails the handshake is
@@ -1097,10 +1123,11 @@ attempt_connect(struct delivery_attempt *a)
 	tls_secctx_key(&p.sec, peer, key);
 	str_copy(a->last_mx, host, sizeof(a->last_mx));
 
-	if ((k = idle_take(d, key)) != NULL) {
+	if (!a->fresh_only && (k = idle_take(d, key)) != NULL) {
 		log_info(a->qid, "Reusing connection to %s (%u messages so far)",
 		    peer, smtp_client_messages(k->c));
 		k->a = a;
+		k->reused = true;
 		a->conn = k;
 		attempt_send(a);
 		return true;
@@ -1138,6 +1165,7 @@ attempt_connect(struct delivery_attempt *a)
 		return false;
 	}
 	a->conn = k;
+	a->fresh_only = false;
 	a->step = DLV_SMTP;
 	return true;
 }
@@ -1218,6 +1246,54 @@ attempt_step(struct delivery_attempt *a)
 	}
 }
 
+/*
+ * attempt_timeout: the whole attempt (every host) ends here, whatever
+ * stage it is in; the recipients still open are deferred. The per-stage
+ * totals in relay/smtp_client.c move on from one slow host; this bounds
+ * a domain whose every host is slow.
+ */
+static void
+attempt_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_attempt *a = arg;
+	unsigned secs = a->d->conf ? a->d->conf->attempt_timeout : 0;
+	char text[600], sbuf[LOG_SAFE_MAX];
+	bool dot = false;
+
+	(void)fd;
+	(void)what;
+	if (a->step == DLV_DONE)
+		return;
+	if (a->q != NULL) {
+		resolver_cancel(a->q);
+		a->q = NULL;
+	}
+	a->waiting_validation = false;
+	if (a->conn != NULL) {
+		dot = smtp_client_stage(a->conn->c) == SMTP_STAGE_DOT;
+		snprintf(text, sizeof(text), "attempt timed out after %us "
+		    "(attempt_timeout) with %s during %s", secs, a->conn->peer,
+		    smtp_stage_name(smtp_client_stage(a->conn->c)));
+		a->conn->a = NULL;
+		smtp_client_free(a->conn->c);
+		conn_free(a->conn);
+		a->conn = NULL;
+	} else
+		snprintf(text, sizeof(text), "attempt timed out after %us "
+		    "(attempt_timeout)", secs);
+	if (dot)
+		log_warnx(a->qid, "%s; the message may have been delivered "
+		    "already: deferred, the retry may duplicate it",
+		    safe(text, sbuf, sizeof(sbuf)));
+	else
+		log_info(a->qid, "%s; deferring the recipients still open",
+		    safe(text, sbuf, sizeof(sbuf)));
+	attempt_note_failure(a, "4.4.2", text, TLSRPT_NONE);
+	/* the deadline decides over an earlier TLS failure's reason only
+	 * when none was recorded: attempt_finish keeps that rule */
+	attempt_finish(a);
+}
+
 struct delivery_attempt *
 delivery_start(struct delivery *d, const struct queue_envelope *env,
     const char *domain, const size_t *idx, size_t n, delivery_done_cb *cb,
@@ -1274,6 +1350,13 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 	for (i = 0; i < n; i++)
 		a->out[i].idx = idx[i];
 	clock_gettime(CLOCK_MONOTONIC, &a->t0);
+	if (d->conf->attempt_timeout > 0 &&
+	    (a->deadline_ev = evtimer_new(d->p.base, attempt_deadline_cb,
+	    a)) != NULL) {
+		struct timeval t = { (time_t)d->conf->attempt_timeout, 0 };
+
+		evtimer_add(a->deadline_ev, &t);
+	}
 	a->next = d->attempts;
 	if (a->next != NULL)
 		a->next->prevp = &a->next;

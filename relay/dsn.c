@@ -2,8 +2,11 @@
  * relay/dsn.c - RFC 3464 bounces. dsn_build() is pure (the unit test
  * checks its text); dsn_read_headers() and dsn_queue() touch the spool.
  * The report is CRLF throughout, 7-bit apart from what the original's
- * headers carry, and every line stays far below the 998-octet limit
- * (recipient and reply texts are bounded by the engine's buffers).
+ * headers carry. Address (256) + MX name (255) + reply (511) can exceed
+ * the 998-octet line limit (RFC 5322 2.1.1), so the human-readable part
+ * is wrapped at spaces and the delivery-status fields are folded (RFC
+ * 3464 2.1 uses RFC 5322 field syntax, 2.2.3 folding); a word longer than
+ * WORD_MAX is cut, so no line can exceed the limit whatever the input.
  */
 #include "relay/dsn.h"
 #include "queue/queue.h"
@@ -74,15 +77,62 @@ rfc822_date(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* Strip CR/LF so peer text cannot break the report's structure. */
-static void
-buf_add_line(struct buf *b, const char *s)
+#define WRAP_COL	78	/* RFC 5322 2.1.1: SHOULD */
+#define WORD_MAX	900	/* a word longer than this is cut (MUST: 998) */
+
+static bool
+is_wsp(char c)
 {
-	for (; *s != '\0'; s++)
-		if (*s != '\r' && *s != '\n')
-			buf_add(b, s, 1);
-		else
-			buf_add(b, " ", 1);
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Append s, CR/LF turned into spaces (peer text cannot break the
+ * structure), wrapped at WRAP_COL: a line break goes before a space, and
+ * each continuation line starts with indent (" " folds a field, "  "
+ * wraps body text). col: the column the text starts at. Runs of white space
+ * are kept (CR/LF as spaces) where no break replaces them. sep: a space
+ * goes before the first word too (leading white space of s is dropped).
+ */
+static void
+buf_add_wrapped(struct buf *b, size_t col, const char *s, const char *indent,
+    bool sep)
+{
+	size_t wl, wsl, gap, i, il = strlen(indent);
+	bool first = true;
+
+	for (;;) {
+		for (wsl = 0; is_wsp(s[wsl]); wsl++)
+			;
+		if (s[wsl] == '\0')
+			return;
+		for (wl = 0; s[wsl + wl] != '\0' && !is_wsp(s[wsl + wl]); wl++)
+			;
+		gap = first ? (sep ? 1 : 0) : wsl;
+		if (gap > 0 && col + gap + wl > WRAP_COL && col > il) {
+			buf_add(b, "\r\n", 2);
+			buf_add(b, indent, il);
+			col = il;
+		} else {
+			/* the white space as it was, CR/LF made spaces */
+			for (i = 0; i < gap; i++)
+				buf_add(b, " ", 1);
+			col += gap;
+		}
+		s += wsl;
+		while (wl > WORD_MAX) {
+			buf_add(b, s, WORD_MAX);
+			buf_add(b, "\r\n", 2);
+			buf_add(b, indent, il);
+			col = il;
+			s += WORD_MAX;
+			wl -= WORD_MAX;
+		}
+		buf_add(b, s, wl);
+		col += wl;
+		s += wl;
+		first = false;
+	}
 }
 
 /* An SMTP reply starts with three digits: Diagnostic-Code type smtp. */
@@ -129,16 +179,18 @@ dsn_build(const struct dsn_info *in, size_t *len)
 	    "It's attached below.\r\n\r\n");
 	for (i = 0; i < in->nrcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
+		struct buf para = { NULL, 0, 0 };
 
-		buf_printf(&b, "<%s>: ", r->addr);
+		buf_printf(&para, "<%s>: ", r->addr);
 		if (r->remote_mta != NULL && r->remote_mta[0] != '\0')
-			buf_printf(&b, "host %s said: ", r->remote_mta);
-		buf_add_line(&b, r->diag);
-		if (r->note != NULL) {
-			buf_printf(&b, " (");
-			buf_add_line(&b, r->note);
-			buf_printf(&b, ")");
-		}
+			buf_printf(&para, "host %s said: ", r->remote_mta);
+		buf_printf(&para, "%s", r->diag);
+		if (r->note != NULL)
+			buf_printf(&para, " (%s)", r->note);
+		/* continuation lines indented: peer text never starts a
+		 * line (a "--boundary" of its own cannot end the part) */
+		buf_add_wrapped(&b, 0, para.p, "  ", false);
+		free(para.p);
 		buf_printf(&b, "\r\n\r\n");
 	}
 
@@ -152,15 +204,20 @@ dsn_build(const struct dsn_info *in, size_t *len)
 	buf_printf(&b, "Arrival-Date: %s\r\n", date);
 	for (i = 0; i < in->nrcpts; i++) {
 		const struct dsn_rcpt *r = &in->rcpts[i];
+		const char *type = is_smtp_reply(r->diag) ? "smtp" :
+		    "X-danerelay";
 
-		buf_printf(&b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->addr);
-		buf_printf(&b, "Action: failed\r\n");
+		buf_printf(&b, "\r\nFinal-Recipient: rfc822;");
+		buf_add_wrapped(&b, 24, r->addr, " ", true);
+		buf_printf(&b, "\r\nAction: failed\r\n");
 		buf_printf(&b, "Status: %s\r\n", r->status);
-		if (r->remote_mta != NULL && r->remote_mta[0] != '\0')
-			buf_printf(&b, "Remote-MTA: dns; %s\r\n", r->remote_mta);
-		buf_printf(&b, "Diagnostic-Code: %s; ",
-		    is_smtp_reply(r->diag) ? "smtp" : "X-danerelay");
-		buf_add_line(&b, r->diag);
+		if (r->remote_mta != NULL && r->remote_mta[0] != '\0') {
+			buf_printf(&b, "Remote-MTA: dns;");
+			buf_add_wrapped(&b, 16, r->remote_mta, " ", true);
+			buf_printf(&b, "\r\n");
+		}
+		buf_printf(&b, "Diagnostic-Code: %s;", type);
+		buf_add_wrapped(&b, 18 + strlen(type), r->diag, " ", true);
 		buf_printf(&b, "\r\n");
 	}
 	buf_printf(&b, "\r\n");

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
 static enum log_dest	 log_dest = DEST_STDERR;
@@ -220,4 +222,22 @@ log_safe(const char *s, size_t slen, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+/* libevent's own messages (epoll errors and the like): into our log. */
+static void
+log_libevent_cb(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_DEBUG)
+		log_debug(NULL, "libevent: %s", msg);
+	else if (severity == EVENT_LOG_MSG)
+		log_info(NULL, "libevent: %s", msg);
+	else
+		log_warnx(NULL, "libevent: %s", msg);
+}
+
+void
+log_libevent(void)
+{
+	event_set_log_callback(log_libevent_cb);
 }

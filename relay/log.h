@@ -16,6 +16,8 @@ int	 log_open(const char *dest, char *err, size_t errlen);	/* 0 / -1 + err */
 void	 log_close(void);
 void	 log_set_debug(int on);
 int	 log_debug_enabled(void);
+/* Route libevent's warnings and errors into this log ("libevent: ..."). */
+void	 log_libevent(void);
 
 /* qid may be NULL for lines about no message. */
 void	 log_info(const char *qid, const char *fmt, ...)

@@ -5,6 +5,7 @@
  *	danerelay -c FILE -t		check the configuration and exit
  *	danerelay -c FILE resolve DOMAIN	show what delivery would see
  *	danerelay -c FILE queue ...	the queue tool
+ *	danerelay tlsa ... CERT.pem	TLSA records for your own server
  *	danerelay -V			version, and the library versions in use
  *
  * Exit status: 0 on a clean stop, 1 on a runtime failure, 2 on a bad
@@ -25,6 +26,7 @@
  */
 #include "conf/conf.h"
 #include "relay/cmd_resolve.h"
+#include "relay/cmd_tlsa.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/listener.h"
@@ -100,7 +102,9 @@ usage(void)
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
 	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
-	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n");
+	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n"
+	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
+	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
 	exit(2);
 }
 
@@ -369,6 +373,7 @@ daemon_run(const char *path, struct conf *conf)
 	}
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
+	log_libevent();
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	log_info(NULL, "starting with %s", path);
@@ -488,7 +493,8 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt(argc, argv, "c:dtV")) != -1) {
+	/* "+": options after a subcommand are the subcommand's own */
+	while ((ch = getopt(argc, argv, "+c:dtV")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -509,6 +515,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (argc > 0 && strcmp(argv[0], "tlsa") == 0)
+		return cmd_tlsa(argc, argv);	/* needs no configuration */
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;

@@ -14,6 +14,7 @@
  * frees it. closed() is always the last callback.
  */
 #include "relay/smtp_client.h"
+#include "relay/mime7bit.h"
 #include "relay/util.h"
 #include "queue/queue.h"
 
@@ -40,6 +41,7 @@
 #define CONTENT_CHUNK	16384	/* read(2) size for content */
 #define CONTENT_HIGH	65536	/* stop filling above this much output */
 #define CONTENT_LOW	16384	/* refill when output drains to this */
+#define TEXT_LINE_MAX	998	/* octets before CRLF (RFC 5321 4.5.3.1.6) */
 
 enum cstate {
 	C_CONNECTING,
@@ -71,7 +73,8 @@ struct smtp_client {
 	struct event_base	*base;
 	struct bufferevent	*bev;
 	int			 fd;
-	bool			 tls_bev;	/* bev is the SSL one and owns fd */
+	bool			 tls_bev;	/* bev is the SSL one */
+	bool			 clean_close;	/* QUIT answered: TLS close_notify */
 	struct smtp_client_cbs	 cb;
 	void			*arg;
 	enum cstate		 state;
@@ -109,10 +112,20 @@ struct smtp_client {
 	bool			 data_sent, data_acked;
 	bool			 dot_sent, dot_acked;
 	bool			 content_eof, at_bol, prev_cr;
+	size_t			 col;		/* octets on the current line */
+	bool			 send_8bit;	/* BODY=8BITMIME */
+	bool			 send_utf8;	/* SMTPUTF8 */
+	int			 conv_fd;	/* 7-bit copy of the content, or -1 */
+	char			 note[128];	/* how it was fitted: SMTP_EV_DOWNGRADE */
 	bool			 xact_refused;	/* msg refused as a whole */
 	enum smtp_fail		 xact_fail;
 	enum smtp_stage		 xact_stage;
 	struct smtp_reply	*xact_reply;	/* the refusal, for done() */
+
+	/* total deadline for the reply (or handshake) awaited now */
+	struct event		*ev_deadline;
+	unsigned		 deadline_secs;	/* 0: none armed */
+	bool			 deadline_hit;
 
 	/* deferred notification */
 	struct event		*ev_defer;
@@ -134,6 +147,7 @@ static void	client_destroy(struct smtp_client *);
 static void	client_xact_end(struct smtp_client *);
 static void	client_content_fill(struct smtp_client *);
 static void	client_linger(struct smtp_client *);
+static int	client_prepare(struct smtp_client *, struct smtp_reply *);
 
 const char *
 smtp_stage_name(enum smtp_stage s)
@@ -185,7 +199,13 @@ tv(struct timeval *t, unsigned secs)
 	return t;
 }
 
-/* Read and write timeouts for what we wait on next (0: none). */
+/*
+ * Read and write timeouts for what we wait on next (0: none). A read
+ * timeout is also a total deadline (RFC 5321 4.5.3.2): the bufferevent's
+ * own timer restarts on every byte, so a server trickling its reply one
+ * byte at a time would never trip it; ev_deadline does not restart until
+ * a complete reply has arrived (client_readcb re-arms it per reply).
+ */
 static void
 client_timeouts(struct smtp_client *c, unsigned rd, unsigned wr)
 {
@@ -193,6 +213,11 @@ client_timeouts(struct smtp_client *c, unsigned rd, unsigned wr)
 
 	bufferevent_set_timeouts(c->bev, rd ? tv(&r, rd) : NULL,
 	    wr ? tv(&w, wr) : NULL);
+	c->deadline_secs = rd;
+	if (rd != 0)
+		evtimer_add(c->ev_deadline, tv(&r, rd));
+	else
+		evtimer_del(c->ev_deadline);
 }
 
 static void
@@ -309,6 +334,12 @@ client_xact_reset(struct smtp_client *c)
 	c->data_sent = c->data_acked = c->dot_sent = c->dot_acked = false;
 	c->content_eof = c->prev_cr = false;
 	c->at_bol = true;
+	c->col = 0;
+	c->send_8bit = c->send_utf8 = false;
+	c->note[0] = '\0';
+	if (c->conv_fd != -1)
+		close(c->conv_fd);
+	c->conv_fd = -1;
 	c->xact_refused = false;
 	c->xact_fail = SMTP_FAIL_NONE;
 }
@@ -347,6 +378,8 @@ client_fail(struct smtp_client *c, enum smtp_fail fail,
 	f.rpt = rpt;
 	f.reply = (r != NULL && r->code != 0) ? r : NULL;
 	f.why = why;
+	evtimer_del(c->ev_deadline);
+	c->clean_close = fail == SMTP_FAIL_NONE && c->state == C_QUIT;
 	if (polite && c->bev != NULL) {
 		client_send(c, "QUIT");
 		client_linger(c);
@@ -383,6 +416,19 @@ client_defercb(evutil_socket_t fd, short what, void *arg)
 		    "QUIT");
 	if (--c->busy == 0 && c->dead)
 		client_destroy(c);
+}
+
+/* The total deadline passed: handled as the stage's read timeout. */
+static void
+client_deadlinecb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_client *c = arg;
+
+	if (c->dead || c->bev == NULL)
+		return;
+	c->deadline_hit = true;
+	errno = ETIMEDOUT;
+	client_eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, c);
 }
 
 static void
@@ -446,10 +492,14 @@ smtp_client_connect(struct event_base *base,
 	c->state = C_CONNECTING;
 	c->stage = SMTP_STAGE_CONNECT;
 	c->msg.fd = -1;
+	c->conv_fd = -1;
 	c->at_bol = true;
 	c->ev_defer = event_new(base, -1, 0, client_defercb, c);
-	c->bev = bufferevent_socket_new(base, fd, 0);
-	if (c->ev_defer == NULL || c->bev == NULL) {
+	c->ev_deadline = evtimer_new(base, client_deadlinecb, c);
+	/* The bev owns fd: libevent closes it only after its events are
+	 * gone from the backend (closing first makes epoll_ctl fail). */
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->ev_defer == NULL || c->ev_deadline == NULL || c->bev == NULL) {
 		serr = ENOMEM;
 		goto fail;
 	}
@@ -471,20 +521,48 @@ fail:
 	return NULL;
 }
 
+/*
+ * Our TLS close_notify (RFC 8446 6.1) before the socket goes, on a clean
+ * end only: after a fatal TLS error OpenSSL must not be asked to shut
+ * down. One non-blocking call, the peer's close_notify is not awaited.
+ */
+static void
+client_tls_close(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl != NULL && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
+/*
+ * The bev owns the fd (BEV_OPT_CLOSE_ON_FREE): libevent closes it once
+ * the events are gone, even when the free is deferred because a callback
+ * of that bev is still on the stack. Closing it ourselves made a pending
+ * epoll change hit a closed descriptor.
+ */
 static void
 client_destroy(struct smtp_client *c)
 {
-	if (c->bev != NULL)
+	if (c->bev != NULL) {
+		if (c->tls_bev && c->clean_close)
+			client_tls_close(c->bev);
 		bufferevent_free(c->bev);
-	if (!c->tls_bev && c->fd != -1)
+	} else if (c->fd != -1)
 		close(c->fd);
 	if (c->ev_defer != NULL)
 		event_free(c->ev_defer);
+	if (c->ev_deadline != NULL)
+		event_free(c->ev_deadline);
 	tls_secctx_free(c->sec);
 	free(c->tlsr);
 	free(c->host);
 	free(c->helo);
 	free(c->peer);
+	if (c->conv_fd != -1)
+		close(c->conv_fd);
 	free(c->rstate);
 	free(c->xact_reply);
 	free(c);
@@ -496,23 +574,26 @@ client_destroy(struct smtp_client *c)
  * carries nothing of the client but the bev and the fd it may own.
  */
 struct lingerer {
-	struct bufferevent	*bev;
-	int			 fd;		/* -1 when bev owns it */
+	struct bufferevent	*bev;		/* owns the fd */
+	bool			 tls;
 };
 
 static void
 linger_done(struct lingerer *l)
 {
 	bufferevent_free(l->bev);
-	if (l->fd != -1)
-		close(l->fd);
 	free(l);
 }
 
 static void
 linger_writecb(struct bufferevent *bev, void *arg)
 {
-	linger_done(arg);
+	struct lingerer *l = arg;
+
+	/* QUIT is out: close_notify after it */
+	if (l->tls)
+		client_tls_close(l->bev);
+	linger_done(l);
 }
 
 static void
@@ -552,7 +633,7 @@ client_linger(struct smtp_client *c)
 		return;
 	l = xmalloc(sizeof(*l));
 	l->bev = c->bev;
-	l->fd = c->tls_bev ? -1 : c->fd;
+	l->tls = c->tls_bev;
 	c->bev = NULL;
 	c->fd = -1;
 	bufferevent_setcb(l->bev, linger_readcb, linger_writecb,
@@ -744,6 +825,14 @@ client_readcb(struct bufferevent *bev, void *arg)
 			    TLSRPT_NONE, NULL);
 			if (!c->dead)
 				client_reply(c);
+			/* Pipelined replies: each one gets the full time. */
+			if (!c->dead && c->deadline_secs != 0 &&
+			    c->state != C_HANDSHAKE) {
+				struct timeval t;
+
+				evtimer_add(c->ev_deadline,
+				    tv(&t, c->deadline_secs));
+			}
 		}
 	}
 	if (--c->busy == 0 && c->dead)
@@ -826,13 +915,18 @@ client_starttls(struct smtp_client *c)
 		    true, false, "TLS setup for %s%s: %s", c->host, c->addr, err);
 		return;
 	}
+	/* Detach the fd from the plain bev first, so that freeing it
+	 * does not close the fd the TLS bev takes over. */
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_free(c->bev);	/* does not own fd */
+	bufferevent_setfd(c->bev, -1);
+	bufferevent_free(c->bev);
 	c->bev = NULL;
 	nb = bufferevent_openssl_socket_new(c->base, c->fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (nb == NULL) {
-		/* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) */
+		/* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) and may have
+		 * closed fd: leaking it beats closing a reused number. */
+		c->fd = -1;
 		client_fail(c, SMTP_FAIL_TLS, NULL, TLSRPT_VALIDATION_FAILURE,
 		    false, false, "TLS setup for %s%s: out of memory", c->host,
 		    c->addr);
@@ -907,9 +1001,9 @@ client_send_mail(struct smtp_client *c)
 	if (c->ext & SMTP_EXT_SIZE)
 		evbuffer_add_printf(out, " SIZE=%llu",
 		    (unsigned long long)c->msg.size);
-	if ((c->msg.flags & ENV_8BITMIME) && (c->ext & SMTP_EXT_8BITMIME))
+	if (c->send_8bit)
 		evbuffer_add_printf(out, " BODY=8BITMIME");
-	if (c->msg.flags & ENV_SMTPUTF8)
+	if (c->send_utf8)
 		evbuffer_add_printf(out, " SMTPUTF8");
 	evbuffer_add(out, "\r\n", 2);
 	c->mail_sent = true;
@@ -997,6 +1091,7 @@ client_content_start(struct smtp_client *c)
 	c->stage = SMTP_STAGE_CONTENT;
 	c->at_bol = true;
 	c->prev_cr = false;
+	c->col = 0;
 	c->content_eof = false;
 	/* no reply is due while we send; each block has data_timeout */
 	client_timeouts(c, 0, c->t_data);
@@ -1006,7 +1101,11 @@ client_content_start(struct smtp_client *c)
 
 /*
  * Dot-stuff and CRLF-normalise in[0..n) into out (room for 2n+2 bytes):
- * a bare LF becomes CRLF; a "." at the start of a line is doubled.
+ * a bare LF becomes CRLF; a "." at the start of a line is doubled; a
+ * line longer than 998 octets is broken by inserting CRLF SPACE, as
+ * Postfix's smtp_line_length_limit does, so that no server sees a line
+ * over the RFC 5321 4.5.3.1.6 limit (our inbound side refuses such lines:
+ * only our own bounces could carry one, and relay/dsn.c folds those).
  */
 static size_t
 client_stuff(struct smtp_client *c, const unsigned char *in, size_t n,
@@ -1014,19 +1113,32 @@ client_stuff(struct smtp_client *c, const unsigned char *in, size_t n,
 {
 	const unsigned char *p = in, *end = in + n, *nl;
 	unsigned char *o = out;
-	size_t seg;
+	size_t seg, take;
 
 	while (p < end) {
 		if (c->at_bol && *p == '.')
 			*o++ = '.';
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (seg > 0) {
-			memcpy(o, p, seg);
-			o += seg;
-			c->prev_cr = p[seg - 1] == '\r';
+		while (seg > 0) {
+			if (c->col >= TEXT_LINE_MAX &&
+			    !(seg == 1 && *p == '\r')) {
+				/* the CR of a CRLF goes through unbroken */
+				memcpy(o, "\r\n ", 3);
+				o += 3;
+				c->col = 1;
+			}
+			take = c->col < TEXT_LINE_MAX ?
+			    TEXT_LINE_MAX - c->col : 1;
+			if (take > seg)
+				take = seg;
+			memcpy(o, p, take);
+			o += take;
+			c->col += take;
+			c->prev_cr = p[take - 1] == '\r';
 			c->at_bol = false;
-			p += seg;
+			p += take;
+			seg -= take;
 		}
 		if (nl != NULL) {
 			if (!c->prev_cr)
@@ -1035,6 +1147,7 @@ client_stuff(struct smtp_client *c, const unsigned char *in, size_t n,
 			p++;
 			c->at_bol = true;
 			c->prev_cr = false;
+			c->col = 0;
 		}
 	}
 	return (size_t)(o - out);
@@ -1097,6 +1210,87 @@ client_writecb(struct bufferevent *bev, void *arg)
 		client_destroy(c);
 }
 
+static bool
+str_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+/*
+ * Fit the message to what the server offers, or refuse it locally (-1,
+ * reply in r). SMTPUTF8 without the extension: an all-ASCII envelope and
+ * header goes without it (RFC 6531 3.4; Postfix's smtputf8_autodetect);
+ * anything else is 5.6.7. 8-bit content without 8BITMIME: converted to
+ * 7 bit (relay/mime7bit.c), or 5.6.3 where MIME allows no conversion
+ * (RFC 6152 3). An SMTPUTF8 message may carry 8-bit content undeclared.
+ */
+static int
+client_prepare(struct smtp_client *c, struct smtp_reply *r)
+{
+	struct smtp_client_msg *m = &c->msg;
+	bool eight = (m->flags & (ENV_8BITMIME | ENV_SMTPUTF8)) != 0;
+	char why[200] = "";
+	enum m7_result res;
+	uint64_t size;
+	size_t i;
+	int fd;
+
+	c->send_utf8 = (m->flags & ENV_SMTPUTF8) != 0;
+	if (c->send_utf8 && !(c->ext & SMTP_EXT_SMTPUTF8)) {
+		bool ascii = str_ascii(m->sender);
+
+		for (i = 0; i < m->nrcpts && ascii; i++)
+			ascii = str_ascii(m->rcpts[i]);
+		res = ascii ? mime7bit_fd(m->fd, false, &fd, &size, why,
+		    sizeof(why)) : M7_HEADER_8BIT;
+		if (res == M7_ERROR) {
+			client_local_reply(r, "4.3.0", "cannot read the "
+			    "message: %s", why);
+			return -1;
+		}
+		if (res == M7_HEADER_8BIT) {
+			client_local_reply(r, "5.6.7", "SMTPUTF8 is required "
+			    "(%s), but was not offered by host %s%s",
+			    ascii ? "non-ASCII message header" :
+			    "non-ASCII address", c->host, c->addr);
+			return -1;
+		}
+		c->send_utf8 = false;
+		str_copy(c->note, "ASCII envelope and headers sent without "
+		    "SMTPUTF8", sizeof(c->note));
+	}
+	c->send_8bit = eight && (c->ext & SMTP_EXT_8BITMIME);
+	if (!eight || (c->ext & SMTP_EXT_8BITMIME))
+		return 0;
+	res = mime7bit_fd(m->fd, true, &fd, &size, why, sizeof(why));
+	switch (res) {
+	case M7_ASCII:
+		return 0;
+	case M7_CONVERTED:
+		c->conv_fd = fd;
+		m->fd = fd;
+		m->size = size;
+		snprintf(c->note + strlen(c->note), sizeof(c->note) -
+		    strlen(c->note), "%s8-bit content converted to 7 bit "
+		    "(quoted-printable)", c->note[0] ? "; " : "");
+		return 0;
+	case M7_HEADER_8BIT:
+	case M7_UNCONVERTIBLE:
+		client_local_reply(r, "5.6.3", "host %s%s does not offer "
+		    "8BITMIME and the message cannot be converted to 7 bit: %s",
+		    c->host, c->addr, why);
+		return -1;
+	case M7_ERROR:
+		break;
+	}
+	client_local_reply(r, "4.3.0", "cannot convert the message to 7 bit: "
+	    "%s", why);
+	return -1;
+}
+
 int
 smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m)
 {
@@ -1117,18 +1311,16 @@ smtp_client_send(struct smtp_client *c, const struct smtp_client_msg *m)
 	c->stage = SMTP_STAGE_MAIL;
 
 	/* Refusals we can make without asking (Postfix does the same). */
-	if ((m->flags & ENV_SMTPUTF8) && !(c->ext & SMTP_EXT_SMTPUTF8)) {
-		client_local_reply(&r, "5.6.7", "SMTPUTF8 is required, but "
-		    "was not offered by host %s%s", c->host, c->addr);
+	if (client_prepare(c, &r) == -1) {
 		client_refuse(c, SMTP_STAGE_MAIL, &r);
 		client_defer(c, DEF_LOCAL_REFUSAL);
 		return 0;
 	}
 	if ((c->ext & SMTP_EXT_SIZE) && c->size_limit > 0 &&
-	    m->size > c->size_limit) {
+	    c->msg.size > c->size_limit) {
 		client_local_reply(&r, "5.3.4", "message size %llu exceeds "
 		    "size limit %llu of host %s%s",
-		    (unsigned long long)m->size,
+		    (unsigned long long)c->msg.size,
 		    (unsigned long long)c->size_limit, c->host, c->addr);
 		client_refuse(c, SMTP_STAGE_MAIL, &r);
 		client_defer(c, DEF_LOCAL_REFUSAL);
@@ -1176,6 +1368,14 @@ client_xact_reply(struct smtp_client *c)
 	}
 	if (c->mail_sent && !c->mail_acked) {
 		c->mail_acked = true;
+		if (c->note[0] != '\0') {
+			/* from the loop, not from smtp_client_send() */
+			client_event(c, SMTP_EV_DOWNGRADE, NULL, false,
+			    TLSRPT_NONE, c->note);
+			c->note[0] = '\0';
+			if (c->dead)
+				return;
+		}
 		c->mail_ok = cls == 2;
 		c->stage = SMTP_STAGE_RCPT;
 		if (!c->mail_ok) {
@@ -1411,10 +1611,15 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 		goto out;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
+		char dl[64] = "";
+
+		if (c->deadline_hit)
+			snprintf(dl, sizeof(dl), " (no complete reply within "
+			    "%us)", c->deadline_secs);
 		client_fail(c, c->state == C_GREETING ? SMTP_FAIL_GREETING :
 		    SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false, true,
-		    "timeout after %s with %s%s", smtp_stage_name(c->stage),
-		    c->host, c->addr);
+		    "timeout after %s with %s%s%s", smtp_stage_name(c->stage),
+		    c->host, c->addr, dl);
 	} else if (what & BEV_EVENT_EOF) {
 		client_fail(c, c->state == C_GREETING ? SMTP_FAIL_GREETING :
 		    SMTP_FAIL_LOST, NULL, TLSRPT_NONE, false, false,
@@ -1441,6 +1646,12 @@ const struct tls_result *
 smtp_client_tls(const struct smtp_client *c)
 {
 	return c->tls_bev ? c->tlsr : NULL;
+}
+
+enum smtp_stage
+smtp_client_stage(const struct smtp_client *c)
+{
+	return c->stage;
 }
 
 unsigned

@@ -87,6 +87,7 @@ enum smtp_event_type {
 	SMTP_EV_TLS,			/* handshake done: tls (verdict included) */
 	SMTP_EV_TLS_SKIPPED,		/* test mode or MAY: going on without the TLS the context wanted; rpt + text say why */
 	SMTP_EV_REPLY,			/* a reply was read: reply */
+	SMTP_EV_DOWNGRADE,		/* the message was fitted to the server: text says how */
 };
 
 struct smtp_event {
@@ -177,6 +178,8 @@ unsigned	 smtp_client_ext(const struct smtp_client *);	/* SMTP_EXT_* */
 /* The TLS outcome, NULL when the session is not encrypted. */
 const struct tls_result *smtp_client_tls(const struct smtp_client *);
 unsigned	 smtp_client_messages(const struct smtp_client *);	/* transactions ended (done() calls) */
+/* Where the dialogue is now; SMTP_STAGE_DOT: the "." went out unanswered. */
+enum smtp_stage	 smtp_client_stage(const struct smtp_client *);
 /* tls_secctx_key() of this connection's context and peer (reuse, rule 15). */
 void		 smtp_client_key(const struct smtp_client *, unsigned char key[TLS_KEY_LEN]);
 const char	*smtp_stage_name(enum smtp_stage);	/* "RCPT", "end of DATA" ... */

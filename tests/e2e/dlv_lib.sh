@@ -141,6 +141,24 @@ wait_done() {
 	ok "$1: all recipients done"
 }
 
+# wait_spool_empty [SECONDS]: wait until no message is left in the spool
+# (a DSN is committed there before its message's bounce is recorded, so an
+# empty spool after the last message is done means no DSN is on its way).
+wait_spool_empty() {
+	local i=0 max=$(( ${1:-30} * 10 ))
+	while [ -n "$(ls "$T/spool/msg" 2> /dev/null)" ]; do
+		i=$((i + 1))
+		[ "$i" -gt "$max" ] && fail "spool not empty after ${1:-30}s: $(ls "$T/spool/msg")"
+		sleep 0.1
+	done
+	return 0
+}
+
+# dsn_id QID: the queue id of the DSN the relay made for QID (empty if none).
+dsn_id() {
+	sed -n "s/.*: $1: sender non-delivery notification: \([0-9A-Z]*\)$/\1/p" "$RELAY_LOG" | head -1
+}
+
 # dsn_files SINK: the files in SINK from the null sender.
 dsn_files() {
 	grep -l '^mail from: <>' "$T/$1.msgs"/*.msg 2> /dev/null

@@ -21,6 +21,11 @@ RELAY_LOG=$T/relay.log
 
 cleanup() {
 	local p
+	# a helper program (not this shell) may keep the pid of a process it
+	# started in $T/helper.pid (one a line, emptied once reaped)
+	if [ -s "$T/helper.pid" ]; then
+		PIDS="$PIDS $(cat "$T/helper.pid")"
+	fi
 	for p in $PIDS; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -48,6 +53,15 @@ fail() {
 
 ok() {
 	echo "ok: $*"
+}
+
+# skip REASON: this scenario cannot run on this machine (e.g. it needs
+# root); exit 77, which tests/run counts as skipped and shows with REASON.
+# Never for a missing dependency that scripts/install-deps provides: that
+# is a failure.
+skip() {
+	echo "SKIP: $*"
+	exit 77
 }
 
 # wait_pid_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit.

@@ -9,6 +9,7 @@ NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 mkdir -p "$T/fs"
+[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs as the spool needs root"
 mount -t tmpfs -o size=2m,mode=0755 tmpfs "$T/fs" || fail "cannot mount a tmpfs on $T/fs"
 export SPOOL=$T/fs/spool
 base_conf "$T/relay.conf" < /dev/null

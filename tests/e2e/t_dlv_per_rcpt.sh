@@ -37,8 +37,9 @@ expect_delivered single "$q" sender@sender.test ok@single.test
 [ "$(sink_stat single rcpt_rejected)" -ge 2 ] || fail "sink rejected $(sink_stat single rcpt_rejected) recipients, want >= 2 (450 and 550 in the first transaction)"
 
 # the DSN for perm@ reaches sender.test's MX
-wait_sink_count sender 1 30 || fail "no DSN reached mx.sender.test"
-sleep 1
+dsnid=$(dsn_id "$q")
+[ -n "$dsnid" ] || fail "no 'sender non-delivery notification' line for $q"
+wait_done "$dsnid" 30
 [ "$(sink_count sender)" -eq 1 ] || fail "mx.sender.test got $(sink_count sender) messages, want 1 DSN"
 dsn=$(dsn_files sender)
 [ -n "$dsn" ] || fail "the message at mx.sender.test is not from <>"
@@ -63,6 +64,9 @@ ok "ok@ and temp@ delivered once each, perm@ never"
 f=$(grep -l '^rcpt to: <temp@single\.test>' "$T"/single.msgs/*.msg)
 python3 "$E2E/dlv.py" check "$f" "$T/sent/$q.eml" "$q" --from sender@sender.test --rcpt temp@single.test ||
     fail "the retried copy is not as sent"
+wait_spool_empty 10
+[ "$(dsn_id "$q")" = "$dsnid" ] && [ "$(grep -c "$q: sender non-delivery notification" "$RELAY_LOG")" -eq 1 ] ||
+    fail "a second DSN was made"
 [ "$(sink_count sender)" -eq 1 ] || fail "a second DSN was sent"
 ok "one DSN only"
 relay_stop

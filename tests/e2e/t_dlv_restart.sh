@@ -41,7 +41,25 @@ for q in $QIDS; do
 	wait_log "$q: Temporary failure for <b@three\.test>" 30 || fail "$q: b@ not deferred"
 	wait_log "$q: Successful delivery to <a@single\.test>" 30 || fail "$q: a@ not delivered"
 done
-sleep 1		# the journal record follows the log line
+# the journal record follows the log line: wait until the spool records
+# a@ delivered for every message, then crash
+python3 - "$T/spool" "$T/ids1" <<'PY' || fail "a@ not recorded delivered in the journal within 10s"
+import sys, time
+import spool
+ids = open(sys.argv[2]).read().split()
+deadline = time.monotonic() + 10
+while True:
+	try:
+		left = [q for q in ids if [r["addr"] for r in spool.load(sys.argv[1], q)["rcpts"]
+		        if r["state"] == "delivered"] != ["a@single.test"]]
+	except Exception as e:	# a record half-written at this moment
+		left = [str(e)]
+	if not left:
+		break
+	if time.monotonic() > deadline:
+		sys.exit("not recorded: %s" % left)
+	time.sleep(0.1)
+PY
 relay_kill9
 python3 "$E2E/dlv_restart.py" snap "$T/spool" "$T/snap1" "$T/single.msgs" || fail "snapshot"
 python3 - "$T/snap1" "$T/ids1" <<'PY' || fail "a@ not recorded delivered in the journal before the crash"

@@ -3,7 +3,9 @@
 # recipient is deferred ("Temporary failure ... next attempt in Ns"), the
 # message stays queued; once the server is up, a retry delivers it
 # ("Successful delivery ... (retry N)", N >= 1). Then with a long
-# min_backoff (10m) the same happens only when SIGUSR1 asks for a flush.
+# min_backoff (10m) the same happens only when SIGUSR1 asks for a flush:
+# before it, a probe message to the same server is delivered (the server
+# is up and the relay is scheduling) while the deferred one stays put.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
@@ -46,9 +48,13 @@ wait_log "$q: Temporary failure for <r2@single\.test> \(retry [0-9]+\): .*; next
 grep "$q: Temporary failure" "$RELAY_LOG" | head -1 | grep -Eq 'next attempt in (5[0-9][0-9]|[6-9][0-9][0-9]|[0-9]{4,})s$' ||
     fail "next attempt is not about min_backoff (10m) away"
 world_sink single2 mx.single.test
-sleep 3
+inject sender@sender.test probe@single.test
+wait_done "$QID" 30
+expect_delivered single2 "$QID" sender@sender.test probe@single.test
 assert_no_log "$q: Successful delivery"
-ok "no retry before the backoff"
+[ "$(grep -c "$q: Connecting to " "$RELAY_LOG")" -eq 1 ] || fail "$q was tried again before the backoff"
+expect_not_delivered single2 "$q"
+ok "no retry before the backoff (a later message to the same server was delivered)"
 kill -USR1 "$RELAY_PID"
 wait_done "$q" 30
 expect_delivered single2 "$q" sender@sender.test r2@single.test

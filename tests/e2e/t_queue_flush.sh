@@ -2,8 +2,10 @@
 # t_queue_flush: `danerelay -c FILE queue flush` makes the running daemon
 # retry deferred mail now (it signals the pid the spool's owner wrote into
 # SPOOL/lock). single.test's MX is down, the recipient is deferred with a
-# 10m backoff; the server comes up; nothing happens until `queue flush`,
-# then the message is delivered. With no daemon running, `queue flush`
+# 10m backoff; the server comes up; nothing happens until `queue flush`
+# (a probe message to the same server is delivered meanwhile, so the
+# server is up and the relay is scheduling), then the message is
+# delivered. With no daemon running, `queue flush`
 # says so and exits 1; an unknown queue command exits 2.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
@@ -24,9 +26,13 @@ q=$QID
 wait_log "$q: Temporary failure for <rf@single\.test> \(retry [0-9]+\): .*; next attempt in [0-9]+s" 30 ||
     fail "rf@ not deferred"
 world_sink single mx.single.test
-sleep 2
+inject sender@sender.test probe@single.test
+wait_done "$QID" 30
+expect_delivered single "$QID" sender@sender.test probe@single.test
 assert_no_log "$q: Successful delivery"
-ok "no retry before the backoff"
+[ "$(grep -c "$q: Connecting to " "$RELAY_LOG")" -eq 1 ] || fail "$q was tried again before the backoff"
+expect_not_delivered single "$q"
+ok "no retry before the backoff (a later message to the same server was delivered)"
 "$BIN" -c "$T/relay.conf" queue flush > "$T/flush.out" 2>&1 || { cat "$T/flush.out"; fail "queue flush failed"; }
 grep -q "asked pid $RELAY_PID" "$T/flush.out" || { cat "$T/flush.out"; fail "queue flush output"; }
 wait_done "$q" 30

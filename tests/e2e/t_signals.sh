@@ -100,11 +100,24 @@ open(os.environ["T"] + "/term.ready", "w").close()
 for c, n in ((idle, "idle"), (busy, "busy")):
 	print(n, repr(c.expect_closed(timeout=30)))
 EOF
-track $!
+cpid=$!
+track "$cpid"
 i=0
 while [ ! -e "$T/term.ready" ]; do i=$((i + 1)); [ "$i" -gt 100 ] && fail "clients not ready"; sleep 0.1; done
 RELAY_LOG=$T/relay2.log relay_stop
 ok "SIGTERM: exit status 0 with an idle session and one mid-DATA"
+# the clients saw "421 4.3.2 ... Service shutting down" (RFC 5321 3.8),
+# then the close, on both sessions
+wait_pid_gone "$cpid" 100 || fail "the clients did not see their connections closed"
+wait "$cpid"; st=$?
+untrack "$cpid"
+cat "$T/term.out"
+[ "$st" -eq 0 ] || fail "the background clients exited $st"
+for n in idle busy; do
+	grep -qxF "$n b'421 4.3.2 relay.test Service shutting down\\r\\n'" "$T/term.out" ||
+	    fail "the $n session did not get 421 4.3.2 before the close"
+done
+ok "both sessions got 421 4.3.2 and were closed"
 [ ! -e "$SPOOL/lock" ] || python3 -c "import fcntl,sys; f=open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX|fcntl.LOCK_NB)" "$SPOOL/lock" ||
     fail "spool lock still held after exit"
 assert_no_leftovers

@@ -9,7 +9,7 @@
  * usage: sink -l ADDR:PORT [-l ...] [-c CERT [-k KEY]]... [-n] [-P] [-8] [-U]
  *             [-b REPLY] [-e REPLY] [-m REPLY] [-d REPLY] [-r RULES]
  *             [-D DIR] [-s STATS] [-p PIDFILE] [-x SECS] [-H NAME]
- *             [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q]
+ *             [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q] [-w MS] [-E FILE]
  *   -l ADDR:PORT  listen there (IPv4 "127.0.0.5:25" or IPv6 "[::1]:25");
  *                 may be repeated
  *   -c CERT       certificate chain (PEM) offered with STARTTLS; may be
@@ -44,7 +44,10 @@
  *                 client can see the reply that follows a change (at most
  *                 once per loop pass), and at exit: connections,
  *                 tls, tls_resumed, tls_failed, messages, recipients,
- *                 rcpt_rejected, rsets, sync_errors
+ *                 rcpt_rejected, rsets, sync_errors, busy_peak (the most
+ *                 sessions inside a transaction at one moment: from an
+ *                 accepted MAIL to the reply that ends it, to RSET, or to
+ *                 the end of the session)
  *   -p FILE       pid file, written once every listener is bound (so a test
  *                 can wait for it without connecting), removed at exit
  *   -x SECS       exit 0 after SECS seconds without any connection
@@ -53,6 +56,17 @@
  *   -T SECS       idle timeout per connection (300)
  *   -V 1.2|1.3    highest TLS version offered (1.3); the lowest is 1.2
  *   -q            quiet: no per-event log lines, only warnings
+ *   -w MS         wait MS milliseconds before the reply to the final "."
+ *                 (reading stops meanwhile), so that transactions last
+ *                 long enough for a test to see how many overlap
+ *   -E FILE       append "+ ADDR:PORT PID#SESSION" when a transaction
+ *                 starts and "- ADDR:PORT PID#SESSION" when it ends (before
+ *                 the client can see the reply that ends it), one write()
+ *                 per line with O_APPEND: sinks sharing FILE record one
+ *                 order of events, from which a test computes the peak of
+ *                 concurrent transactions per server address and in all.
+ *                 Each transaction lies inside the client's attempt, so
+ *                 an overlap seen here is an overlap at the client
  * Logs go to stderr, one line per event: connect, helo, starttls, tls
  * established (version, cipher, SNI, resumption) or failed, mail, rcpt,
  * data done, rset, quit, disconnect.
@@ -96,6 +110,7 @@ static const char		*sink_pid_path;
 static const char		*sink_rules_path;
 static int			 sink_idle_secs;
 static int			 sink_exit_status;
+static int			 sink_events_fd = -1;	/* -E */
 
 static void
 sink_vlog(const char *fmt, va_list ap)
@@ -246,11 +261,11 @@ sink_stats_write(void)
 	n = snprintf(buf, sizeof(buf),
 	    "connections=%lu\ntls=%lu\ntls_resumed=%lu\ntls_failed=%lu\n"
 	    "messages=%lu\nrecipients=%lu\nrcpt_rejected=%lu\nrsets=%lu\n"
-	    "sync_errors=%lu\n",
+	    "sync_errors=%lu\nbusy_peak=%lu\n",
 	    sink_stats.connections, sink_stats.tls, sink_stats.tls_resumed,
 	    sink_stats.tls_failed, sink_stats.messages, sink_stats.recipients,
 	    sink_stats.rcpt_rejected, sink_stats.rsets,
-	    sink_stats.sync_errors);
+	    sink_stats.sync_errors, sink_stats.busy_peak);
 	x = sink_stats_gen++ & 1;
 	if (pwrite(sink_stats_fd[x], buf, n, 0) != n ||
 	    ftruncate(sink_stats_fd[x], n) == -1 ||
@@ -301,6 +316,32 @@ sink_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	sink_log("idle for %d seconds, exiting", sink_idle_secs);
 	event_base_loopbreak(sink_base);
+}
+
+/*
+ * A transaction of session ID (local address LOCAL) started (+1) or ended
+ * (-1): count it, and record it in the -E file.
+ */
+void
+sink_busy(const char *local, unsigned long id, int delta)
+{
+	char	line[128];
+	int	n;
+
+	if (delta > 0) {
+		if (++sink_stats.busy > sink_stats.busy_peak) {
+			sink_stats.busy_peak = sink_stats.busy;
+			sink_stats_changed();
+		}
+	} else if (sink_stats.busy > 0)
+		sink_stats.busy--;
+	if (sink_events_fd == -1)
+		return;
+	n = snprintf(line, sizeof(line), "%c %s %ld#%lu\n",
+	    delta > 0 ? '+' : '-', local, (long)getpid(), id);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    write(sink_events_fd, line, n) != n)
+		sink_warn("cannot write the events file: %s", strerror(errno));
 }
 
 /* The session engine reports the number of open sessions here (-x). */
@@ -558,7 +599,7 @@ sink_usage(int status)
 "usage: sink -l ADDR:PORT [-l ...] [-c CERT [-k KEY]]... [-n] [-P] [-8] [-U]\n"
 "            [-b REPLY] [-e REPLY] [-m REPLY] [-d REPLY] [-r RULES]\n"
 "            [-D DIR] [-s STATS] [-p PIDFILE] [-x SECS] [-H NAME]\n"
-"            [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q]\n"
+"            [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q] [-w MS] [-E FILE]\n"
 "  -l ADDR:PORT  listen (IPv4 or [IPv6]:port), repeatable\n"
 "  -c CERT       offer STARTTLS with this PEM chain, repeatable (RSA + ECDSA)\n"
 "  -k KEY        key of the last -c (default: inside the -c file)\n"
@@ -579,6 +620,8 @@ sink_usage(int status)
 "  -S BYTES      SIZE limit (52428800)   -T SECS  client idle timeout (300)\n"
 "  -V 1.2|1.3    highest TLS version (1.3)\n"
 "  -q            quiet: log warnings only\n"
+"  -w MS         wait MS milliseconds before the reply to the final \".\"\n"
+"  -E FILE       append \"+|- ADDR:PORT PID#SESSION\" per transaction start/end\n"
 "SIGTERM/SIGINT: exit 0 after writing stats; SIGHUP: reread -r rules.\n");
 	exit(status);
 }
@@ -600,7 +643,7 @@ main(int argc, char *argv[])
 	sink_conf.timeout = 300;
 
 	while ((ch = getopt(argc, argv,
-	    "l:c:k:nP8Ub:e:r:m:d:D:s:x:p:qhH:S:T:V:")) != -1) {
+	    "l:c:k:nP8Ub:e:r:m:d:D:s:x:p:qhH:S:T:V:w:E:")) != -1) {
 		switch (ch) {
 		case 'l':
 			if (nlisten == SINK_LISTEN_MAX)
@@ -642,6 +685,16 @@ main(int argc, char *argv[])
 			sink_conf.timeout = (int)sink_number(optarg, "-T");
 			break;
 		case 'V': maxver = optarg; break;
+		case 'w':
+			sink_conf.dot_delay_ms = (int)sink_number(optarg, "-w");
+			break;
+		case 'E':
+			sink_events_fd = open(optarg, O_WRONLY | O_APPEND |
+			    O_CREAT | O_CLOEXEC, 0644);
+			if (sink_events_fd == -1)
+				sink_fatal("cannot open %s: %s", optarg,
+				    strerror(errno));
+			break;
 		case 'h': sink_usage(0);
 		default: sink_usage(1);
 		}
@@ -722,6 +775,8 @@ main(int argc, char *argv[])
 		event_free(sink_ev_idle);
 	sink_stats_write();
 	sink_stats_close();
+	if (sink_events_fd != -1)
+		close(sink_events_fd);
 	if (sink_pid_path != NULL)
 		unlink(sink_pid_path);
 	SSL_CTX_free(sink_conf.tls_ctx);

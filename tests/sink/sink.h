@@ -36,6 +36,7 @@ struct sink_conf {
 	unsigned long	 max_size;	/* -S, bytes; announced with SIZE */
 	int		 timeout;	/* -T, seconds of client silence */
 	int		 quiet;		/* -q: no per-event log lines */
+	int		 dot_delay_ms;	/* -w: wait before the reply to "." */
 };
 
 /* Counters written to the stats file (-s); see sink_stats_write(). */
@@ -49,6 +50,8 @@ struct sink_stats {
 	unsigned long	 rcpt_rejected;	/* RCPT answered 4xx/5xx */
 	unsigned long	 rsets;		/* RSET commands */
 	unsigned long	 sync_errors;	/* pipelining without PIPELINING */
+	unsigned long	 busy;		/* sessions inside a transaction now */
+	unsigned long	 busy_peak;	/* ... the most at any moment */
 };
 
 extern struct sink_conf		 sink_conf;
@@ -60,6 +63,7 @@ void	sink_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	sink_stats_changed(void);
 void	sink_stats_flush(void);
 void	sink_sessions_changed(size_t);
+void	sink_busy(const char *, unsigned long, int);
 const char *sink_safe(const char *, char *, size_t);
 
 /* sink_smtp.c */

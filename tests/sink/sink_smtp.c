@@ -52,6 +52,7 @@ enum smtp_state {
 	SMTP_TLS_WAIT,		/* 220 to STARTTLS queued, waiting for it to go */
 	SMTP_HANDSHAKE,		/* TLS handshake running */
 	SMTP_CLOSING,		/* last reply queued: close once it is sent */
+	SMTP_DOT_WAIT,		/* content ended, reply to "." delayed (-w) */
 };
 
 struct smtp_session {
@@ -81,6 +82,7 @@ struct smtp_session {
 	size_t			 nrcpt;		/* accepted recipients */
 	size_t			 rcpt_cap;
 	FILE			*msg;		/* open temporary file, -D */
+	struct event		*dot_ev;	/* -w timer */
 	unsigned long		 msgno;
 	unsigned long		 size;		/* content bytes, CRLF counted 2 */
 	int			 too_big;
@@ -268,6 +270,8 @@ smtp_tx_reset(struct smtp_session *s)
 	size_t	i;
 
 	smtp_msg_discard(s);
+	if (s->mail != NULL)
+		sink_busy(s->local, s->id, -1);
 	free(s->mail);
 	s->mail = NULL;
 	s->mail_utf8 = 0;
@@ -284,6 +288,8 @@ smtp_session_free(struct smtp_session *s, const char *why)
 	sink_log("#%lu disconnect: %s (%u messages)", s->id, why,
 	    s->messages);
 	smtp_tx_reset(s);
+	if (s->dot_ev != NULL)
+		event_free(s->dot_ev);
 	if (s->bev != NULL) {
 		if (s->ssl != NULL && s->state == SMTP_CLOSING) {
 			/* best effort close_notify; never waits */
@@ -596,6 +602,7 @@ smtp_mail(struct smtp_session *s, char *arg)
 		return;
 	}
 	s->mail_utf8 = utf8;
+	sink_busy(s->local, s->id, 1);
 	smtp_reply(s, "%s", err);
 }
 
@@ -739,6 +746,38 @@ smtp_data_end(struct smtp_session *s)
 	smtp_reply(s, "%s", r);
 }
 
+static void	smtp_sync_check(struct smtp_session *);
+
+static void
+smtp_dot_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	smtp_data_end(s);
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_sync_check(s);
+	smtp_input(s);
+}
+
+/* The final "." (-w): hold the reply, read nothing meanwhile. */
+static void
+smtp_dot_wait(struct smtp_session *s)
+{
+	struct timeval	tv;
+
+	if (s->dot_ev == NULL &&
+	    (s->dot_ev = evtimer_new(s->base, smtp_dot_cb, s)) == NULL) {
+		sink_warn("evtimer_new failed");
+		smtp_data_end(s);
+		return;
+	}
+	s->state = SMTP_DOT_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	tv.tv_sec = sink_conf.dot_delay_ms / 1000;
+	tv.tv_usec = (sink_conf.dot_delay_ms % 1000) * 1000;
+	evtimer_add(s->dot_ev, &tv);
+}
+
 /* One piece of content: a whole line (EOL set, line end removed) or a
  * part of a line too long for the line buffer. */
 static void
@@ -746,7 +785,10 @@ smtp_data_piece(struct smtp_session *s, const char *p, size_t len, int eol)
 {
 	if (!s->midline) {
 		if (eol && len == 1 && p[0] == '.') {
-			smtp_data_end(s);
+			if (sink_conf.dot_delay_ms > 0)
+				smtp_dot_wait(s);
+			else
+				smtp_data_end(s);
 			return;
 		}
 		if (len > 0 && p[0] == '.') {	/* RFC 5321 4.5.2 */
@@ -921,7 +963,7 @@ smtp_read_cb(struct bufferevent *bev, void *arg)
 
 	if (s->state == SMTP_CMD || s->state == SMTP_DATA)
 		smtp_input(s);
-	else
+	else if (s->state != SMTP_DOT_WAIT)	/* kept for after the reply */
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 

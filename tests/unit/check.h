@@ -1,8 +1,11 @@
 /*
  * tests/unit/check.h - a tiny assertion kit for the C unit tests. Each
  * CHECK prints "file:line: expr: got X, want Y" on failure and counts;
- * check_done() prints "N passed, N failed" for the binary and returns the
- * exit status.
+ * check_skip() records a case that cannot run here and why ("SKIP: why",
+ * which tests/run shows); check_done() prints "N passed, N failed, N
+ * skipped" for the binary and returns the exit status: 1 if a check
+ * failed, else 77 if a case was skipped (tests/run counts the binary as
+ * skipped, as automake does), else 0.
  */
 #ifndef TESTS_CHECK_H
 #define TESTS_CHECK_H
@@ -11,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_passed, check_failed;
+static int check_passed, check_failed, check_skipped;
 
 #define CHECK(expr) do {						\
 	if (expr) check_passed++;					\
@@ -39,11 +42,23 @@ static int check_passed, check_failed;
 		    w_ ? w_ : "(null)"); }				\
 } while (0)
 
+/* A case that cannot run here: say why; never counted as passed. */
+static inline void
+check_skip(const char *why)
+{
+	check_skipped++;
+	printf("SKIP: %s\n", why);
+	fflush(stdout);
+}
+
 static inline int
 check_done(const char *name)
 {
-	printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
-	return check_failed ? 1 : 0;
+	printf("%s: %d passed, %d failed, %d skipped\n", name, check_passed,
+	    check_failed, check_skipped);
+	if (check_failed)
+		return 1;
+	return check_skipped ? 77 : 0;
 }
 
 #endif

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -121,6 +122,8 @@ struct srv_opts {
 	bool		 drop_after_rcpt;	/* close after the first RCPT reply */
 	const char	*raw_ehlo;	/* replace the whole EHLO reply */
 	int		 nconns;	/* connections to serve (default 1) */
+	bool		 trickle_banner;	/* the banner one byte per 300 ms */
+	bool		 trickle_dot;	/* the reply to "." one byte per 300 ms */
 };
 
 struct srv_rec {
@@ -224,6 +227,21 @@ sc_write(struct sconn *c, const char *s)
 		return;
 }
 
+/* A line one byte at a time (a hostile server); stops when the client goes. */
+static void
+sc_trickle(struct sconn *c, const char *s)
+{
+	char line[512];
+	size_t i;
+
+	snprintf(line, sizeof(line), "%s\r\n", s);
+	for (i = 0; line[i] != '\0'; i++) {
+		if (write(c->fd, line + i, 1) != 1)
+			return;
+		usleep(300000);
+	}
+}
+
 static void
 sc_reply(struct sconn *c, const char *s)
 {
@@ -291,13 +309,14 @@ srv_data(struct srv *s, struct sconn *c)
 			memmove(line, line + 1, n);
 			n--;
 		}
-		while (len + n + 2 > cap)
+		while (len + n + 3 > cap)
 			d = realloc(d, cap *= 2);
 		memcpy(d + len, line, n);
 		len += n;
 		memcpy(d + len, "\r\n", 2);
 		len += 2;
 	}
+	d[len] = '\0';		/* datalen is the length; text tests read it as a string */
 	if (s->r.msgs < MAXMSG) {
 		s->r.data[s->r.msgs] = d;
 		s->r.datalen[s->r.msgs] = len;
@@ -320,7 +339,10 @@ srv_session(struct srv *s, int fd)
 		sc_line(c, line, sizeof(line), 5000);	/* wait for the client to go */
 		goto out;
 	}
-	sc_reply(c, s->o.banner ? s->o.banner : "220 mx.test ESMTP");
+	if (s->o.trickle_banner)
+		sc_trickle(c, "220 mx.test ESMTP slowly, one byte at a time");
+	else
+		sc_reply(c, s->o.banner ? s->o.banner : "220 mx.test ESMTP");
 	if (s->o.banner && s->o.banner[0] != '2') {
 		/* a client may say QUIT before closing */
 		if (sc_line(c, line, sizeof(line), 1000) == 0)
@@ -415,7 +437,10 @@ data:
 			s->r.msgs++;
 			snprintf(b, sizeof(b), s->o.dot_reply ? s->o.dot_reply :
 			    "250 2.0.0 Ok: queued as Q%d", s->r.msgs);
-			sc_reply(c, b);
+			if (s->o.trickle_dot)
+				sc_trickle(c, b);
+			else
+				sc_reply(c, b);
 		} else if (strcasecmp(line, "RSET") == 0) {
 			sc_reply(c, "250 2.0.0 Ok");
 		} else if (strcasecmp(line, "QUIT") == 0) {
@@ -521,6 +546,9 @@ struct run {
 	int			 nmsgs, sent;
 	bool			 no_quit;	/* leave idle after the last message */
 	int			 ready, connected, tls_events, tls_skipped, replies;
+	int			 downgrades;
+	unsigned		 t_dot;		/* data_done_timeout, 0: 10 s */
+	char			 note[128];
 	bool			 tls_ok;
 	enum tlsrpt_type	 tls_rpt;
 	struct tls_result	 tls;
@@ -556,6 +584,10 @@ h_event(void *arg, const struct smtp_event *ev)
 	case SMTP_EV_TLS_SKIPPED:
 		r->tls_skipped++;
 		r->tls_rpt = ev->rpt;
+		break;
+	case SMTP_EV_DOWNGRADE:
+		r->downgrades++;
+		str_copy(r->note, ev->text, sizeof(r->note));
 		break;
 	case SMTP_EV_REPLY:
 		r->replies++;
@@ -686,7 +718,7 @@ run_client(struct run *r, unsigned port, const struct tls_secctx *sec,
 	p.greeting_timeout = greeting_timeout ? greeting_timeout : 10;
 	p.command_timeout = 10;
 	p.data_timeout = 10;
-	p.data_done_timeout = 10;
+	p.data_done_timeout = r->t_dot ? r->t_dot : 10;
 	r->c = smtp_client_connect(r->base, &p, &cbs, r);
 	CHECK(r->c != NULL);
 	t = evtimer_new(r->base, giveup, r);
@@ -1116,7 +1148,22 @@ test_dane_levels(void)
 	run_free(&r);
 
 	srv_stop(s);
-	CHECK(1);
+	/* the server's side: four connections; the wrong record sent no
+	 * transaction, the three others sent their content intact, and
+	 * the last handshake resumed */
+	CHECK_INT(s->r.conns, 4);
+	CHECK_INT(s->r.msgs, 3);
+	CHECK_INT(s->r.violations, 0);
+	CHECK_INT(s->r.tls_resumed, 1);
+	{
+		const char *want[] = { "dane\r\n", "audit\r\n", "resumed\r\n" };
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			CHECK(s->r.data[k] != NULL &&
+			    s->r.datalen[k] == strlen(want[k]) &&
+			    memcmp(s->r.data[k], want[k], strlen(want[k])) == 0);
+	}
 	SSL_CTX_free(o.tls);
 }
 
@@ -1281,7 +1328,7 @@ test_local_refusals(void)
 	struct run r;
 
 	memset(&r, 0, sizeof(r));
-	msg_init(&r.msgs[0], "s@a.test", one, 1, "x\r\n");
+	msg_init(&r.msgs[0], "s\xc3\xa9@a.test", one, 1, "x\r\n");
 	r.msgs[0].flags = ENV_SMTPUTF8;
 	msg_init(&r.msgs[1], "s@a.test", one, 1, "this is longer than ten\r\n");
 	msg_init(&r.msgs[2], "s@a.test", one, 1, "short\r\n");
@@ -1560,6 +1607,168 @@ test_free_in_callback(void)
 	srv_stop(s);
 }
 
+/* Total deadlines: a reply trickled one byte at a time is a timeout. */
+static void
+test_trickle(void)
+{
+	struct srv_opts o = { .trickle_banner = true };
+	struct srv *s = srv_start(&o);
+	const char *one[] = { "ok@b.test" };
+	struct timespec t0, t1;
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_client(&r, s->port, NULL, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	srv_stop(s);
+	CHECK_INT(r.fail.fail, SMTP_FAIL_GREETING);
+	CHECK(r.fail.timeout);
+	CHECK(strstr(r.why, "no complete reply within 1s") != NULL);
+	/* the banner takes 14 s to trickle; the deadline is 1 s */
+	CHECK(t1.tv_sec - t0.tv_sec < 4);
+	CHECK_INT(r.ready, 0);
+
+	o.trickle_banner = false;
+	o.trickle_dot = true;
+	o.pipelining = true;
+	s = srv_start(&o);
+	memset(&r, 0, sizeof(r));
+	r.t_dot = 1;
+	msg_init(&r.msgs[0], "s@a.test", one, 1, "Subject: x\r\n\r\nbody\r\n");
+	r.nmsgs = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run_client(&r, s->port, NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	srv_stop(s);
+	CHECK_INT(r.fail.fail, SMTP_FAIL_LOST);
+	CHECK_INT(r.fail.stage, SMTP_STAGE_DOT);
+	CHECK(r.fail.timeout);
+	CHECK(r.fail.in_transaction);
+	CHECK(strstr(r.why, "timeout after end of DATA") != NULL);
+	CHECK(!r.rr[0][0].set);		/* no result: the caller defers */
+	CHECK(t1.tv_sec - t0.tv_sec < 4);
+	CHECK_INT(s->r.msgs, 1);
+	run_free(&r);
+}
+
+/* A line over 998 octets goes out broken with CRLF SP, nothing lost. */
+static void
+test_long_line(void)
+{
+	struct srv_opts o = { .pipelining = true, .eightbit = true };
+	struct srv *s = srv_start(&o);
+	const char *one[] = { "ok@b.test" };
+	char *msg = malloc(4000), *got, *p;
+	size_t i, n = 0, l;
+	struct run r;
+
+	n += (size_t)sprintf(msg, "Subject: long\r\n\r\n");
+	for (i = 0; i < 2500; i++)
+		msg[n++] = (char)('a' + i % 26);
+	n += (size_t)sprintf(msg + n, "\r\n.x\r\nend\r\n");
+	memset(&r, 0, sizeof(r));
+	msg_init(&r.msgs[0], "s@a.test", one, 1, msg);
+	r.nmsgs = 1;
+	run_client(&r, s->port, NULL, 0);
+	srv_stop(s);
+	CHECK_INT(r.rr[0][0].code, 250);
+	CHECK_INT(s->r.msgs, 1);
+	got = s->r.data[0];
+	CHECK(got != NULL);
+	if (got != NULL) {
+		/* every line within 998 octets */
+		for (p = got; *p != '\0'; p += l + 2) {
+			l = strcspn(p, "\r");
+			CHECK(l <= 998);
+			if (p[l] == '\0')
+				break;
+		}
+		/* unbroken, it is the original */
+		n = 0;
+		for (p = got; *p != '\0'; p++) {
+			if (p[0] == '\r' && p[1] == '\n' && p[2] == ' ') {
+				p += 2;
+				continue;
+			}
+			got[n++] = *p;
+		}
+		got[n] = '\0';
+		CHECK_STR(got, msg);
+	}
+	free(msg);
+	run_free(&r);
+}
+
+/* 8-bit content to a server without 8BITMIME: quoted-printable, or 5.6.3 */
+static void
+test_8bit_downgrade(void)
+{
+	struct srv_opts o = { .pipelining = true };
+	struct srv *s = srv_start(&o);
+	const char *one[] = { "ok@b.test" };
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	msg_init(&r.msgs[0], "s@a.test", one, 1, "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9 = ok\r\n");
+	r.msgs[0].flags = ENV_8BITMIME;
+	msg_init(&r.msgs[1], "s@a.test", one, 1, "Subject: caf\xc3\xa9\r\n"
+	    "\r\nbody\r\n");
+	r.msgs[1].flags = ENV_8BITMIME;
+	r.nmsgs = 2;
+	run_client(&r, s->port, NULL, 0);
+	srv_stop(s);
+	CHECK_INT(r.rr[0][0].code, 250);
+	CHECK_INT(s->r.msgs, 1);
+	CHECK(strstr(s->r.cmds, "BODY=8BITMIME") == NULL);
+	CHECK(s->r.data[0] != NULL && strcmp(s->r.data[0],
+	    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "caf=C3=A9 =3D ok\r\n") == 0);
+	CHECK_INT(r.downgrades, 1);
+	CHECK(strstr(r.note, "converted to 7 bit") != NULL);
+	/* an 8-bit header cannot be converted: returned, never sent */
+	CHECK_INT(r.done[1].fail, SMTP_FAIL_PERM);
+	CHECK_STR(r.done_reply[1].esc, "5.6.3");
+	CHECK_STR(r.rr[1][0].esc, "5.6.3");
+	run_free(&r);
+}
+
+/* SMTPUTF8 without the extension: ASCII envelope and headers go without it */
+static void
+test_smtputf8_ascii(void)
+{
+	struct srv_opts o = { .pipelining = true, .eightbit = true };
+	struct srv *s = srv_start(&o);
+	const char *one[] = { "ok@b.test" };
+	struct run r;
+
+	memset(&r, 0, sizeof(r));
+	msg_init(&r.msgs[0], "s@a.test", one, 1, "Subject: plain\r\n"
+	    "\r\nbody caf\xc3\xa9\r\n");
+	r.msgs[0].flags = ENV_SMTPUTF8;
+	msg_init(&r.msgs[1], "s@a.test", one, 1, "Subject: caf\xc3\xa9\r\n"
+	    "\r\nbody\r\n");
+	r.msgs[1].flags = ENV_SMTPUTF8 | ENV_8BITMIME;
+	r.nmsgs = 2;
+	run_client(&r, s->port, NULL, 0);
+	srv_stop(s);
+	CHECK_INT(r.rr[0][0].code, 250);
+	CHECK_INT(s->r.msgs, 1);
+	CHECK(strstr(s->r.cmds, "SMTPUTF8") == NULL);
+	/* 8-bit body: the server offers 8BITMIME, so it is declared */
+	CHECK(strstr(s->r.cmds, "MAIL FROM:<s@a.test> BODY=8BITMIME") != NULL);
+	CHECK(s->r.data[0] != NULL && strstr(s->r.data[0],
+	    "body caf\xc3\xa9") != NULL);
+	CHECK(strstr(r.note, "without SMTPUTF8") != NULL);
+	CHECK_INT(r.done[1].fail, SMTP_FAIL_PERM);
+	CHECK_STR(r.done_reply[1].esc, "5.6.7");
+	CHECK(strstr(r.done_reply[1].text, "non-ASCII message header") != NULL);
+	run_free(&r);
+}
+
 /* ------------------------------------------------------------------ */
 /* "send" mode for scripts */
 
@@ -1577,6 +1786,9 @@ p_event(void *arg, const struct smtp_event *ev)
 		break;
 	case SMTP_EV_TLS_SKIPPED:
 		printf("tls-skipped %s\n", ev->text);
+		break;
+	case SMTP_EV_DOWNGRADE:
+		printf("downgrade %s\n", ev->text);
 		break;
 	case SMTP_EV_REPLY:
 		printf("reply %s: %s\n", smtp_stage_name(ev->stage),
@@ -1765,6 +1977,10 @@ main(int argc, char **argv)
 	test_bad_replies();
 	test_greeting_timeout();
 	test_free_in_callback();
+	test_trickle();
+	test_long_line();
+	test_8bit_downgrade();
+	test_smtputf8_ascii();
 
 	srv_free_all();
 	tls_client_free(TC);
