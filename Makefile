@@ -139,7 +139,7 @@ install: $(B)/danerelay
 		    { echo "groupadd --system $(RELAY_USER)"; groupadd --system $(RELAY_USER); }; \
 		getent passwd $(RELAY_USER) >/dev/null || \
 		    { echo "useradd --system $(RELAY_USER)"; \
-		      useradd --system --gid $(RELAY_USER) --home-dir /nonexistent \
+		      useradd --system --gid $(RELAY_USER) --home-dir $(SPOOLDIR) \
 		        --no-create-home --shell /usr/sbin/nologin \
 		        --comment "danerelay SMTP relay" $(RELAY_USER); }; \
 		$(INSTALL) -d -m 0700 -o $(RELAY_USER) -g $(RELAY_USER) $(SPOOLDIR); \

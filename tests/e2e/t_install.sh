@@ -119,9 +119,9 @@ getent passwd danerelay > /dev/null || fail "no user danerelay after install"
 getent group danerelay > /dev/null || fail "no group danerelay after install"
 if [ "$had_user" = no ]; then
 	grep -q useradd "$T/real1.out" || fail "the user was created, but not by install?"
-	[ "$(getent passwd danerelay | cut -d: -f6,7)" = /nonexistent:/usr/sbin/nologin ] ||
+	[ "$(getent passwd danerelay | cut -d: -f6,7)" = "$R/spool:/usr/sbin/nologin" ] ||
 	    fail "new user: $(getent passwd danerelay)"
-	ok "install created the system user danerelay (no home, nologin)"
+	ok "install created the system user danerelay (home: the spool, nologin)"
 else
 	grep -q useradd "$T/real1.out" && fail "install ran useradd for an existing user"
 	ok "the user danerelay existed already; install left it alone"
