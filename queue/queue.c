@@ -220,8 +220,11 @@ queue_msg_new(struct queue *q, const char *sender, unsigned flags,
 	m->fd = openat(q->tmpfd, env->id, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC, 0600);
 	if (m->fd == -1) {
+		static struct log_limit ll_create;
+
 		e = errno;
-		log_warn(env->id, "queue: cannot create tmp/%s", env->id);
+		log_limit_warn(&ll_create, env->id, "queue: cannot create "
+		    "tmp/%s", env->id);
 		queue_envelope_free(env);
 		free(m);
 		errno = e;
@@ -471,9 +474,11 @@ queue_journal_done(struct commit_job *j)
 	struct queue_journal *jj = (struct queue_journal *)j;
 	size_t i;
 
+	static struct log_limit ll_sync;
+
 	if (j->error != 0)
-		log_warnx(j->id, "queue: recipient journal not synced: %s",
-		    strerror(j->error));
+		log_limit_warnx(&ll_sync, j->id, "queue: recipient journal not "
+		    "synced: %s", strerror(j->error));
 	for (i = 0; i < jj->ncbs; i++)
 		jj->cbs[i].cb(jj->cbs[i].arg, j->error);
 	free(jj->cbs);
@@ -485,11 +490,11 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
     enum queue_rcpt_state state, unsigned attempts, time_t next_attempt,
     const char *error, void (*cb)(void *arg, int error), void *arg)
 {
+	static struct log_limit	 ll_append;
 	struct journal_rec	 r;
 	struct queue_journal	*jj = NULL;
-	struct queue_rcpt	*rc;
 	struct stat		 st;
-	char			 name[QUEUE_ID_MAX + 4], last, *rec, *olderr;
+	char			 name[QUEUE_ID_MAX + 4], last, *rec;
 	size_t			 rlen;
 	off_t			 size;
 	int			 fd, e;
@@ -550,13 +555,7 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 	free(rec);
 	rec = NULL;
 
-	rc = &env->rcpts[idx];
-	olderr = rc->last_error;	/* error may point into it */
-	rc->last_error = error != NULL && *error != '\0' ? xstrdup(error) : NULL;
-	free(olderr);
-	rc->state = state;
-	rc->attempts = attempts;
-	rc->next_attempt = next_attempt;
+	(void)queue_rcpt_set(env, idx, state, attempts, next_attempt, error);
 
 	if (jj == NULL) {
 		jj = xcalloc(1, sizeof(*jj));
@@ -583,10 +582,33 @@ fail_close:
 	errno = e;
 fail:
 	e = errno;
-	log_warn(env->id, "queue: cannot append to the recipient journal");
+	log_limit_warn(&ll_append, env->id, "queue: cannot append to the "
+	    "recipient journal");
 	free(rec);
 	errno = e;
 	return -1;
+}
+
+int
+queue_rcpt_set(struct queue_envelope *env, size_t idx,
+    enum queue_rcpt_state state, unsigned attempts, time_t next_attempt,
+    const char *error)
+{
+	struct queue_rcpt	*rc;
+	char			*olderr;
+
+	if (env == NULL || idx >= env->nrcpts) {
+		errno = EINVAL;
+		return -1;
+	}
+	rc = &env->rcpts[idx];
+	olderr = rc->last_error;	/* error may point into it */
+	rc->last_error = error != NULL && *error != '\0' ? xstrdup(error) : NULL;
+	free(olderr);
+	rc->state = state;
+	rc->attempts = attempts;
+	rc->next_attempt = next_attempt;
+	return 0;
 }
 
 /* --- removal --- */

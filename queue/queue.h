@@ -129,13 +129,21 @@ int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
  * repeat a delivery (at-least-once), never lose a recipient.
  * cb, if not NULL, runs on the loop once the record is durable (error 0)
  * or its sync failed (errno value). Updates of one message in the same
- * loop iteration share one sync. -1 + errno (EINVAL, ENOSPC, EIO ...):
- * nothing changed, on disk or in env.
+ * loop iteration share one sync. -1 + errno (EINVAL, ENOSPC, EIO, EMFILE
+ * ...): nothing changed, on disk or in env (the caller may still honour
+ * the state in memory with queue_rcpt_set() and write it again later:
+ * the last record per recipient wins, so a late one is as good).
  */
 int		 queue_rcpt_update(struct queue *, struct queue_envelope *env,
 		    size_t idx, enum queue_rcpt_state, unsigned attempts,
 		    time_t next_attempt, const char *error,
 		    void (*cb)(void *arg, int error), void *arg);
+
+/* Set a recipient's state in env only (what queue_rcpt_update() does in
+ * memory after its record is written). No I/O. -1 + EINVAL: bad idx. */
+int		 queue_rcpt_set(struct queue_envelope *env, size_t idx,
+		    enum queue_rcpt_state, unsigned attempts,
+		    time_t next_attempt, const char *error);
 
 /* All recipients are final: remove the message and its journal (by a
  * worker, then a batched fsync of msg/). 0 / -1 + errno (EINVAL bad id).

@@ -3,9 +3,14 @@
  * (a SIGHUP does not rebind: new `listen` values need a restart, and the
  * reload says so). Over max_clients the connection gets a one-line 421
  * written without blocking and is closed at once: no session is built for
- * it. On EMFILE/ENFILE every listener is disabled and a one-second timer
- * re-enables them (OpenBSD httpd's answer): the pending connections wait
- * in the kernel's backlog meanwhile.
+ * it. On EMFILE/ENFILE the descriptor kept in reserve (/dev/null) is let go
+ * so that a few waiting connections (REFUSE_MAX) can be accepted and told
+ * "421 4.3.2" instead of hanging; then every listener is disabled and a
+ * timer re-enables them after 1s, doubling to PAUSE_MAX while accept keeps
+ * failing (OpenBSD httpd's pause, with libev's reserve descriptor). The
+ * rest of the backlog waits in the kernel meanwhile. One log line per
+ * minute at most says so, with a count; one says when accepting works
+ * again.
  */
 #include "relay/listener.h"
 #include "conf/conf.h"
@@ -16,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +32,58 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#define REFUSE_MAX	8	/* connections told 421 per pause */
+#define PAUSE_MAX	8	/* seconds */
+
 struct listener {
 	struct relay		 *relay;
 	struct evconnlistener	**lev;
 	size_t			  nlev;
 	struct event		 *resume;	/* re-enable after EMFILE */
 	int			  paused;
+	unsigned		  pause;	/* seconds of the last pause, 0: none */
+	int			  reserve;	/* /dev/null, given up on EMFILE */
+	struct log_limit	  ll_starved;
 };
+
+static void
+listener_reserve(struct listener *l)
+{
+	if (l->reserve == -1)
+		l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of descriptors: with the reserve one free, accept a few waiting
+ * connections from fd and tell them why they cannot be served. Returns
+ * how many were told.
+ */
+static unsigned
+listener_refuse_starved(struct listener *l, int lfd)
+{
+	const struct conf *conf = l->relay->rc->conf;
+	char line[256];
+	unsigned n = 0;
+	int fd, len;
+
+	if (l->reserve == -1)
+		return 0;
+	close(l->reserve);
+	l->reserve = -1;
+	len = snprintf(line, sizeof(line), "421 4.3.2 %s Service not "
+	    "available: out of file descriptors, try again later\r\n",
+	    conf->hostname);
+	while (n < REFUSE_MAX &&
+	    (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		if (send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			log_debug(NULL, "421 on a descriptor shortage: %s",
+			    strerror(errno));
+		close(fd);
+		n++;
+	}
+	listener_reserve(l);
+	return n;
+}
 
 static void
 listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -45,6 +96,11 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if (r->stopping) {
 		close(fd);
 		return;
+	}
+	if (l->pause != 0) {
+		l->pause = 0;
+		log_limit_end(&l->ll_starved, NULL, "accept: descriptors "
+		    "available again, accepting connections");
 	}
 	if (r->nsessions >= conf->max_clients) {
 		smtp_session_refuse(r, fd, sa, (socklen_t)salen,
@@ -70,18 +126,28 @@ static void
 listener_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval one = { 1, 0 };
+	struct timeval tv = { 0, 0 };
 	size_t i;
+	unsigned n;
 	int e = errno;
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
 		if (!l->paused) {
+			/* the reserve helps against EMFILE/ENFILE only */
+			n = e == EMFILE || e == ENFILE ?
+			    listener_refuse_starved(l,
+			    evconnlistener_get_fd(lev)) : 0;
+			l->pause = l->pause == 0 ? 1 :
+			    l->pause * 2 > PAUSE_MAX ? PAUSE_MAX : l->pause * 2;
 			errno = e;
-			log_warn(NULL, "accept: pausing for 1s");
+			log_limit_warn(&l->ll_starved, NULL, "accept: pausing "
+			    "for %us, %u waiting connection%s told 421 4.3.2",
+			    l->pause, n, n == 1 ? "" : "s");
 			for (i = 0; i < l->nlev; i++)
 				evconnlistener_disable(l->lev[i]);
 			l->paused = 1;
-			evtimer_add(l->resume, &one);
+			tv.tv_sec = l->pause;
+			evtimer_add(l->resume, &tv);
 		}
 		return;
 	}
@@ -128,6 +194,8 @@ listener_open(struct relay *r, char *err, size_t errlen)
 
 	l = xcalloc(1, sizeof(*l));
 	l->relay = r;
+	l->reserve = -1;
+	listener_reserve(l);
 	l->lev = xcalloc(conf->nlisten, sizeof(*l->lev));
 	if ((l->resume = evtimer_new(r->base, listener_resume, l)) == NULL)
 		fatalx("evtimer_new");
@@ -164,5 +232,7 @@ listener_free(struct listener *l)
 	free(l->lev);
 	if (l->resume != NULL)
 		event_free(l->resume);
+	if (l->reserve != -1)
+		close(l->reserve);
 	free(l);
 }

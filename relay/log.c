@@ -125,6 +125,20 @@ log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
 		return;
 }
 
+static void
+log_line(int prio, const char *qid, const char *suffix, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+log_line(int prio, const char *qid, const char *suffix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vline(prio, qid, suffix, fmt, ap);
+	va_end(ap);
+}
+
 void
 log_info(const char *qid, const char *fmt, ...)
 {
@@ -190,6 +204,102 @@ fatalx(const char *fmt, ...)
 	log_vline(LOG_CRIT, NULL, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+/* ------------------------------------------------- repeating errors */
+
+static time_t
+log_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+bool
+log_limit_pass(struct log_limit *ll, time_t now, unsigned long *repeated,
+    time_t *secs)
+{
+	unsigned interval = ll->interval ? ll->interval : LOG_LIMIT_INTERVAL;
+
+	*repeated = 0;
+	*secs = 0;
+	if (ll->logged && now - ll->last < (time_t)interval) {
+		if (ll->suppressed < (unsigned long)-1)
+			ll->suppressed++;
+		return false;
+	}
+	if (ll->logged) {
+		*repeated = ll->suppressed;
+		*secs = now - ll->last;
+	}
+	ll->logged = true;
+	ll->last = now;
+	ll->suppressed = 0;
+	return true;
+}
+
+static void
+log_limit_vline(struct log_limit *ll, int prio, const char *qid,
+    const char *suffix, bool force, const char *fmt, va_list ap)
+{
+	char		 text[1536], rep[80] = "";
+	unsigned long	 n;
+	time_t		 secs;
+
+	if (force) {
+		/* the end of a reported condition, with what was still counted */
+		bool reported = ll->logged;
+
+		n = ll->suppressed;
+		secs = reported ? log_monotonic() - ll->last : 0;
+		ll->logged = false;
+		ll->suppressed = 0;
+		if (!reported)
+			return;
+	} else if (!log_limit_pass(ll, log_monotonic(), &n, &secs))
+		return;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	if (n > 0)
+		snprintf(rep, sizeof(rep), " (repeated %lu time%s in the last "
+		    "%llds)", n, n == 1 ? "" : "s", (long long)secs);
+	if (suffix != NULL)
+		log_line(prio, qid, NULL, "%s: %s%s", text, suffix, rep);
+	else
+		log_line(prio, qid, NULL, "%s%s", text, rep);
+}
+
+void
+log_limit_warn(struct log_limit *ll, const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_limit_vline(ll, LOG_WARNING, qid, strerror(saved), false, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_limit_warnx(struct log_limit *ll, const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limit_vline(ll, LOG_WARNING, qid, NULL, false, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_limit_end(struct log_limit *ll, const char *qid, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limit_vline(ll, LOG_INFO, qid, NULL, true, fmt, ap);
+	va_end(ap);
 }
 
 const char *

@@ -29,6 +29,7 @@
 #include "relay/cmd_tlsa.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
+#include "relay/fdlimit.h"
 #include "relay/listener.h"
 #include "relay/log.h"
 #include "relay/notify.h"
@@ -268,6 +269,7 @@ daemon_reload_conf(struct daemon *d)
 		log_warnx(NULL, "listen addresses changed: they apply after a restart");
 	if (strcmp(r->rc->conf->spool_dir, conf->spool_dir) != 0)
 		log_warnx(NULL, "spool_dir changed: it applies after a restart");
+	fdlimit_apply(conf, 0);
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
@@ -363,6 +365,7 @@ daemon_run(const char *path, struct conf *conf)
 		conf_free(conf);
 		return 1;
 	}
+	fdlimit_apply(conf, 1);
 	if (notify_open(err, sizeof(err)) == -1)
 		log_warnx(NULL, "%s; readiness will not be reported", err);
 	if ((r->rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
@@ -527,6 +530,14 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s: %s\n", path, err);
 			fprintf(stderr, "danerelay: %s: 1 error, not starting\n",
 			    path);
+			return 2;
+		}
+		/* start-up raises the soft limit to the hard one */
+		if (fdlimit_check(conf, fdlimit_hard(), err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			fprintf(stderr, "danerelay: %s: 1 error, not starting\n",
+			    path);
+			relay_conf_unref(rc);
 			return 2;
 		}
 		printf("danerelay: %s: configuration ok\n", path);

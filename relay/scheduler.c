@@ -13,6 +13,23 @@
  * A recipient is busy from the start of its attempt until its outcome is
  * recorded (for a bounce: until the DSN is committed, so a bounce is
  * never lost: DSN first, then BOUNCED).
+ *
+ * Faults (a full spool, no free descriptors) never make a pass loop or a
+ * recipient go round again at once:
+ * - A state whose journal record cannot be written is honoured in memory
+ *   all the same (a delivered recipient is not delivered again by this
+ *   process, a deferral keeps its backoff); the recipient is marked dirty
+ *   and its record written again from a timer with backoff (`jq`). A
+ *   settled message is removed whether or not its records made it: the
+ *   removal is the record, and a crash before it repeats a delivery at
+ *   worst, never loses one.
+ * - delivery_start() failing for want of descriptors or memory pauses
+ *   every start for a while (1s doubling to STARVE_MAX) and leaves the
+ *   message where it was; any other failure (content unreadable) defers
+ *   the message's recipients with backoff, and once max_queue_lifetime is
+ *   over bounces them, without an attempt.
+ * - A pass visits at most the messages that were ready when it began.
+ * - No wake-up is set later than a message's expiry.
  */
 #include "relay/scheduler.h"
 #include "conf/conf.h"
@@ -38,6 +55,10 @@
 
 #define DOM_BUCKETS	1024		/* hash of the domains in use */
 
+#define JOURNAL_RETRY_MIN	1	/* seconds: first retry of a journal write */
+#define JOURNAL_RETRY_MAX	60
+#define STARVE_MAX		10	/* seconds: longest pause of all starts */
+
 enum smsg_list { L_NONE, L_NEW, L_RETRY, L_WAIT, L_BLOCKED };
 
 struct scheduler;
@@ -53,6 +74,10 @@ struct smsg {
 	enum smsg_list		 list;
 	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
 	bool			 onedom;	/* every recipient in one domain */
+	bool			*dirty;		/* per recipient: record not written */
+	unsigned		 ndirty;
+	TAILQ_ENTRY(smsg)	 jlink;		/* on jq while ndirty > 0 */
+	unsigned		 nstartfail;	/* delivery_start failures in a row */
 };
 
 /*
@@ -102,6 +127,14 @@ struct scheduler {
 	struct queue		*queue;
 	struct delivery		*dlv;
 	struct smsg_head	 all, newq, retryq, waitq;
+	unsigned		 nready;	/* on newq and retryq */
+	struct smsg_head	 jq;		/* with records to write again */
+	struct event		*ev_journal;
+	unsigned		 jwait;		/* its backoff, 0: not armed */
+	struct event		*ev_resume;	/* end of a pause of all starts */
+	unsigned		 starve_wait;	/* that pause, 0: none */
+	bool			 starved;
+	struct log_limit	 ll_journal, ll_starve;
 	TAILQ_HEAD(, sattempt)	 attempts;
 	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
 	unsigned		 nflight;
@@ -175,6 +208,28 @@ sched_group(const struct queue_rcpt *rcpts, size_t n, const bool *skip,
 	return k;
 }
 
+enum sched_start_verdict
+sched_start_verdict(int e, time_t now, time_t expire)
+{
+	if (e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS)
+		return SCHED_START_PAUSE;
+	return now < expire ? SCHED_START_DEFER : SCHED_START_BOUNCE;
+}
+
+unsigned
+sched_next_wait(unsigned cur, unsigned min, unsigned max)
+{
+	if (cur == 0)
+		return min > max ? max : min;
+	return cur > max / 2 ? max : cur * 2;
+}
+
+time_t
+sched_clamp_next(time_t next, time_t expire, time_t now)
+{
+	return next > expire && expire > now ? expire : next;
+}
+
 /* ------------------------------------------------------------ helpers */
 
 static const struct conf *
@@ -219,6 +274,7 @@ sched_after(unsigned secs)
 }
 
 static void sdom_put(struct sdom *);
+static void sched_run(evutil_socket_t, short, void *);
 
 /* Off its list. Unblocking may free m->bd (sdom_put). */
 static void
@@ -228,8 +284,8 @@ smsg_unlink(struct smsg *m)
 	struct sdom *d;
 
 	switch (m->list) {
-	case L_NEW:	TAILQ_REMOVE(&s->newq, m, link); break;
-	case L_RETRY:	TAILQ_REMOVE(&s->retryq, m, link); break;
+	case L_NEW:	TAILQ_REMOVE(&s->newq, m, link); s->nready--; break;
+	case L_RETRY:	TAILQ_REMOVE(&s->retryq, m, link); s->nready--; break;
 	case L_WAIT:	TAILQ_REMOVE(&s->waitq, m, link); break;
 	case L_BLOCKED:
 		d = m->bd;
@@ -247,10 +303,13 @@ static void
 smsg_free(struct smsg *m)
 {
 	smsg_unlink(m);
+	if (m->ndirty > 0)
+		TAILQ_REMOVE(&m->s->jq, m, jlink);
 	TAILQ_REMOVE(&m->s->all, m, all);
 	m->s->nmsgs--;
 	queue_envelope_free(m->env);
 	free(m->busy);
+	free(m->dirty);
 	free(m);
 }
 
@@ -269,6 +328,10 @@ smsg_all_final(const struct smsg *m)
 static void
 smsg_remove(struct smsg *m)
 {
+	if (m->ndirty > 0)
+		log_info(m->env->id, "%u recipient state%s never reached the "
+		    "journal; the removal settles them", m->ndirty,
+		    m->ndirty == 1 ? "" : "s");
 	log_info(m->env->id, "Deleting mail file (all recipients done)");
 	if (queue_msg_remove(m->s->queue, m->env->id) == -1)
 		log_warn(m->env->id, "cannot remove the message");
@@ -283,8 +346,8 @@ static void
 smsg_place_at(struct smsg *m, time_t now, bool head)
 {
 	struct scheduler	*s = m->s;
-	const struct queue_rcpt	*r;
-	time_t			 next = 0;
+	struct queue_rcpt	*r;
+	time_t			 next = 0, expire;
 	bool			 due = false, fresh = true;
 	size_t			 i;
 
@@ -293,11 +356,17 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 		return;
 	}
 	smsg_unlink(m);
+	expire = m->env->arrival + (time_t)sched_conf(s)->max_queue_lifetime;
 	for (i = 0; i < m->env->nrcpts; i++) {
 		r = &m->env->rcpts[i];
 		if (m->busy[i] || (r->state != RCPT_PENDING &&
 		    r->state != RCPT_DEFERRED))
 			continue;
+		/* the last try comes when the lifetime ends (a shorter
+		 * max_queue_lifetime since, a backoff from a start failure);
+		 * after it, retries (of a DSN) keep their backoff */
+		r->next_attempt = sched_clamp_next(r->next_attempt, expire,
+		    now);
 		if (r->next_attempt <= now) {
 			due = true;
 			if (r->attempts > 0 || r->state == RCPT_DEFERRED)
@@ -307,6 +376,7 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 	}
 	if (due) {
 		m->list = fresh ? L_NEW : L_RETRY;
+		s->nready++;
 		if (head)
 			TAILQ_INSERT_HEAD(fresh ? &s->newq : &s->retryq, m,
 			    link);
@@ -384,26 +454,115 @@ at_least_one(unsigned v)
 	return v == 0 ? 1 : v;
 }
 
+static void sched_journal_arm(struct scheduler *);
+
+static void
+rcpt_clean(struct smsg *m, size_t i)
+{
+	if (!m->dirty[i])
+		return;
+	m->dirty[i] = false;
+	if (--m->ndirty == 0) {
+		TAILQ_REMOVE(&m->s->jq, m, jlink);
+		log_info(m->env->id, "recipient states written to the journal "
+		    "(kept in memory meanwhile)");
+	}
+}
+
+static void
+rcpt_dirty(struct smsg *m, size_t i)
+{
+	if (m->dirty[i])
+		return;
+	m->dirty[i] = true;
+	if (m->ndirty++ == 0)
+		TAILQ_INSERT_TAIL(&m->s->jq, m, jlink);
+	sched_journal_arm(m->s);
+}
+
 /*
  * Record a recipient's state. last: this settles the message (every
  * recipient final, nothing else in flight), so it is removed right after
  * and the journal record, with its sync, is skipped: a crash before the
  * removal is durable repeats the delivery (at least once), as a crash
- * before the journal sync would.
+ * before the journal sync would. A record that cannot be written (full
+ * spool, no descriptors) does not change what happens next: the state
+ * holds in memory and the record is written again later.
  */
 static void
 rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
     unsigned attempts, time_t next, const char *err, bool last)
 {
-	if (last) {
-		m->env->rcpts[i].state = st;
-		m->env->rcpts[i].attempts = attempts;
+	struct scheduler *s = m->s;
+	int e;
+
+	if (!last && queue_rcpt_update(s->queue, m->env, i, st, attempts,
+	    next, err, NULL, NULL) == 0) {
+		rcpt_clean(m, i);
 		return;
 	}
-	if (queue_rcpt_update(m->s->queue, m->env, i, st, attempts, next, err,
-	    NULL, NULL) == -1)
-		log_warn(m->env->id, "cannot record the state of <%s>",
-		    m->env->rcpts[i].addr);
+	e = errno;
+	(void)queue_rcpt_set(m->env, i, st, attempts, next, err);
+	if (last)
+		return;
+	errno = e;
+	log_limit_warn(&s->ll_journal, m->env->id, "cannot record <%s> as %s "
+	    "in the journal, kept in memory, will write it again",
+	    m->env->rcpts[i].addr, queue_rcpt_state_name(st));
+	rcpt_dirty(m, i);
+}
+
+/* Write the records of dirty recipients again, oldest message first. */
+static void
+sched_journal_retry(evutil_socket_t fd, short ev, void *arg)
+{
+	struct scheduler	*s = arg;
+	struct queue_rcpt	*r;
+	struct smsg		*m, *next;
+	size_t			 i;
+
+	(void)fd;
+	(void)ev;
+	for (m = TAILQ_FIRST(&s->jq); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, jlink);
+		for (i = 0; i < m->env->nrcpts && m->ndirty > 0; i++) {
+			if (!m->dirty[i])
+				continue;
+			r = &m->env->rcpts[i];
+			if (queue_rcpt_update(s->queue, m->env, i, r->state,
+			    r->attempts, r->next_attempt, r->last_error, NULL,
+			    NULL) == -1) {
+				/* still failing: back off, keep the order */
+				log_limit_warn(&s->ll_journal, m->env->id,
+				    "cannot record <%s> as %s in the journal, "
+				    "kept in memory, will write it again",
+				    r->addr, queue_rcpt_state_name(r->state));
+				s->jwait = sched_next_wait(s->jwait,
+				    JOURNAL_RETRY_MIN, JOURNAL_RETRY_MAX);
+				sched_journal_arm(s);
+				return;
+			}
+			rcpt_clean(m, i);	/* may take m off jq */
+		}
+	}
+	s->jwait = 0;
+	log_limit_end(&s->ll_journal, NULL, "recipient journal writes work "
+	    "again");
+}
+
+static void
+sched_journal_arm(struct scheduler *s)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (s->stopping || TAILQ_EMPTY(&s->jq) ||
+	    evtimer_pending(s->ev_journal, NULL))
+		return;
+	if (s->jwait == 0)
+		s->jwait = sched_next_wait(0, JOURNAL_RETRY_MIN,
+		    JOURNAL_RETRY_MAX);
+	tv.tv_sec = s->jwait;
+	evtimer_add(s->ev_journal, &tv);
 }
 
 static void
@@ -723,6 +882,83 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	sched_kick(s);
 }
 
+static void
+sched_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct scheduler *s = arg;
+
+	(void)fd;
+	(void)ev;
+	s->starved = false;
+	sched_run(-1, 0, s);
+}
+
+/* Pause every start: 1s, doubling to STARVE_MAX while it keeps failing. */
+static void
+sched_starve(struct scheduler *s, const char *qid, const char *domain, int e)
+{
+	struct timeval tv = { 0, 0 };
+
+	s->starve_wait = sched_next_wait(s->starve_wait, 1, STARVE_MAX);
+	s->starved = true;
+	tv.tv_sec = s->starve_wait;
+	evtimer_add(s->ev_resume, &tv);
+	errno = e;
+	log_limit_warn(&s->ll_starve, qid, "cannot start a delivery to %s, "
+	    "pausing deliveries for %us", domain, s->starve_wait);
+}
+
+/*
+ * delivery_start() failed for m's recipients idx[0..n) for a reason of
+ * this message (its content cannot be opened or read): defer them with
+ * backoff, or once the lifetime is over bounce them without an attempt.
+ */
+static void
+sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
+    const char *domain, int e, time_t now)
+{
+	const struct conf	*c = sched_conf(m->s);
+	struct queue_envelope	*env = m->env;
+	struct sbounce		*b;
+	char			 reason[256], life[32];
+	time_t			 expire, next;
+	unsigned		 wait;
+	size_t			 i;
+
+	snprintf(reason, sizeof(reason), "4.3.0 cannot start a delivery: %s",
+	    strerror(e));
+	expire = env->arrival + (time_t)c->max_queue_lifetime;
+	if (sched_start_verdict(e, now, expire) == SCHED_START_DEFER) {
+		m->nstartfail++;
+		wait = sched_backoff(m->nstartfail, at_least_one(c->min_backoff),
+		    at_least_one(c->max_backoff));
+		next = sched_after(wait);
+		if (next > expire) {
+			next = expire;
+			wait = (unsigned)(expire - now);
+		}
+		log_warnx(env->id, "cannot start a delivery to %s: %s; deferred, "
+		    "next attempt in %us", domain, strerror(e), wait);
+		for (i = 0; i < n; i++)
+			rcpt_update(m, idx[i], RCPT_DEFERRED,
+			    env->rcpts[idx[i]].attempts, next, reason);
+		return;
+	}
+	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
+	b = xcalloc(n, sizeof(*b));
+	for (i = 0; i < n; i++) {
+		log_info(env->id, "Permanent failure for <%s>: %s (expired "
+		    "after %s)", env->rcpts[idx[i]].addr, reason, life);
+		b[i].idx = idx[i];
+		b[i].attempts = env->rcpts[idx[i]].attempts;
+		b[i].diag = xstrdup(reason);
+		str_copy(b[i].status, "5.4.7", sizeof(b[i].status));
+		b[i].note = xmalloc(64);
+		snprintf(b[i].note, 64, "expired after %s", life);
+	}
+	sched_bounce(m, b, n, now, false);
+}
+
 /*
  * Start what m can start now: one attempt per due domain, within the
  * limits. Returns true if m still has due recipients not started.
@@ -779,17 +1015,26 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		a->da = delivery_start(s->dlv, env, domain, a->idx, k,
 		    sched_done, a);
 		if (a->da == NULL) {
-			log_warn(env->id, "cannot start a delivery to %s, "
-			    "deferred", domain);
-			for (i = 0; i < k; i++)
-				rcpt_update(m, idx[i], RCPT_DEFERRED,
-				    env->rcpts[idx[i]].attempts,
-				    sched_after(at_least_one(c->min_backoff)),
-				    "4.3.0 local error starting delivery");
+			int e = errno;
+
 			free(a->idx);
 			free(a);
 			sdom_put(d);
+			if (sched_start_verdict(e, now, 0) ==
+			    SCHED_START_PAUSE) {
+				/* nobody can start now: pause, m stays put */
+				sched_starve(s, env->id, domain, e);
+				left = true;
+				break;
+			}
+			sched_start_failed(m, idx, k, domain, e, now);
 			continue;
+		}
+		m->nstartfail = 0;
+		if (s->starve_wait != 0) {
+			s->starve_wait = 0;
+			log_limit_end(&s->ll_starve, NULL, "deliveries start "
+			    "again");
 		}
 		for (i = 0; i < k; i++)
 			m->busy[idx[i]] = true;
@@ -812,15 +1057,23 @@ sched_run(evutil_socket_t fd, short ev, void *arg)
 	const struct conf	*c = sched_conf(s);
 	struct smsg		*cn, *cr, *m;
 	time_t			 now = time(NULL);
+	unsigned		 budget;
 
 	(void)fd;
 	(void)ev;
-	if (!s->started || s->stopping)
+	if (!s->started || s->stopping || s->starved)
 		return;
+	/* at most the messages ready now: never one placed back meanwhile */
+	budget = s->nready;
 	cn = TAILQ_FIRST(&s->newq);
 	cr = TAILQ_FIRST(&s->retryq);
-	while (s->nflight < at_least_one(c->max_connections) &&
+	while (s->nflight < at_least_one(c->max_connections) && !s->starved &&
 	    (cn != NULL || cr != NULL)) {
+		if (budget-- == 0) {
+			/* more than were ready: come back in a second */
+			sched_arm(s, now + 1, now);
+			break;
+		}
 		if (cr != NULL && (s->serve_retry || cn == NULL)) {
 			m = cr;
 			cr = TAILQ_NEXT(cr, link);
@@ -869,11 +1122,14 @@ scheduler_new(struct event_base *base, struct relay_conf *rc)
 	TAILQ_INIT(&s->newq);
 	TAILQ_INIT(&s->retryq);
 	TAILQ_INIT(&s->waitq);
+	TAILQ_INIT(&s->jq);
 	TAILQ_INIT(&s->attempts);
 	for (size_t i = 0; i < DOM_BUCKETS; i++)
 		LIST_INIT(&s->doms[i]);
 	if ((s->ev_run = event_new(base, -1, 0, sched_run, s)) == NULL ||
-	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL)
+	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL ||
+	    (s->ev_journal = evtimer_new(base, sched_journal_retry, s)) == NULL ||
+	    (s->ev_resume = evtimer_new(base, sched_resume, s)) == NULL)
 		fatalx("scheduler: cannot create events");
 	return s;
 }
@@ -903,6 +1159,7 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 	m->s = s;
 	m->env = env;
 	m->busy = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
+	m->dirty = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
 	m->list = L_NONE;
 	m->onedom = true;
 	if (env->nrcpts > 1) {
@@ -964,8 +1221,15 @@ scheduler_stop(struct scheduler *s)
 
 	if (s->stopping)
 		return;
+	/* a last chance for records kept in memory only */
+	if (!TAILQ_EMPTY(&s->jq) && s->queue != NULL) {
+		evtimer_del(s->ev_journal);
+		sched_journal_retry(-1, 0, s);
+	}
 	s->stopping = true;
 	evtimer_del(s->ev_timer);
+	evtimer_del(s->ev_journal);
+	evtimer_del(s->ev_resume);
 	event_del(s->ev_run);
 	while ((a = TAILQ_FIRST(&s->attempts)) != NULL) {
 		delivery_cancel(a->da);
@@ -985,6 +1249,8 @@ scheduler_free(struct scheduler *s)
 		smsg_free(m);
 	event_free(s->ev_run);
 	event_free(s->ev_timer);
+	event_free(s->ev_journal);
+	event_free(s->ev_resume);
 	relay_conf_unref(s->rc);
 	free(s->scratch);
 	free(s);

@@ -59,4 +59,20 @@ size_t		 sched_group(const struct queue_rcpt *rcpts, size_t n,
 		    const bool *skip, time_t now, size_t *idx, char *domain,
 		    size_t domainlen);
 
+/* What a failed delivery_start() (errno e) means for the message. */
+enum sched_start_verdict {
+	SCHED_START_PAUSE,	/* the process is out of descriptors or memory:
+				 * pause every start, the message stays put */
+	SCHED_START_DEFER,	/* the message's own trouble: back off */
+	SCHED_START_BOUNCE,	/* that, and its lifetime is over */
+};
+enum sched_start_verdict sched_start_verdict(int e, time_t now,
+		    time_t expire);
+/* The next wait of a doubling retry: min first (cur 0), then 2 * cur,
+ * never over max. */
+unsigned	 sched_next_wait(unsigned cur, unsigned min, unsigned max);
+/* When a recipient due at next is tried, its message expiring at expire:
+ * never after the expiry while that is still ahead. */
+time_t		 sched_clamp_next(time_t next, time_t expire, time_t now);
+
 #endif

@@ -574,7 +574,10 @@ cmd_data(struct smtp_session *s, const char *args)
 	s->msg = queue_msg_new(s->relay->queue, s->sender, s->envflags,
 	    (const char *const *)s->rcpts, s->nrcpts, client, s->helo);
 	if (s->msg == NULL) {
-		log_warn(NULL, "%s: cannot create a queue file", s->peer);
+		static struct log_limit ll;	/* a full disk: every DATA */
+
+		log_limit_warn(&ll, NULL, "%s: cannot create a queue file",
+		    s->peer);
 		smtp_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}

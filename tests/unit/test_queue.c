@@ -5,7 +5,10 @@
  * truncated files, orphan journal), recipient state across reopen, removal,
  * group commit (batches < files), close with pending commits, the spool
  * lock, and (as root, on a tiny tmpfs) ENOSPC leaving nothing behind;
- * not root, that case is reported skipped (check_skip), never passed.
+ * not root, that case is reported skipped (check_skip), never passed. A
+ * journal record refused for want of descriptors (a real RLIMIT_NOFILE)
+ * changes nothing, queue_rcpt_set() holds the state in memory, and the
+ * record written later is the one that counts.
  */
 #include "queue/queue.h"
 #include "queue/queue_id.h"
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -431,6 +435,84 @@ test_journal(const char *dir)
 	ctx_clear(&c);
 }
 
+/* Take every descriptor under a soft limit of 64; returns how many. */
+static int
+hoard_fds(int *fds, int max, struct rlimit *saved)
+{
+	struct rlimit rl;
+	int n = 0, fd;
+
+	getrlimit(RLIMIT_NOFILE, saved);
+	rl = *saved;
+	rl.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	while (n < max && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1)
+		fds[n++] = fd;
+	return n;
+}
+
+static void
+release_fds(int *fds, int n, const struct rlimit *saved)
+{
+	while (n > 0)
+		close(fds[--n]);
+	setrlimit(RLIMIT_NOFILE, saved);
+}
+
+static void
+test_journal_emfile(const char *dir)
+{
+	struct ctx		 c = { 0 };
+	struct queue		*q;
+	struct queue_envelope	*env;
+	struct rlimit		 saved;
+	int			 fds[128], n;
+
+	q = qopen(dir, &c);
+	env = find_ready(&c, ids[0]);
+	CHECK(env != NULL);
+	if (env == NULL) {
+		queue_close(q);
+		ctx_clear(&c);
+		return;
+	}
+	CHECK_INT(env->rcpts[1].state, RCPT_DEFERRED);
+	n = hoard_fds(fds, 128, &saved);
+	CHECK(n > 0 && n < 128);
+	errno = 0;
+	CHECK_INT(queue_rcpt_update(q, env, 1, RCPT_DELIVERED, 3, 0, NULL,
+	    update_cb, &c), -1);
+	CHECK_INT(errno, EMFILE);
+	/* refused: nothing changed in memory either */
+	CHECK_INT(env->rcpts[1].state, RCPT_DEFERRED);
+	CHECK_INT(env->rcpts[1].attempts, 2);
+	/* the caller holds the state in memory all the same */
+	CHECK_INT(queue_rcpt_set(env, 1, RCPT_DELIVERED, 3, 0, NULL), 0);
+	CHECK_INT(env->rcpts[1].state, RCPT_DELIVERED);
+	CHECK_INT(env->rcpts[1].attempts, 3);
+	CHECK(env->rcpts[1].last_error == NULL);
+	CHECK_INT(queue_rcpt_set(env, 9, RCPT_DELIVERED, 3, 0, NULL), -1);
+	release_fds(fds, n, &saved);
+	/* descriptors are back: the record written again is the one kept */
+	CHECK_INT(queue_rcpt_update(q, env, 1, env->rcpts[1].state,
+	    env->rcpts[1].attempts, env->rcpts[1].next_attempt,
+	    env->rcpts[1].last_error, update_cb, &c), 0);
+	CHECK_INT(run_until(&c.nupdates, 1), 0);
+	CHECK_INT(c.update_error, 0);
+	queue_close(q);
+	ctx_clear(&c);
+	q = qopen(dir, &c);
+	env = find_ready(&c, ids[0]);
+	CHECK(env != NULL);
+	if (env != NULL) {
+		CHECK_INT(env->rcpts[1].state, RCPT_DELIVERED);
+		CHECK_INT(env->rcpts[1].attempts, 3);
+	}
+	queue_close(q);
+	ctx_clear(&c);
+}
+
 static void
 test_crash_states(const char *dir)
 {
@@ -743,6 +825,7 @@ main(void)
 	test_write_read(dir);
 	test_reopen(dir);
 	test_journal(dir);
+	test_journal_emfile(dir);
 	test_crash_states(dir);
 	test_remove(dir);
 	test_group_commit(dir);

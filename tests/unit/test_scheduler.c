@@ -1,11 +1,15 @@
 /*
  * tests/unit/test_scheduler.c - the scheduler's pure parts: backoff
- * spacing, recipient domains, due checks and the per-domain grouping of a
- * message's due recipients.
+ * spacing, recipient domains, due checks, the per-domain grouping of a
+ * message's due recipients, and the decisions under faults: what a failed
+ * start means, the doubling retry waits (journal, paused starts) and the
+ * expiry clamp of a wake-up.
  */
 #include "queue/queue.h"
 #include "relay/scheduler.h"
 #include "tests/unit/check.h"
+
+#include <errno.h>
 
 static void
 test_backoff(void)
@@ -21,6 +25,47 @@ test_backoff(void)
 	CHECK_INT(sched_backoff(3, 1, 2), 2);
 	CHECK_INT(sched_backoff(3, 10, 5), 10);		/* min wins */
 	CHECK_INT(sched_backoff(33, 1, 4000000000u), 4000000000u);
+}
+
+static void
+test_start_verdict(void)
+{
+	/* out of descriptors or memory: the process, never the message */
+	CHECK_INT(sched_start_verdict(EMFILE, 100, 200), SCHED_START_PAUSE);
+	CHECK_INT(sched_start_verdict(ENFILE, 100, 200), SCHED_START_PAUSE);
+	CHECK_INT(sched_start_verdict(ENOMEM, 100, 200), SCHED_START_PAUSE);
+	CHECK_INT(sched_start_verdict(ENOBUFS, 100, 200), SCHED_START_PAUSE);
+	/* even past the lifetime: a pause bounces nothing */
+	CHECK_INT(sched_start_verdict(EMFILE, 300, 200), SCHED_START_PAUSE);
+	/* content missing or damaged: back off, bounce once expired */
+	CHECK_INT(sched_start_verdict(ENOENT, 100, 200), SCHED_START_DEFER);
+	CHECK_INT(sched_start_verdict(EBADMSG, 199, 200), SCHED_START_DEFER);
+	CHECK_INT(sched_start_verdict(EBADMSG, 200, 200), SCHED_START_BOUNCE);
+	CHECK_INT(sched_start_verdict(EIO, 5000, 200), SCHED_START_BOUNCE);
+}
+
+static void
+test_next_wait(void)
+{
+	CHECK_INT(sched_next_wait(0, 1, 60), 1);
+	CHECK_INT(sched_next_wait(1, 1, 60), 2);
+	CHECK_INT(sched_next_wait(16, 1, 60), 32);
+	CHECK_INT(sched_next_wait(32, 1, 60), 60);
+	CHECK_INT(sched_next_wait(60, 1, 60), 60);
+	CHECK_INT(sched_next_wait(0, 90, 60), 60);		/* max wins */
+	CHECK_INT(sched_next_wait(4000000000u, 1, 4000000000u), 4000000000u);
+}
+
+static void
+test_clamp_next(void)
+{
+	/* ahead of the expiry: the wake-up comes at it, not later */
+	CHECK_INT(sched_clamp_next(500, 300, 100), 300);
+	CHECK_INT(sched_clamp_next(200, 300, 100), 200);
+	CHECK_INT(sched_clamp_next(300, 300, 100), 300);
+	/* past it: a retry (of a DSN) keeps its backoff, no busy loop */
+	CHECK_INT(sched_clamp_next(500, 300, 300), 500);
+	CHECK_INT(sched_clamp_next(500, 300, 400), 500);
 }
 
 static void
@@ -83,6 +128,9 @@ int
 main(void)
 {
 	test_backoff();
+	test_start_verdict();
+	test_next_wait();
+	test_clamp_next();
 	test_domain();
 	test_group();
 	return check_done("test_scheduler");
