@@ -232,14 +232,17 @@ envelope_encode(const struct queue_envelope *env, size_t *lenp,
 	return buf;
 }
 
-/* Decimal, 1-20 digits, no sign, <= max. */
+/*
+ * Decimal, 1-20 digits, no sign, <= max, and no leading zero: the encoder
+ * never writes one, so accepting it would take non-canonical input.
+ */
 static int
 parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
 
-	if (n == 0 || n > 20)
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
 		return -1;
 	for (i = 0; i < n; i++) {
 		unsigned d;
@@ -365,9 +368,13 @@ envelope_decode(const char *buf, size_t len, struct queue_envelope **envp,
 				goto badval;
 			env->flags = (unsigned)u;
 			break;
-		case 5:			/* size */
-			if (vlen != ENVELOPE_SIZE_WIDTH ||
-			    parse_u64(val, vlen, UINT64_MAX, &env->size) == -1)
+		case 5:			/* size: zero-padded to a fixed width */
+			if (vlen != ENVELOPE_SIZE_WIDTH)
+				goto badval;
+			for (klen = 0; klen < vlen - 1 && val[klen] == '0'; klen++)
+				;
+			if (parse_u64(val + klen, vlen - klen, UINT64_MAX,
+			    &env->size) == -1)
 				goto badval;
 			break;
 		case 6:			/* client */

@@ -29,6 +29,7 @@
  * readiness, reloads and the stop through relay/notify.c.
  */
 #include "conf/conf.h"
+#include "relay/cmd_check.h"
 #include "relay/cmd_resolve.h"
 #include "relay/cmd_tlsa.h"
 #include "queue/queue.h"
@@ -108,6 +109,7 @@ usage(void)
 	    "usage: danerelay [-d] [-c FILE] [-t]\n"
 	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
+	    "       danerelay [-c FILE] check DOMAIN [--json] [--at +30d] [--ns]\n"
 	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n"
 	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
 	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
@@ -569,7 +571,7 @@ main(int argc, char *argv[])
 {
 	const char	*path = DEFAULT_CONF;
 	struct conf	*conf;
-	int		 ch, test_only = 0;
+	int		 ch, test_only = 0, conf_given = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 
@@ -578,6 +580,7 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			conf_given = 1;
 			break;
 		case 'd':
 			log_set_debug(1);
@@ -597,6 +600,18 @@ main(int argc, char *argv[])
 
 	if (argc > 0 && strcmp(argv[0], "tlsa") == 0)
 		return cmd_tlsa(argc, argv);	/* needs no configuration */
+	if (argc > 0 && strcmp(argv[0], "check") == 0) {
+		int rv;
+
+		/* without -c and without the default file: the defaults
+		 * (system trust anchor, full recursion, remote_port 25) */
+		if (!conf_given && access(path, F_OK) != 0)
+			path = "/dev/null";
+		conf = load_or_exit(path);
+		rv = cmd_check(conf, argc, argv);
+		conf_free(conf);
+		return rv;
+	}
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;

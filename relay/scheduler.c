@@ -519,7 +519,7 @@ rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
 	errno = e;
 	log_limit_warn(&s->ll_journal, m->env->id, "cannot record <%s> as %s "
 	    "in the journal, kept in memory, will write it again",
-	    m->env->rcpts[i].addr, queue_rcpt_state_name(st));
+	    log_esc(m->env->rcpts[i].addr), queue_rcpt_state_name(st));
 	rcpt_dirty(m, i);
 }
 
@@ -547,7 +547,8 @@ sched_journal_retry(evutil_socket_t fd, short ev, void *arg)
 				log_limit_warn(&s->ll_journal, m->env->id,
 				    "cannot record <%s> as %s in the journal, "
 				    "kept in memory, will write it again",
-				    r->addr, queue_rcpt_state_name(r->state));
+				    log_esc(r->addr),
+				    queue_rcpt_state_name(r->state));
 				s->jwait = sched_next_wait(s->jwait,
 				    JOURNAL_RETRY_MIN, JOURNAL_RETRY_MAX);
 				sched_journal_arm(s);
@@ -662,7 +663,8 @@ sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now,
 	if (env->sender[0] == '\0') {
 		for (i = 0; i < n; i++) {
 			log_info(env->id, "<%s>: no bounce for a message with "
-			    "the null sender", env->rcpts[b[i].idx].addr);
+			    "the null sender",
+			    log_esc(env->rcpts[b[i].idx].addr));
 			rcpt_record(m, b[i].idx, RCPT_BOUNCED, b[i].attempts,
 			    0, b[i].diag, last);
 		}
@@ -695,7 +697,7 @@ sched_bounce(struct smsg *m, struct sbounce *b, size_t n, time_t now,
 	free(hdr);
 	if (qm == NULL) {
 		log_warn(env->id, "cannot queue a DSN to <%s>, will retry",
-		    env->sender);
+		    log_esc(env->sender));
 		sched_bounce_defer(m, b, n, now);
 		sbounce_free(b, n);
 		return;
@@ -729,7 +731,7 @@ sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
 		 * were; after a restart they bounce again (at least once) */
 	} else if (error != 0) {
 		log_warnx(m->env->id, "cannot queue a DSN to <%s>: %s, will "
-		    "retry", m->env->sender, strerror(error));
+		    "retry", log_esc(m->env->sender), strerror(error));
 		sched_bounce_defer(m, sd->b, sd->n, now);
 	} else {
 		bool *mine = xcalloc(m->env->nrcpts, sizeof(*mine)), last;
@@ -844,7 +846,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 				wait = (unsigned)(expire - now);
 			}
 			log_info(env->id, "Temporary failure for <%s> (retry %u):"
-			    " %s; next attempt in %llds", r->addr, att, safe,
+			    " %s; next attempt in %llds", log_esc(r->addr),
+			    att, safe,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
 			    text);
@@ -864,13 +867,13 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 				str_copy(b[nb].status, "5.0.0",
 				    sizeof(b[nb].status));
 			log_info(env->id, "Permanent failure for <%s>: %s",
-			    r->addr, safe);
+			    log_esc(r->addr), safe);
 		} else {
 			str_copy(b[nb].status, "5.4.7", sizeof(b[nb].status));
 			b[nb].note = xmalloc(64);
 			snprintf(b[nb].note, 64, "expired after %s", life);
 			log_info(env->id, "Permanent failure for <%s>: %s "
-			    "(expired after %s)", r->addr, safe, life);
+			    "(expired after %s)", log_esc(r->addr), safe, life);
 		}
 		nb++;
 	}
@@ -880,7 +883,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (seen[a->idx[j]] || (r->state != RCPT_PENDING &&
 		    r->state != RCPT_DEFERRED))
 			continue;
-		log_warnx(env->id, "no outcome for <%s>, deferred", r->addr);
+		log_warnx(env->id, "no outcome for <%s>, deferred",
+		    log_esc(r->addr));
 		rcpt_update(m, a->idx[j], RCPT_DEFERRED, r->attempts,
 		    sched_after(at_least_one(c->min_backoff)),
 		    "4.3.0 no delivery outcome");
@@ -916,7 +920,7 @@ sched_starve(struct scheduler *s, const char *qid, const char *domain, int e)
 	evtimer_add(s->ev_resume, &tv);
 	errno = e;
 	log_limit_warn(&s->ll_starve, qid, "cannot start a delivery to %s, "
-	    "pausing deliveries for %us", domain, s->starve_wait);
+	    "pausing deliveries for %us", log_esc(domain), s->starve_wait);
 }
 
 /*
@@ -949,7 +953,7 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 			wait = (unsigned)(expire - now);
 		}
 		log_warnx(env->id, "cannot start a delivery to %s: %s; deferred, "
-		    "next attempt in %us", domain, strerror(e), wait);
+		    "next attempt in %us", log_esc(domain), strerror(e), wait);
 		for (i = 0; i < n; i++)
 			rcpt_update(m, idx[i], RCPT_DEFERRED,
 			    env->rcpts[idx[i]].attempts, next, reason);
@@ -959,7 +963,7 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 	b = xcalloc(n, sizeof(*b));
 	for (i = 0; i < n; i++) {
 		log_info(env->id, "Permanent failure for <%s>: %s (expired "
-		    "after %s)", env->rcpts[idx[i]].addr, reason, life);
+		    "after %s)", log_esc(env->rcpts[idx[i]].addr), reason, life);
 		b[i].idx = idx[i];
 		b[i].attempts = env->rcpts[idx[i]].attempts;
 		b[i].diag = xstrdup(reason);
@@ -1054,7 +1058,7 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 		s->nflight++;
 		TAILQ_INSERT_TAIL(&s->attempts, a, link);
 		log_debug(env->id, "attempt to %s: %zu recipient%s, %u in flight "
-		    "there, %u in all", domain, k, k == 1 ? "" : "s",
+		    "there, %u in all", log_esc(domain), k, k == 1 ? "" : "s",
 		    d->nflight, s->nflight);
 	}
 	free(idx);

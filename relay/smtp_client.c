@@ -1664,6 +1664,13 @@ smtp_client_tls(const struct smtp_client *c)
 	return c->tls_bev ? c->tlsr : NULL;
 }
 
+SSL *
+smtp_client_ssl(const struct smtp_client *c)
+{
+	return c->tls_bev && c->bev != NULL ?
+	    bufferevent_openssl_get_ssl(c->bev) : NULL;
+}
+
 enum smtp_stage
 smtp_client_stage(const struct smtp_client *c)
 {
