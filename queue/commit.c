@@ -25,6 +25,8 @@
  *   it has not handed over or has reaped; a worker owns the batch it took
  *   until it puts it on the done list; everything under "Shared" is only
  *   touched with mu held. Workers call nothing of relay/log.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/commit.h"
 #include "relay/log.h"

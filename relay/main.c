@@ -27,6 +27,8 @@
  * and attempts started from then on. SIGUSR1: every deferred recipient is
  * due now (queue flush). A service manager (systemd Type=notify) hears of
  * readiness, reloads and the stop through relay/notify.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/acct.h"
@@ -439,6 +441,7 @@ daemon_run(const char *path, struct conf *conf)
 	if (fwarn[1][0] != '\0')
 		log_warnx(NULL, "acct_file %s", fwarn[1]);
 	fdlimit_apply(conf, 1);
+	/* before privsep_enter(): the socket's permissions are root's to pass */
 	if (notify_open(err, sizeof(err)) == -1)
 		log_warnx(NULL, "%s; readiness will not be reported", err);
 	if ((r->rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
