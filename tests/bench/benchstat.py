@@ -19,7 +19,9 @@
       per delivered message, peak PSS, DANE-authenticated deliveries.
 
   benchstat.py table RESULTS.jsonl
-      The Markdown table of a run, with danerelay/Postfix ratios.
+      The Markdown table of a run, with danerelay/Postfix ratios on
+      danerelay's rows: delivered msg/s ("delivered x") and CPU per message
+      ("CPU/msg x", 1/N: danerelay needs N times less).
 
 DANE-authenticated deliveries are counted from the relay's own log.
 danerelay: a delivered queue id whose connection line ends "(DANE)"
@@ -237,23 +239,26 @@ def cmd_table(path):
     by = {(r["relay"], r["scenario"]): r for r in res}
     print("| scenario | relay | accepted msg/s | delivered msg/s | "
           "p50 / p99 / p99.9 ms | CPU ms/msg | peak PSS MB | "
-          "delivered / DANE / missing | delivered ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "delivered / DANE / missing | delivered x | CPU/msg x |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for s in scen:
         d, p = by.get(("danerelay", s)), by.get(("postfix", s))
         for r in (p, d):
             if r is None:
                 continue
-            ratio = ""
+            ratio = cratio = ""
             if r is d and p and p.get("delivered_per_s") and \
                     d.get("delivered_per_s"):
                 ratio = "%.1fx" % (d["delivered_per_s"] / p["delivered_per_s"])
-            print("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s / %s / %s | %s |" % (
+            if r is d and p and p.get("cpu_ms_per_msg") and \
+                    d.get("cpu_ms_per_msg"):
+                cratio = "1/%.1f" % (p["cpu_ms_per_msg"] / d["cpu_ms_per_msg"])
+            print("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s / %s / %s | %s | %s |" % (
                 s, r["relay"], fmt(r.get("accepted_per_s")),
                 fmt(r.get("delivered_per_s")), fmt(r.get("p50_ms"), 1),
                 fmt(r.get("p99_ms"), 1), fmt(r.get("p999_ms"), 1),
                 fmt(r.get("cpu_ms_per_msg"), 2), fmt(r.get("peak_pss_mb"), 1),
-                r["delivered"], r["dane"], r["missing"], ratio))
+                r["delivered"], r["dane"], r["missing"], ratio, cratio))
 
 
 def main():
