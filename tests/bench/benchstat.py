@@ -7,15 +7,21 @@
       descendants; keeps the peak. CPU time of the same trees (utime +
       stime + cutime + cstime of every process: a child's time folds into
       its parent's cutime/cstime when it is reaped, so the sum only grows
-      while the roots live) at start and at SIGTERM. Writes
-      {"cpu_ms": ..., "peak_pss_kb": ..., "samples": N} to OUT.json.
+      while the roots live) at start and at SIGTERM, and the machine's busy
+      time from /proc/stat over the same span. Writes {"cpu_ms",
+      "peak_pss_kb", "samples", "machine_busy_cpus", "others_busy_cpus"
+      (busy CPUs on average, all / not the measured relay: the load
+      generator, the sink and whatever else runs on the machine)} to
+      OUT.json.
 
   benchstat.py analyze [options]
       One JSON object (one line) per run from the load generator's
       accepted file ("SEQ NS" per 250), the sink's arrivals file
       ("SEQ NS tls|plain" per message received), the sampler's JSON and the
-      relay's log: steady-state accepted and delivered msg/s, latency
-      percentiles from the relay's 250 to the arrival at the sink, CPU ms
+      relay's log: steady-state accepted and delivered msg/s (from --warm
+      seconds after the first 250 to the last), latency percentiles from the
+      relay's 250 to the arrival at the sink (messages accepted in that
+      same window), CPU ms
       per delivered message, peak PSS, DANE-authenticated deliveries.
 
   benchstat.py table RESULTS.jsonl
@@ -92,8 +98,15 @@ def cmd_sample(out, roots):
     def cpu(table):
         return sum(table[p][1] for p in tree(roots, table))
 
+    def busy():
+        # the whole machine: jiffies not idle or iowait, and all of them
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v) - v[3] - v[4], sum(v)
+
     table = proc_table()
     cpu0 = cpu(table)
+    busy0, all0 = busy()
     peak = n = 0
     while not stop:
         table = proc_table()
@@ -101,9 +114,18 @@ def cmd_sample(out, roots):
         n += 1
         time.sleep(0.25)
     cpu1 = cpu(proc_table())
+    busy1, all1 = busy()
+    ncpu = os.cpu_count() or 1
     with open(out, "w") as f:
         json.dump({"cpu_ms": (cpu1 - cpu0) * 1000.0 / HZ,
-                   "peak_pss_kb": peak, "samples": n}, f)
+                   "peak_pss_kb": peak, "samples": n,
+                   # how busy the machine was meanwhile, in CPUs, and how
+                   # much of that was not the measured relay
+                   "machine_busy_cpus": round(
+                       (busy1 - busy0) * ncpu / max(1, all1 - all0), 2),
+                   "others_busy_cpus": round(
+                       ((busy1 - busy0) - (cpu1 - cpu0)) * ncpu /
+                       max(1, all1 - all0), 2)}, f)
 
 
 def read_pairs(path, ncols):
@@ -194,6 +216,7 @@ def cmd_analyze(args):
     r["duplicates"] = dups
     r["unexpected"] = sum(1 for s in t_arr if s not in t_acc)
     r["tls"] = tls
+    start = 0
     if t_acc:
         start = min(t_acc.values()) + warm * 1e9
         end = max(t_acc.values())
@@ -205,8 +228,10 @@ def cmd_analyze(args):
                 sum(1 for t in t_arr.values() if start <= t <= end) / span, 1)
         r["backlog_at_end"] = (sum(1 for t in t_acc.values() if t <= end) -
                                sum(1 for t in t_arr.values() if t <= end))
+    # latency in the steady state too: messages accepted after the warm-up
+    # (the first ones wait for cold DNS caches and new connections)
     lat = sorted(max(0, t_arr[s] - t_acc[s]) / 1e6
-                 for s in t_acc if s in t_arr)
+                 for s in t_acc if s in t_arr and t_acc[s] >= start)
     for name, q in (("p50_ms", 0.5), ("p99_ms", 0.99), ("p999_ms", 0.999)):
         v = pct(lat, q)
         r[name] = round(v, 2) if v is not None else None
@@ -214,6 +239,8 @@ def cmd_analyze(args):
     r["cpu_ms_per_msg"] = (round(smp["cpu_ms"] / r["delivered"], 3)
                            if r["delivered"] else None)
     r["peak_pss_mb"] = round(smp["peak_pss_kb"] / 1024.0, 1)
+    r["machine_busy_cpus"] = smp.get("machine_busy_cpus")
+    r["others_busy_cpus"] = smp.get("others_busy_cpus")
     if r["relay"] == "danerelay":
         r.update(dane_danerelay(a["--log"]))
     else:
@@ -239,8 +266,9 @@ def cmd_table(path):
     by = {(r["relay"], r["scenario"]): r for r in res}
     print("| scenario | relay | accepted msg/s | delivered msg/s | "
           "p50 / p99 / p99.9 ms | CPU ms/msg | peak PSS MB | "
-          "delivered / DANE / missing | delivered x | CPU/msg x |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "delivered / DANE / missing | delivered x | CPU/msg x | "
+          "others busy CPUs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in scen:
         d, p = by.get(("danerelay", s)), by.get(("postfix", s))
         for r in (p, d):
@@ -253,12 +281,13 @@ def cmd_table(path):
             if r is d and p and p.get("cpu_ms_per_msg") and \
                     d.get("cpu_ms_per_msg"):
                 cratio = "1/%.1f" % (p["cpu_ms_per_msg"] / d["cpu_ms_per_msg"])
-            print("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s / %s / %s | %s | %s |" % (
+            print("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s / %s / %s | %s | %s | %s |" % (
                 s, r["relay"], fmt(r.get("accepted_per_s")),
                 fmt(r.get("delivered_per_s")), fmt(r.get("p50_ms"), 1),
                 fmt(r.get("p99_ms"), 1), fmt(r.get("p999_ms"), 1),
                 fmt(r.get("cpu_ms_per_msg"), 2), fmt(r.get("peak_pss_mb"), 1),
-                r["delivered"], r["dane"], r["missing"], ratio, cratio))
+                r["delivered"], r["dane"], r["missing"], ratio, cratio,
+                fmt(r.get("others_busy_cpus"), 2)))
 
 
 def main():
