@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #define LINE_MAX_LEN	4096	/* longer lines are an error */
+#define GREET_DELAY_OTHER	1	/* seconds, outside relay_clients, unless set */
+
+static bool	conf_unreadable_ok;	/* see conf_set_unreadable_ok() */
 #define ERRLEN		512
 
 enum ktype {
@@ -74,6 +77,12 @@ static const struct key keys[] = {
 	{ "max_clients", K_UINT, W_GLOBAL, G(max_clients), 0, 0, 1, 1000000, "1000" },
 	{ "idle_timeout", K_DURATION, W_GLOBAL, G(idle_timeout), 0, 0, 1, UINT_MAX, "5m" },
 	{ "session_timeout", K_DURATION, W_GLOBAL, G(session_timeout), 0, 0, 1, UINT_MAX, "30m" },
+	{ "max_clients_per_ip", K_UINT, W_GLOBAL, G(max_clients_per_ip), 0, 0, 1, 1000000, "20" },
+	{ "greet_delay", K_DURATION, W_GLOBAL, G(greet_delay_other), 0, 0, 0, UINT_MAX, NULL },
+	{ "allow_address_literals", K_BOOL, W_GLOBAL, G(allow_address_literals), 0, 0, 0, 0, "no" },
+	/* privileges */
+	{ "user", K_PATH, W_GLOBAL, G(user), 0, 0, 0, 0, "danerelay" },
+	{ "group", K_PATH, W_GLOBAL, G(group), 0, 0, 0, 0, NULL },
 	/* queue */
 	{ "spool_dir", K_PATH, W_GLOBAL, G(spool_dir), 0, 0, 0, 0, "/var/spool/danerelay" },
 	{ "min_backoff", K_DURATION, W_GLOBAL, G(min_backoff), 0, 0, 1, UINT_MAX, "5m" },
@@ -608,6 +617,8 @@ check_readable(struct parser *p, const struct key *k, const char *path)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == EACCES && conf_unreadable_ok)
+			return;
 		perr(p, p->gline[k - keys], k->name, "cannot read %s: %s",
 		    path, strerror(errno));
 		return;
@@ -653,6 +664,14 @@ check_conf(struct parser *p)
 	if (c->tls_key_file != NULL && LINE("tls_cert_file") == 0)
 		perr(p, LINE("tls_key_file"), "tls_key_file",
 		    "set without tls_cert_file");
+	/* greet_delay in the file applies to every client; unset, only
+	 * clients outside relay_clients wait (relay clients: at once) */
+	if (LINE("greet_delay") != 0)
+		c->greet_delay_relay = c->greet_delay_other;
+	else {
+		c->greet_delay_relay = 0;
+		c->greet_delay_other = GREET_DELAY_OTHER;
+	}
 	if (c->hostname == NULL) {
 		const char *h = default_hostname();
 
@@ -721,6 +740,12 @@ done:
 }
 
 void
+conf_set_unreadable_ok(bool on)
+{
+	conf_unreadable_ok = on;
+}
+
+void
 conf_free(struct conf *c)
 {
 	size_t i;
@@ -743,6 +768,8 @@ conf_free(struct conf *c)
 	free(c->trust_anchor_file);
 	free(c->log_file);
 	free(c->acct_file);
+	free(c->user);
+	free(c->group);
 	free(c->path);
 	free(c);
 }

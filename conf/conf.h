@@ -73,6 +73,14 @@ struct conf {
 	unsigned		 max_clients;		/* concurrent inbound sessions */
 	unsigned		 idle_timeout;		/* seconds, inbound command/data idle */
 	unsigned		 session_timeout;	/* seconds, whole inbound session */
+	unsigned		 max_clients_per_ip;	/* concurrent inbound sessions per address */
+	unsigned		 greet_delay_relay;	/* seconds before the greeting: relay_clients */
+	unsigned		 greet_delay_other;	/* ... everyone else (greet_delay sets both) */
+	bool			 allow_address_literals;	/* RCPT TO:<u@[192.0.2.1]> */
+
+	/* privileges (relay/privsep.h) */
+	char			*user;			/* run as this user when started as root */
+	char			*group;			/* NULL: the user's primary group */
 
 	/* queue */
 	char			*spool_dir;
@@ -144,6 +152,15 @@ struct conf_dest conf_dest_for(const struct conf *, const char *domain,
  * ::ffff:0:0/96-style entries. Other families are never allowed.
  */
 bool		 conf_client_allowed(const struct conf *, const struct sockaddr *);
+
+/*
+ * After the privilege drop a SIGHUP reloads as the unprivileged user: a
+ * file that start-up read as root (tls_key_file, trust_anchor_file) may no
+ * longer be readable. With this set, "permission denied" on such a file is
+ * not a load error; what was built from it at start is kept
+ * (relay/privsep.h).
+ */
+void		 conf_set_unreadable_ok(bool);
 const char	*conf_tls_policy_name(enum tls_policy);
 
 #endif

@@ -2,14 +2,26 @@
  * relay/cmd_resolve.c - `danerelay resolve DOMAIN` for operators: walks a
  * destination the way delivery does (MX list, then per host A/AAAA and the
  * TLSA base domains of RFC 7672 2.2.2/2.2.3) and prints every lookup with
- * its DNSSEC state. A command-line tool with its own event base: it waits
- * for each lookup in turn, which is fine here and never done in the daemon.
- * Output lines start with a keyword so that scripts can grep them.
+ * its DNSSEC state. Every decision comes from the functions delivery calls
+ * (relay/delivery.c): the destination's policy and overrides
+ * (conf_dest_for), the validation self-check's verdict
+ * (selfcheck_verdict), policy_validation, policy_mx, policy_addr_secure,
+ * policy_host_addr, policy_tlsa_bases, policy_tlsa_rrset +
+ * dane_tlsa_count (usability, DER parsing included) and policy_host; each
+ * "verdict:" line is the text delivery logs for the same decision
+ * (policy_host_text). Under a policy without DANE the TLSA records are
+ * still looked up and shown, for information. A command-line tool with its
+ * own event base: it waits for each lookup in turn, which is fine here and
+ * never done in the daemon. Output lines start with a keyword so that
+ * scripts can grep them.
  */
 #include "relay/cmd_resolve.h"
 #include "conf/conf.h"
+#include "relay/policy.h"
+#include "relay/util.h"
 #include "resolver/mx.h"
 #include "resolver/resolver.h"
+#include "resolver/selfcheck.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,8 +37,11 @@ struct cr {
 	bool			 done;
 	struct dns_result	*res;
 	struct resolver_host	*host;
-	bool			 check_ok;
-	char			 check_detail[640];
+	struct conf_dest	 dest;
+	bool			 vok;		/* validation confirmed */
+	const char		*domain;	/* next-hop domain */
+	const char		*domain_canon;	/* its CNAME expansion */
+	bool			 mx_secure;
 };
 
 static void
@@ -45,17 +60,6 @@ cr_host_cb(struct resolver_host *h, void *arg)
 	struct cr *c = arg;
 
 	c->host = h;
-	c->done = true;
-	event_base_loopbreak(c->base);
-}
-
-static void
-cr_check_cb(bool ok, const char *detail, void *arg)
-{
-	struct cr *c = arg;
-
-	c->check_ok = ok;
-	snprintf(c->check_detail, sizeof(c->check_detail), "%s", detail);
 	c->done = true;
 	event_base_loopbreak(c->base);
 }
@@ -104,7 +108,15 @@ print_rr(const struct dns_result *res, const struct dns_rr *rr, const char *inde
 		printf("TLSA %u %u %u ", rr->tlsa.usage, rr->tlsa.selector,
 		    rr->tlsa.mtype);
 		print_hex(rr->tlsa.data, rr->tlsa.datalen, 64);
-		printf(" (%s)\n", rr_tlsa_usable(&rr->tlsa) ? "usable" : "unusable");
+		{
+			/* delivery's usability test, DER parsing included */
+			struct dane_tlsa t = { rr->tlsa.usage, rr->tlsa.selector,
+			    rr->tlsa.mtype, rr->tlsa.data, rr->tlsa.datalen };
+			enum dane_usability u = dane_tlsa_check(&t);
+
+			printf(" (%s)\n", u == DANE_USABLE ? "usable" :
+			    dane_usability_text(u));
+		}
 		break;
 	case DNS_T_CNAME:
 		printf("CNAME %s\n", rr->target);
@@ -150,30 +162,57 @@ print_result(struct cr *c, const char *indent, const struct dns_result *res)
 	}
 }
 
-/* TLSA at _PORT._tcp.BASE; true if a secure RRset with records was found. */
-static bool
-cr_tlsa(struct cr *c, const char *base, const char *why, int port)
+/* TLSA at _PORT._tcp.BASE, printed; the result stays in c->res. */
+static void
+cr_tlsa(struct cr *c, const char *base, const char *why, int port,
+    struct dane_counts *cnt)
 {
-	bool found;
-	size_t i, usable = 0;
+	struct dane_tlsa *dt = NULL;
+	size_t n = 0;
 
 	printf("    TLSA base %s (%s)\n", base, why);
 	resolver_lookup_tlsa(c->r, base, (unsigned)port, cr_res_cb, c);
 	cr_wait(c);
 	print_result(c, "      ", c->res);
-	found = c->res->state == DNS_SECURE && c->res->answer == DNS_ANSWER_DATA;
-	if (found) {
-		for (i = 0; i < c->res->nrr; i++)
-			if (!c->res->rr[i].malformed && rr_tlsa_usable(&c->res->rr[i].tlsa))
-				usable++;
-		printf("      TLSA verdict: secure, %zu usable, %zu unusable: %s\n",
-		    usable, c->res->nrr - usable, usable > 0 ?
+	if (c->res->answer == DNS_ANSWER_DATA && c->res->nrr > 0) {
+		dt = xcalloc(c->res->nrr, sizeof(*dt));
+		n = policy_tlsa_rrset(c->res, dt);
+	}
+	dane_tlsa_count(dt, n, cnt);
+	free(dt);
+	if (c->res->state == DNS_SECURE && c->res->answer == DNS_ANSWER_DATA)
+		printf("      TLSA verdict: secure, %u usable, %u unusable: %s\n",
+		    cnt->usable, cnt->unusable, cnt->usable > 0 ?
 		    "authenticated TLS required" : "TLS required, no authentication");
-	} else if (c->res->state == DNS_INSECURE && c->res->answer == DNS_ANSWER_DATA)
+	else if (c->res->state == DNS_INSECURE && c->res->answer == DNS_ANSWER_DATA)
 		printf("      TLSA verdict: insecure records are not used\n");
-	dns_result_free(c->res);
-	c->res = NULL;
-	return found;
+}
+
+/* Print a policy_host() decision as delivery logs it. */
+static void
+cr_verdict(const struct pol_host *ph, const char *host)
+{
+	char text[900];
+
+	if (ph->note[0] != '\0')
+		printf("    verdict: %s\n", ph->note);
+	printf("    verdict: %s\n", policy_host_text(ph, host, text,
+	    sizeof(text)));
+}
+
+static void
+cr_host_in(struct cr *c, const char *host, bool addr_secure,
+    struct pol_host_in *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->policy = c->dest.tls_policy;
+	in->test_mode = c->dest.test_mode;
+	in->validation_ok = c->vok;
+	in->mx_secure = c->mx_secure;
+	in->domain = c->domain;
+	in->domain_canon = c->domain_canon;
+	in->host = host;
+	in->addr_secure = addr_secure;
 }
 
 static void
@@ -181,7 +220,12 @@ cr_host(struct cr *c, const char *name, int port, size_t *budget)
 {
 	struct resolver_host	*h;
 	struct dns_result	*fam[2];
-	size_t			 i, j, nanswered = 0, nsecure = 0, naddr = 0;
+	struct pol_host_in	 in;
+	struct pol_host		 ph;
+	struct dane_counts	 cnt;
+	const char		*bases[2], *whys[2], *why;
+	size_t			 i, j, naddr = 0, nbases;
+	bool			 dane, addr_secure, found = false;
 	char			 buf[DNS_ADDR_TEXT_MAX];
 
 	resolver_lookup_host(c->r, name, RESOLVER_V4 | RESOLVER_V6, cr_host_cb, c);
@@ -196,60 +240,122 @@ cr_host(struct cr *c, const char *name, int port, size_t *budget)
 		printf("\n");
 		if (h->first_link != NULL)
 			print_result(c, "      ", h->first_link);
+		if (h->error != NULL)
+			printf("    CNAME expansion not settled: %s\n", h->error);
 	}
 	fam[0] = h->a;
 	fam[1] = h->aaaa;
 	for (i = 0; i < 2; i++) {
 		print_result(c, "    ", fam[i]);
-		if (!dns_result_answered(fam[i]))
-			continue;
-		nanswered++;
-		if (fam[i]->state == DNS_SECURE)
-			nsecure++;
-		if (fam[i]->answer != DNS_ANSWER_DATA)
+		if (!dns_result_answered(fam[i]) ||
+		    fam[i]->answer != DNS_ANSWER_DATA)
 			continue;
 		for (j = 0; j < fam[i]->nrr; j++) {
-			naddr++;
+			if (fam[i]->rr[j].malformed)
+				continue;
 			if (*budget == 0) {
 				printf("    address %s: not tried (max_mx_addresses reached)\n",
 				    rr_addr_ntop(&fam[i]->rr[j].addr, buf, sizeof(buf)));
 				continue;
 			}
 			(*budget)--;
+			naddr++;
 			printf("    address %s (%s)\n",
 			    rr_addr_ntop(&fam[i]->rr[j].addr, buf, sizeof(buf)),
 			    fam[i]->state == DNS_SECURE ? "DNSSEC" : "insecure");
 		}
 	}
-
-	/* The TLSA base domains delivery would try (RFC 7672 2.2.2, 2.2.3). */
-	if (naddr == 0)
+	if (naddr == 0) {
 		printf("    TLSA not looked up: no address\n");
-	else if (h->cname && h->chain_secure) {
-		if (!cr_tlsa(c, h->canonname, "expanded name", port))
-			cr_tlsa(c, h->name, "original name", port);
-	} else if (h->cname && h->first_link_secure)
-		cr_tlsa(c, h->name, "original name, first CNAME secure", port);
-	else if (h->cname)
-		printf("    TLSA not looked up: CNAME chain not secure\n");
-	else if (nsecure > 0 && nsecure == nanswered)
-		cr_tlsa(c, h->name, "host name", port);
-	else
-		printf("    TLSA not looked up: address records not secure\n");
+		printf("    verdict: no usable address for %s\n", h->name);
+		resolver_host_free(h);
+		return;
+	}
+
+	/* The decisions delivery makes, in its order (host_cb, tlsa_cb). */
+	addr_secure = policy_addr_secure(h);
+	policy_host_addr(c->dest.tls_policy, c->dest.test_mode, c->vok, h, &ph);
+	if (ph.action == POL_SKIP) {
+		cr_verdict(&ph, h->name);
+		resolver_host_free(h);
+		return;
+	}
+	if (ph.note[0] != '\0')
+		printf("    verdict: %s\n", ph.note);
+	dane = (c->dest.tls_policy == TLS_POLICY_DANE ||
+	    c->dest.tls_policy == TLS_POLICY_DANE_ONLY) && c->vok && ph.use_tlsa;
+	/* the bases are shown under every policy; only DANE uses them */
+	nbases = policy_tlsa_bases(h->name, h->canonname, h->cname,
+	    h->chain_secure, h->first_link_secure, addr_secure, bases, whys);
+	if (nbases == 0)
+		printf("    TLSA not looked up: %s\n", h->cname ?
+		    "CNAME chain not secure" : "address records not secure");
+	for (i = 0; i < nbases && !found; i++) {
+		if (!h->cname)
+			why = "host name";
+		else if (h->chain_secure && addr_secure)
+			why = i == 0 ? "expanded name" : "original name";
+		else
+			why = "original name, first CNAME secure";
+		cr_tlsa(c, bases[i], why, port, &cnt);
+		if (dane) {
+			cr_host_in(c, h->name, addr_secure, &in);
+			in.nbases = nbases;
+			in.base = bases[i];
+			in.more_bases = i + 1 < nbases;
+			in.tlsa_state = c->res->state;
+			in.tlsa_answer = c->res->answer;
+			in.usable = cnt.usable;
+			in.unusable = cnt.unusable;
+			policy_host(&in, &ph);
+			cr_verdict(&ph, h->name);
+			found = ph.action != POL_NEXT_BASE;
+		} else
+			found = c->res->state == DNS_SECURE &&
+			    c->res->answer == DNS_ANSWER_DATA;
+		dns_result_free(c->res);
+		c->res = NULL;
+	}
+	if (!dane || nbases == 0) {
+		cr_host_in(c, h->name, addr_secure, &in);
+		in.nbases = dane ? nbases : 0;
+		policy_host(&in, &ph);
+		cr_verdict(&ph, h->name);
+	}
 	resolver_host_free(h);
+}
+
+/* The self-check delivery runs (resolver/selfcheck.c), once. */
+static enum dnssec_validation
+cr_validation(struct cr *c, char *detail, size_t len)
+{
+	enum dnssec_validation v;
+
+	resolver_lookup(c->r, resolver_anchor_name(c->r), DNS_T_DNSKEY,
+	    cr_res_cb, c);
+	cr_wait(c);
+	v = selfcheck_verdict(c->res, detail, len);
+	dns_result_free(c->res);
+	c->res = NULL;
+	printf("validation: %s: %s\n", dnssec_validation_name(v), detail);
+	return v;
 }
 
 int
 cmd_resolve(const struct conf *conf, const char *domain, int port)
 {
+	const struct conf_domain *matched = NULL, *expired = NULL;
 	struct cr	 c;
 	struct mx_list	 l;
-	char		 err[512];
+	struct pol_mx	 pmx;
+	enum dnssec_validation v;
+	char		 err[512], vdetail[400];
 	size_t		 i, budget;
 
 	memset(&c, 0, sizeof(c));
+	c.dest = conf_dest_for(conf, domain, time(NULL), &matched, &expired);
 	if (port <= 0 || port > 65535)
-		port = 25;
+		port = c.dest.remote_port ? (int)c.dest.remote_port : 25;
 	if ((c.base = event_base_new()) == NULL) {
 		fprintf(stderr, "danerelay: resolve: cannot create an event base\n");
 		return 2;
@@ -262,19 +368,40 @@ cmd_resolve(const struct conf *conf, const char *domain, int port)
 		return 2;
 	}
 	printf("resolve %s port %d\n", domain, port);
+	printf("policy: %s%s", conf_tls_policy_name(c.dest.tls_policy),
+	    c.dest.test_mode ? " (test mode)" : "");
+	if (matched != NULL)
+		printf(", override [domain %s%s]%s%s", matched->subdomains ?
+		    "." : "", matched->name, matched->reason ? ": " : "",
+		    matched->reason ? matched->reason : "");
+	if (expired != NULL)
+		printf(", override [domain %s%s] expired", expired->subdomains ?
+		    "." : "", expired->name);
+	printf("\n");
 
-	resolver_check_validation(c.r, cr_check_cb, &c);
-	cr_wait(&c);
-	printf("validation: %s: %s\n", c.check_ok ? "ok" : "FAILED", c.check_detail);
-	if (!c.check_ok)
+	v = cr_validation(&c, vdetail, sizeof(vdetail));
+	c.vok = v == VALIDATION_OK;
+	if (!c.vok)
 		c.nfailed++;
+	policy_validation(c.dest.tls_policy, c.dest.test_mode, v, domain,
+	    vdetail, &pmx);
+	if (pmx.note[0] != '\0')
+		printf("verdict: %s\n", pmx.note);
+	if (pmx.action == POL_MX_DEFER)
+		printf("verdict: defer %s %s (the lookups below are shown for "
+		    "information)\n", pmx.esc, pmx.text);
 
 	resolver_lookup_mx(c.r, domain, cr_res_cb, &c);
 	cr_wait(&c);
 	print_result(&c, "", c.res);
 	mx_list_build(&l, c.res, conf->max_mx_hosts, conf->max_mx_addresses, 0);
+	policy_mx(c.dest.tls_policy, c.dest.test_mode, c.vok, &l,
+	    c.res->reason, &pmx);
 	dns_result_free(c.res);
 	c.res = NULL;
+	c.domain = l.domain ? l.domain : domain;
+	c.domain_canon = l.canonname ? l.canonname : c.domain;
+	c.mx_secure = l.state == DNS_SECURE;
 
 	switch (l.status) {
 	case MX_ERROR:
@@ -298,8 +425,13 @@ cmd_resolve(const struct conf *conf, const char *domain, int port)
 		    " (MX insecure: DANE does not apply to the domain itself)");
 		break;
 	}
+	if (pmx.note[0] != '\0')
+		printf("verdict: %s\n", pmx.note);
+	if (pmx.action != POL_MX_GO)
+		printf("verdict: %s %s %s\n", pmx.action == POL_MX_DEFER ?
+		    "defer" : "bounce", pmx.esc, pmx.text);
 	budget = l.addr_budget;
-	for (i = 0; i < l.nhosts; i++) {
+	for (i = 0; i < l.nhosts && pmx.action == POL_MX_GO; i++) {
 		printf("host %zu: %s pref %u\n", i + 1, l.hosts[i].name, l.hosts[i].pref);
 		cr_host(&c, l.hosts[i].name, port, &budget);
 	}

@@ -11,7 +11,10 @@
  * Idle connections are cached by smtp_client_key() (rule 15) only.
  * Decisions of our own: under `may` (and test mode) a failed handshake is
  * retried once in plaintext on the same address, as Postfix does; a lost
- * connection after the final "." is not retried elsewhere (duplicates);
+ * connection after the final "." is not retried elsewhere (duplicates)
+ * and is logged as a possible duplicate; a cached connection that fails
+ * is retried once on a fresh connection to the same address before the
+ * address is charged; attempt_timeout ends the whole attempt (deferral);
  * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
  */
 #include <errno.h>
@@ -26,6 +29,7 @@
 
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "relay/addr_literal.h"
 #include "relay/delivery.h"
 #include "relay/log.h"
 #include "relay/policy.h"
@@ -34,6 +38,7 @@
 #include "resolver/mx.h"
 #include "resolver/resolver.h"
 #include "resolver/rr.h"
+#include "resolver/selfcheck.h"
 #include "tls/tls_client.h"
 
 #define DLV_MAX_ADDRS	32		/* addresses kept per host */
@@ -69,10 +74,8 @@ struct delivery {
 	size_t			 nidle;
 	struct dlv_conn		*quitting;	/* QUIT sent, closed() pending */
 	struct delivery_attempt	*attempts;	/* in flight */
-	struct resolver_query	*vq;		/* validation self-check */
-	int			 validation;	/* 0 pending, 1 ok, -1 failed */
-	char			 vdetail[256];
-	void			(*vcb)(bool, const char *, void *);
+	struct selfcheck	*sc;		/* DNSSEC validation self-check */
+	delivery_validation_cb	*vcb;
 	void			*vcb_arg;
 };
 
@@ -96,6 +99,7 @@ struct delivery_attempt {
 	struct timespec		 t0;
 	enum dlv_step		 step;
 	bool			 waiting_validation;
+	bool			 vok;		/* validation confirmed when it began */
 	struct event		*done_ev;
 	struct event		*deadline_ev;	/* attempt_timeout */
 	bool			 fresh_only;	/* a cached connection died: no reuse for this address */
@@ -140,6 +144,7 @@ struct delivery_attempt {
 };
 
 static void	attempt_step(struct delivery_attempt *);
+static void	host_decided(struct delivery_attempt *);
 static const char	*mx_host_name(const struct delivery_attempt *);
 static void	attempt_finish(struct delivery_attempt *);
 static void	conn_cbs_event(void *, const struct smtp_event *);
@@ -165,24 +170,17 @@ safe(const char *s, char *buf, size_t len)
 	return log_safe(s ? s : "", strlen(s ? s : ""), buf, len);
 }
 
-/* --- validation self-check (rule 16) --- */
+/* --- validation self-check (rule 16, resolver/selfcheck.h) --- */
 
+/* A check finished: attempts that waited for it go on (or defer). */
 static void
-delivery_validation_cb(bool ok, const char *detail, void *arg)
+delivery_selfcheck_cb(enum dnssec_validation v, const char *detail, void *arg)
 {
 	struct delivery *d = arg;
 	struct delivery_attempt *a, *next;
 
-	d->vq = NULL;
-	d->validation = ok ? 1 : -1;
-	str_copy(d->vdetail, detail ? detail : "", sizeof(d->vdetail));
-	if (ok)
-		log_info(NULL, "DNSSEC validation check passed: %s", d->vdetail);
-	else
-		log_warnx(NULL, "WARNING: DNSSEC validation check FAILED: %s: "
-		    "DANE cannot be enforced", d->vdetail);
 	if (d->vcb != NULL)
-		d->vcb(ok, d->vdetail, d->vcb_arg);
+		d->vcb(v, detail, d->vcb_arg);
 	for (a = d->attempts; a != NULL; a = next) {
 		next = a->next;
 		if (a->waiting_validation) {
@@ -192,20 +190,26 @@ delivery_validation_cb(bool ok, const char *detail, void *arg)
 	}
 }
 
-int
+enum dnssec_validation
 delivery_validation(const struct delivery *d)
 {
-	return d->validation;
+	return selfcheck_state(d->sc);
 }
 
 void
-delivery_on_validation(struct delivery *d,
-    void (*cb)(bool ok, const char *detail, void *arg), void *arg)
+delivery_on_validation(struct delivery *d, delivery_validation_cb *cb,
+    void *arg)
 {
 	d->vcb = cb;
 	d->vcb_arg = arg;
-	if (cb != NULL && d->validation != 0)
-		cb(d->validation > 0, d->vdetail, arg);
+	if (cb != NULL && selfcheck_state(d->sc) != VALIDATION_PENDING)
+		cb(selfcheck_state(d->sc), selfcheck_detail(d->sc), arg);
+}
+
+void
+delivery_recheck_validation(struct delivery *d)
+{
+	selfcheck_run_now(d->sc);
 }
 
 /* --- engine --- */
@@ -222,12 +226,7 @@ delivery_new(const struct delivery_params *p, char *err, size_t errlen)
 	}
 	d = xcalloc(1, sizeof(*d));
 	d->p = *p;
-	d->vq = resolver_check_validation(p->resolver, delivery_validation_cb, d);
-	if (d->vq == NULL) {
-		d->validation = -1;
-		str_copy(d->vdetail, "could not start the check",
-		    sizeof(d->vdetail));
-	}
+	d->sc = selfcheck_new(p->base, p->resolver, delivery_selfcheck_cb, d);
 	return d;
 }
 
@@ -337,8 +336,7 @@ delivery_free(struct delivery *d)
 		smtp_client_free(k->c);
 		conn_free(k);
 	}
-	if (d->vq != NULL)
-		resolver_cancel(d->vq);
+	selfcheck_free(d->sc);
 	free(d);
 }
 
@@ -555,7 +553,7 @@ mx_cb(struct dns_result *r, void *arg)
 	}
 	log_info(a->qid, "MX %s: %s, %s", a->domain,
 	    dns_state_name(a->mx.state), line);
-	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->d->validation >= 0,
+	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->vok,
 	    &a->mx, r ? r->reason : NULL, &a->pmx);
 	dns_result_free(r);
 	if (a->pmx.note[0] != '\0') {
@@ -571,7 +569,7 @@ mx_cb(struct dns_result *r, void *arg)
 		return;
 	}
 	if (policy_dane(a->dest.tls_policy) && a->mx.state != DNS_SECURE &&
-	    a->d->validation >= 0)
+	    a->vok)
 		log_info(a->qid, "MX RRset of %s is insecure: DANE does not "
 		    "apply to the domain; %s", a->domain,
 		    a->dest.tls_policy == TLS_POLICY_DANE ?
@@ -622,7 +620,6 @@ host_cb(struct resolver_host *h, void *arg)
 {
 	struct delivery_attempt *a = arg;
 	char l1[512], l2[512], cn[400] = "";
-	bool any = false, allsec = true;
 	size_t take;
 
 	a->q = NULL;
@@ -633,18 +630,12 @@ host_cb(struct resolver_host *h, void *arg)
 		snprintf(cn, sizeof(cn), ", CNAME to %s (chain %s%s)",
 		    h->canonname, h->chain_secure ? "secure" : "insecure",
 		    h->chain_secure ? "" : h->first_link_secure ?
-		    ", first link secure" : ", first link insecure");
+		    ", first link secure" : h->first_link != NULL &&
+		    dns_result_answered(h->first_link) ?
+		    ", first link insecure" : ", first link unknown");
 	log_info(a->qid, "Address %s: %s, %s%s", h->name, l1, l2, cn);
 
-	if (h->a != NULL && dns_result_answered(h->a)) {
-		any = true;
-		allsec = allsec && h->a->state == DNS_SECURE;
-	}
-	if (h->aaaa != NULL && dns_result_answered(h->aaaa)) {
-		any = true;
-		allsec = allsec && h->aaaa->state == DNS_SECURE;
-	}
-	a->addr_secure = any && allsec;
+	a->addr_secure = policy_addr_secure(h);
 	a->naddrs = 0;
 	a->addridx = 0;
 	addr_collect(a, h->a);
@@ -665,7 +656,18 @@ host_cb(struct resolver_host *h, void *arg)
 	}
 	a->nbases = 0;
 	a->baseidx = 0;
-	if (policy_dane(a->dest.tls_policy) && a->d->validation >= 0)
+	/* RFC 7672 2.1.3: an unsettled CNAME expansion is a lookup failure */
+	policy_host_addr(a->dest.tls_policy, a->dest.test_mode,
+	    a->vok, h, &a->ph);
+	if (a->ph.note[0] != '\0')
+		log_info(a->qid, "%s", a->ph.note);
+	if (a->ph.action == POL_SKIP) {
+		host_decided(a);
+		attempt_step(a);
+		return;
+	}
+	if (policy_dane(a->dest.tls_policy) && a->vok &&
+	    a->ph.use_tlsa)
 		a->nbases = policy_tlsa_bases(h->name, h->canonname, h->cname,
 		    h->chain_secure, h->first_link_secure, a->addr_secure,
 		    a->bases, a->whys);
@@ -677,7 +679,6 @@ static void
 tlsa_convert(struct delivery_attempt *a)
 {
 	const struct dns_result *r = a->tlsa;
-	size_t i;
 
 	free(a->dt);
 	a->dt = NULL;
@@ -685,18 +686,7 @@ tlsa_convert(struct delivery_attempt *a)
 	if (r == NULL || r->answer != DNS_ANSWER_DATA || r->nrr == 0)
 		return;
 	a->dt = xcalloc(r->nrr, sizeof(*a->dt));
-	for (i = 0; i < r->nrr; i++) {
-		if (r->rr[i].malformed) {
-			a->dt[i].usage = 255;	/* unusable */
-			continue;
-		}
-		a->dt[i].usage = r->rr[i].tlsa.usage;
-		a->dt[i].selector = r->rr[i].tlsa.selector;
-		a->dt[i].mtype = r->rr[i].tlsa.mtype;
-		a->dt[i].data = r->rr[i].tlsa.data;
-		a->dt[i].len = r->rr[i].tlsa.datalen;
-	}
-	a->ndt = r->nrr;
+	a->ndt = policy_tlsa_rrset(r, a->dt);
 }
 
 /* Apply a policy_host() verdict. */
@@ -705,18 +695,20 @@ host_decided(struct delivery_attempt *a)
 {
 	const char *host = mx_host_name(a);
 
+	char text[900];
+
 	if (a->ph.note[0] != '\0')
 		log_info(a->qid, "%s", a->ph.note);
+	/* the same text `resolve` prints (relay/cmd_resolve.c) */
+	policy_host_text(&a->ph, host, text, sizeof(text));
 	switch (a->ph.action) {
 	case POL_NEXT_BASE:
-		log_info(a->qid, "%s", a->ph.reason);
+		log_info(a->qid, "%s", text);
 		a->baseidx++;
 		a->step = DLV_TLSA;
 		return;
 	case POL_SKIP:
-		log_info(a->qid, "Skipping %s: %s %s%s%s%s, trying the next host",
-		    host, a->ph.esc, a->ph.reason, a->ph.rpt ? " (" : "",
-		    tlsrpt_name(a->ph.rpt), a->ph.rpt ? ")" : "");
+		log_info(a->qid, "%s, trying the next host", text);
 		attempt_note_failure(a, a->ph.esc, a->ph.reason, a->ph.rpt);
 		attempt_next_host(a);
 		return;
@@ -724,22 +716,13 @@ host_decided(struct delivery_attempt *a)
 		break;
 	}
 	if (a->ph.level == TLS_LEVEL_DANE && a->ph.use_tlsa) {
-		char refs[600];
-		size_t i, l;
-
-		l = (size_t)snprintf(refs, sizeof(refs), "%s", a->ph.base_domain);
-		for (i = 0; i < a->ph.nref_names && l < sizeof(refs); i++)
-			l += (size_t)snprintf(refs + l, sizeof(refs) - l, ", %s",
-			    a->ph.ref_names[i]);
-		log_info(a->qid, "%s%s; reference identifiers: %s",
-		    a->ph.test_mode ? "test mode: " : "", a->ph.reason, refs);
+		log_info(a->qid, "%s", text);
 		if (a->ph.test_mode && a->ph.note[0] == '\0')
 			log_info(a->qid, "test mode: would have used DANE for %s",
 			    host);
 	} else if (policy_dane(a->dest.tls_policy) ||
 	    a->dest.test_mode)
-		log_info(a->qid, "%s: TLS %s (%s)", host,
-		    policy_level_name(a->ph.level), a->ph.reason);
+		log_info(a->qid, "%s", text);
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;
@@ -754,7 +737,7 @@ host_policy(struct delivery_attempt *a)
 	memset(&in, 0, sizeof(in));
 	in.policy = a->dest.tls_policy;
 	in.test_mode = a->dest.test_mode;
-	in.validation_ok = a->d->validation >= 0;
+	in.validation_ok = a->vok;
 	in.mx_secure = a->mx.state == DNS_SECURE;
 	in.domain = a->mx.domain ? a->mx.domain : a->domain;
 	in.domain_canon = a->mx.canonname ? a->mx.canonname : in.domain;
@@ -1137,6 +1120,20 @@ attempt_connect(struct delivery_attempt *a)
 	p.host = host;
 	p.helo_name = conf && conf->hostname ? conf->hostname : "localhost";
 	p.tls = d->p.tls;
+	if (p.tls == NULL && p.sec.level >= TLS_LEVEL_ENCRYPT &&
+	    !p.sec.test_mode) {
+		/* No TLS client: a host that requires TLS is unusable, it
+		 * never gets the mail in plaintext. */
+		char t[400];
+
+		snprintf(t, sizeof(t), "no TLS client available for %s, which "
+		    "requires TLS", peer);
+		log_warnx(a->qid, "%s", t);
+		attempt_note_failure(a, a->ph.dane_required ? "4.7.5" : "4.7.4",
+		    t, a->ph.dane_required ? TLSRPT_DANE_REQUIRED : TLSRPT_NONE);
+		a->addridx = a->naddrs;
+		return false;
+	}
 	if (p.tls == NULL)
 		p.sec.level = TLS_LEVEL_NONE;
 	p.connect_timeout = conf ? conf->connect_timeout : 30;
@@ -1170,33 +1167,112 @@ attempt_connect(struct delivery_attempt *a)
 	return true;
 }
 
+/*
+ * Rule 16 before the MX lookup (policy_validation()): true when the
+ * attempt waits for the self-check in flight or has been deferred.
+ */
+static bool
+attempt_validation(struct delivery_attempt *a)
+{
+	struct selfcheck *sc = a->d->sc;
+	enum dnssec_validation v = selfcheck_state(sc);
+	unsigned retry;
+	size_t i;
+
+	/* one verdict per attempt, even if a re-check ends meanwhile */
+	a->vok = v == VALIDATION_OK;
+	if (!policy_dane(a->dest.tls_policy))
+		return false;
+	if (v == VALIDATION_PENDING ||
+	    (v == VALIDATION_UNCONFIRMED && selfcheck_busy(sc))) {
+		/* bounded by the resolver's deadline for the check */
+		a->waiting_validation = true;
+		return true;
+	}
+	policy_validation(a->dest.tls_policy, a->dest.test_mode, v, a->domain,
+	    selfcheck_detail(sc), &a->pmx);
+	if (a->pmx.note[0] != '\0') {
+		if (a->pmx.note_warn)
+			log_warnx(a->qid, "%s", a->pmx.note);
+		else
+			log_info(a->qid, "%s", a->pmx.note);
+	}
+	if (a->pmx.action == POL_MX_GO)
+		return false;
+	/* No lookup can help. Not confirmed: come back after the next check. */
+	retry = v == VALIDATION_UNCONFIRMED ? selfcheck_next_in(sc) + 1 : 0;
+	log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+	attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text, a->pmx.rpt);
+	for (i = 0; i < a->n; i++)
+		a->out[i].retry_after = retry;
+	attempt_finish(a);
+	return true;
+}
+
+/*
+ * A recipient domain that is an address literal (allow_address_literals):
+ * no name, so no MX and no TLSA to look up (RFC 7672 applies to names):
+ * dane-only defers, every other policy connects to the address with the
+ * TLS it allows short of DANE.
+ */
+static void
+attempt_literal(struct delivery_attempt *a)
+{
+	struct dlv_addr *ad = &a->addrs[0];
+	enum tls_policy pol = a->dest.tls_policy;
+
+	if (!a->d->conf->allow_address_literals ||
+	    addr_literal_parse(a->domain, &ad->a) == -1) {
+		attempt_all(a, DLV_PERM, "5.1.3", "address literal recipients "
+		    "are not allowed (allow_address_literals)", TLSRPT_NONE);
+		attempt_finish(a);
+		return;
+	}
+	if (pol == TLS_POLICY_DANE_ONLY && !a->dest.test_mode) {
+		log_warnx(a->qid, "address literal %s: no host name to look "
+		    "TLSA records up for, dane-only cannot deliver", a->domain);
+		attempt_all(a, DLV_TEMP, "4.7.5", "address literal has no host "
+		    "name for DANE; tls_policy dane-only cannot deliver to it",
+		    TLSRPT_NONE);
+		attempt_finish(a);
+		return;
+	}
+	memset(&a->mx, 0, sizeof(a->mx));
+	a->mx.status = MX_HOSTS;
+	a->mx.state = DNS_INSECURE;
+	a->mx.domain = xstrdup(a->domain);
+	a->mx.hosts = xcalloc(1, sizeof(*a->mx.hosts));
+	a->mx.hosts[0].name = xstrdup(a->domain);
+	a->mx.nhosts = 1;
+	a->mx_built = true;
+	ad->secure = false;
+	a->naddrs = 1;
+	memset(&a->ph, 0, sizeof(a->ph));
+	a->ph.action = POL_CONNECT;
+	a->ph.test_mode = a->dest.test_mode;
+	a->ph.level = pol == TLS_POLICY_NONE ? TLS_LEVEL_NONE :
+	    pol == TLS_POLICY_ENCRYPT ? TLS_LEVEL_ENCRYPT : TLS_LEVEL_MAY;
+	log_info(a->qid, "address literal %s: no DNS name, DANE does not "
+	    "apply; TLS %s", a->domain, policy_level_name(a->ph.level));
+	a->addridx = 0;
+	a->plaintext_retry = false;
+	a->step = DLV_CONNECT;
+}
+
 static void
 attempt_step(struct delivery_attempt *a)
 {
 	for (;;) {
 		switch (a->step) {
 		case DLV_MX:
-			if (policy_dane(a->dest.tls_policy) &&
-			    a->d->validation == 0) {
-				a->waiting_validation = true;
-				return;
+			if (a->domain[0] == '[') {
+				attempt_literal(a);
+				if (a->step != DLV_CONNECT)
+					return;
+				continue;
 			}
-			if (a->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
-			    a->d->validation < 0 && !a->dest.test_mode) {
-				/* Rule 16: no lookup can help. */
-				struct mx_list none;
-
-				memset(&none, 0, sizeof(none));
-				none.status = MX_HOSTS;
-				none.domain = a->domain;
-				policy_mx(a->dest.tls_policy, false, false, &none,
-				    NULL, &a->pmx);
-				log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
-				attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text,
-				    a->pmx.rpt);
-				attempt_finish(a);
+			if (attempt_validation(a))
 				return;
-			}
 			a->q = resolver_lookup_mx(a->d->p.resolver, a->domain,
 			    mx_cb, a);
 			if (a->q == NULL) {

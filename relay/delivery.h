@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "resolver/selfcheck.h"
 #include "tls/dane.h"
 
 struct event_base;
@@ -45,6 +46,9 @@ struct dlv_outcome {
 	char			 text[512];	/* "550 5.1.1 user unknown" or our reason */
 	char			 mx[256];	/* host that answered, "" if none */
 	enum tlsrpt_type	 rpt;
+	unsigned		 retry_after;	/* TEMP: > 0: retry after at most this
+						 * many seconds (a local condition
+						 * expected to clear), 0: backoff */
 };
 
 /* Called once per attempt, on the loop, never from inside delivery_start. */
@@ -76,14 +80,21 @@ struct delivery_attempt *delivery_start(struct delivery *,
 void		 delivery_cancel(struct delivery_attempt *);
 
 /*
- * Rule 16: delivery_new() starts the resolver's DNSSEC validation
- * self-check. 1: validation works; 0: check pending (attempts under
- * dane/dane-only wait for it); -1: it failed (dane-only attempts defer
- * 4.7.5, dane warns loudly). main() refuses to start under a global
- * dane-only when cb reports !ok (cb runs once, at once if already known).
+ * Rule 16: delivery_new() starts the DNSSEC validation self-check
+ * (resolver/selfcheck.h), which re-runs with backoff until it passes and
+ * hourly after. Attempts under dane/dane-only wait while a check is in
+ * flight and validation is not confirmed; when it is not confirmed they
+ * defer 4.7.5 with retry_after = until the next check; when it is broken
+ * dane-only defers and dane warns loudly (relay/policy.c
+ * policy_validation()). cb hears every finished check (at once if one
+ * has finished already); main() uses it at start under dane-only.
  */
-int		 delivery_validation(const struct delivery *);
+typedef void	 delivery_validation_cb(enum dnssec_validation,
+		    const char *detail, void *arg);
+enum dnssec_validation delivery_validation(const struct delivery *);
 void		 delivery_on_validation(struct delivery *,
-		    void (*cb)(bool ok, const char *detail, void *arg), void *arg);
+		    delivery_validation_cb *, void *arg);
+/* Check again now, restarting the backoff (SIGHUP). */
+void		 delivery_recheck_validation(struct delivery *);
 
 #endif

@@ -1,16 +1,17 @@
 /*
- * relay/listener.c - bind, accept, cap. Sockets are bound once at start
+ * relay/listener.c - bind, accept, cap. Sockets are bound once at start,
+ * before the privilege drop, and accept only from listener_start() on
  * (a SIGHUP does not rebind: new `listen` values need a restart, and the
- * reload says so). Over max_clients the connection gets a one-line 421
- * written without blocking and is closed at once: no session is built for
- * it. On EMFILE/ENFILE the descriptor kept in reserve (/dev/null) is let go
- * so that a few waiting connections (REFUSE_MAX) can be accepted and told
- * "421 4.3.2" instead of hanging; then every listener is disabled and a
- * timer re-enables them after 1s, doubling to PAUSE_MAX while accept keeps
- * failing (OpenBSD httpd's pause, with libev's reserve descriptor). The
- * rest of the backlog waits in the kernel meanwhile. One log line per
- * minute at most says so, with a count; one says when accepting works
- * again.
+ * reload says so). Over max_clients, or max_clients_per_ip from one
+ * address, the connection gets a one-line 421 written without blocking
+ * and is closed at once: no session is built for it. On EMFILE/ENFILE the
+ * descriptor kept in reserve (/dev/null) is let go so that a few waiting
+ * connections (REFUSE_MAX) can be accepted and told "421 4.3.2" instead
+ * of hanging; then every listener is disabled and a timer re-enables them
+ * after 1s, doubling to PAUSE_MAX while accept keeps failing (OpenBSD
+ * httpd's pause, with libev's reserve descriptor). The rest of the
+ * backlog waits in the kernel meanwhile. One log line per minute at most
+ * says so, with a count; one says when accepting works again.
  */
 #include "relay/listener.h"
 #include "conf/conf.h"
@@ -108,6 +109,12 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		    "too many clients");
 		return;
 	}
+	if (smtp_session_count_from(r, sa) >= conf->max_clients_per_ip) {
+		smtp_session_refuse(r, fd, sa, (socklen_t)salen,
+		    "421 4.7.0 Too many connections from your address, try "
+		    "again later", "too many connections from this address");
+		return;
+	}
 	smtp_session_accept(r, fd, sa, (socklen_t)salen);
 }
 
@@ -203,7 +210,7 @@ listener_open(struct relay *r, char *err, size_t errlen)
 		if ((fd = listener_bind(&conf->listen[i], err, errlen)) == -1)
 			goto fail;
 		l->lev[i] = evconnlistener_new(r->base, listener_accept, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, -1, fd);
 		if (l->lev[i] == NULL) {
 			snprintf(err, errlen, "listen %s: evconnlistener_new failed",
 			    conf->listen[i].text);
@@ -218,6 +225,15 @@ listener_open(struct relay *r, char *err, size_t errlen)
 fail:
 	listener_free(l);
 	return NULL;
+}
+
+void
+listener_start(struct listener *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nlev; i++)
+		evconnlistener_enable(l->lev[i]);
 }
 
 void

@@ -13,8 +13,13 @@
 struct relay;
 struct listener;
 
-/* Bind and listen on every address of relay->rc->conf. NULL + err. */
+/*
+ * Bind and listen on every address of relay->rc->conf (as root, before
+ * the privilege drop); nothing is accepted before listener_start().
+ * NULL + err.
+ */
 struct listener	*listener_open(struct relay *, char *err, size_t errlen);
+void		 listener_start(struct listener *);
 /* Stop accepting and close the sockets. */
 void		 listener_free(struct listener *);
 

@@ -14,6 +14,10 @@
  * bad resolver_config) is a configuration error: 2. It is needed under
  * every tls_policy, for the MX lookups.
  *
+ * Started as root it binds, opens its log, reads keys and resolver files,
+ * then drops to `user` for good before the spool is opened and before
+ * any thread starts (relay/privsep.h); a SIGHUP then reloads as that user.
+ *
  * Signals come through libevent (no async-signal-unsafe work in handlers).
  * SIGTERM/SIGINT: close the listeners, let sessions end their transaction
  * (bounded by STOP_GRACE_SECS, then abort them), let the queue finish its
@@ -33,6 +37,7 @@
 #include "relay/listener.h"
 #include "relay/log.h"
 #include "relay/notify.h"
+#include "relay/privsep.h"
 #include "relay/relay.h"
 #include "relay/scheduler.h"
 #include "relay/smtp_session.h"
@@ -224,6 +229,14 @@ log_conf_error(void *arg, const char *msg)
 	(*n)++;
 }
 
+/* Two optional strings (NULL: not set) are the same. */
+static bool
+same_opt(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 static bool
 listen_changed(const struct conf *a, const struct conf *b)
 {
@@ -253,26 +266,40 @@ daemon_reload_conf(struct daemon *d)
 		    nerr == 1 ? "" : "s");
 		return;
 	}
-	if ((rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
+	if ((rc = relay_conf_reload(conf, r->rc, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s: %s", r->conf_path, err);
 		log_warnx(NULL, "configuration reload failed (STARTTLS), "
 		    "keeping the current configuration");
 		return;
 	}
 	if (log_open(conf->log_file, err, sizeof(err)) == -1) {
-		log_warnx(NULL, "log_file %s; configuration reload failed, "
-		    "keeping the current configuration", err);
-		relay_conf_unref(rc);
-		return;
+		if (!privsep_dropped()) {
+			log_warnx(NULL, "log_file %s; configuration reload "
+			    "failed, keeping the current configuration", err);
+			relay_conf_unref(rc);
+			return;
+		}
+		/* a file only root may open: the old descriptor goes on */
+		log_warnx(NULL, "log_file %s: cannot reopen it as the "
+		    "unprivileged user, logging on to the file opened at start",
+		    err);
 	}
+	if (strcmp(r->rc->conf->user, conf->user) != 0 ||
+	    !same_opt(r->rc->conf->group, conf->group))
+		log_warnx(NULL, "user/group changed: they apply after a restart");
 	if (listen_changed(r->rc->conf, conf))
 		log_warnx(NULL, "listen addresses changed: they apply after a restart");
 	if (strcmp(r->rc->conf->spool_dir, conf->spool_dir) != 0)
 		log_warnx(NULL, "spool_dir changed: it applies after a restart");
+	if (!same_opt(r->rc->conf->resolver_config, conf->resolver_config) ||
+	    !same_opt(r->rc->conf->trust_anchor_file, conf->trust_anchor_file))
+		log_warnx(NULL, "resolver_config/trust_anchor_file changed: they "
+		    "apply after a restart");
 	fdlimit_apply(conf, 0);
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	scheduler_set_conf(d->sched, rc);
+	delivery_recheck_validation(d->dlv);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
@@ -301,47 +328,70 @@ daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
 struct vwait {
 	struct event_base	*base;
 	bool			 done;
-	bool			 ok;
-	char			 detail[256];
+	bool			 late;		/* VCHECK_START_WAIT passed */
+	enum dnssec_validation	 v;
+	char			 detail[320];
 };
 
+#define VCHECK_START_WAIT 10	/* seconds start-up waits for the first check */
+
 static void
-daemon_validation_cb(bool ok, const char *detail, void *arg)
+daemon_validation_late(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vwait *w = arg;
+
+	w->late = true;
+	event_base_loopbreak(w->base);
+}
+
+static void
+daemon_validation_cb(enum dnssec_validation v, const char *detail, void *arg)
 {
 	struct vwait *w = arg;
 
 	w->done = true;
-	w->ok = ok;
+	w->v = v;
 	snprintf(w->detail, sizeof(w->detail), "%s", detail ? detail : "");
 	event_base_loopbreak(w->base);
 }
 
 /*
- * Rule 16 (issue 5): under a global dane-only, delivery without working
- * DNSSEC validation is impossible: wait for the engine's self-check (the
- * resolver is bounded by its own timeouts) and refuse to start if it fails.
+ * Rule 16: under a global dane-only, a validator that does not validate
+ * (resolver/selfcheck.h: it answers insecure for its own trust anchor) is
+ * a configuration error: wait for the first self-check (at most
+ * VCHECK_START_WAIT) and refuse to start. DNS that does not answer yet is
+ * no reason to stop: start, and let deliveries wait for validation.
  */
 static int
 daemon_check_validation(struct event_base *base, struct delivery *dlv,
     const char *path)
 {
+	struct timeval tv = { VCHECK_START_WAIT, 0 };
+	struct event *late;
 	struct vwait w;
 
 	memset(&w, 0, sizeof(w));
 	w.base = base;
+	if ((late = evtimer_new(base, daemon_validation_late, &w)) == NULL)
+		fatalx("cannot create a timer");
+	evtimer_add(late, &tv);
 	delivery_on_validation(dlv, daemon_validation_cb, &w);
-	while (!w.done)
+	while (!w.done && !w.late)
 		if (event_base_dispatch(base) != 0 && !w.done)
 			break;		/* error, or nothing left to wait for */
 	delivery_on_validation(dlv, NULL, NULL);
-	if (w.done && w.ok)
+	event_free(late);
+	if (!w.done || w.v != VALIDATION_BROKEN) {
+		if (!w.done || w.v != VALIDATION_OK)
+			log_warnx(NULL, "tls_policy dane-only: DNSSEC validation "
+			    "not confirmed yet (%s): starting, deliveries wait "
+			    "for it", w.done ? w.detail : "check did not finish");
 		return 0;
+	}
 	fprintf(stderr, "danerelay: %s: tls_policy dane-only: DNSSEC "
-	    "validation does not work (%s), not starting\n", path,
-	    w.done ? w.detail : "check did not finish");
+	    "validation does not work (%s), not starting\n", path, w.detail);
 	log_warnx(NULL, "%s: tls_policy dane-only: DNSSEC validation does not "
-	    "work (%s), not starting", path,
-	    w.done ? w.detail : "check did not finish");
+	    "work (%s), not starting", path, w.detail);
 	return -1;
 }
 
@@ -351,7 +401,8 @@ daemon_run(const char *path, struct conf *conf)
 	struct daemon d;
 	struct relay *r = &d.relay;
 	struct delivery_params dp;
-	char err[512];
+	struct privsep ps;
+	char err[512], warn[512], fwarn[2][512];
 	int rv = 1;
 
 	memset(&d, 0, sizeof(d));
@@ -360,11 +411,26 @@ daemon_run(const char *path, struct conf *conf)
 	r->ready = relay_ready_sched;
 	r->sessions_gone = relay_sessions_gone;
 
+	/* root first does what needs root, then drops it (relay/privsep.h) */
+	if (privsep_init(conf, &ps, warn, sizeof(warn), err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: %s: %s\n", path, err);
+		conf_free(conf);
+		return 2;
+	}
+	privsep_prepare_file(&ps, conf->log_file, fwarn[0], sizeof(fwarn[0]));
+	privsep_prepare_file(&ps, conf->acct_file, fwarn[1], sizeof(fwarn[1]));
 	if (log_open(conf->log_file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danerelay: log_file %s\n", err);
 		conf_free(conf);
 		return 1;
 	}
+	if (warn[0] != '\0')
+		log_warnx(NULL, "%s", warn);
+	if (fwarn[0][0] != '\0')
+		log_warnx(NULL, "log_file %s", fwarn[0]);
+	if (fwarn[1][0] != '\0')
+		log_warnx(NULL, "acct_file %s", fwarn[1]);
 	fdlimit_apply(conf, 1);
 	if (notify_open(err, sizeof(err)) == -1)
 		log_warnx(NULL, "%s; readiness will not be reported", err);
@@ -393,6 +459,17 @@ daemon_run(const char *path, struct conf *conf)
 		log_warnx(NULL, "TLS client: %s, not starting", err);
 		goto fail;
 	}
+	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "%s, not starting", err);
+		goto fail;
+	}
+	/* before any thread starts (the queue's workers, libunbound's) */
+	if (privsep_enter(&ps, conf->spool_dir, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: %s: %s\n", path, err);
+		log_warnx(NULL, "%s: %s, not starting", path, err);
+		rv = 2;
+		goto fail;
+	}
 	/* before the spool: it hands the recovered messages over at once */
 	d.sched = scheduler_new(r->base, r->rc);
 	r->queue = queue_open(r->base, conf->spool_dir, relay_queue_ready, r,
@@ -416,10 +493,7 @@ daemon_run(const char *path, struct conf *conf)
 		rv = 2;
 		goto fail;
 	}
-	if ((r->listener = listener_open(r, err, sizeof(err))) == NULL) {
-		log_warnx(NULL, "%s, not starting", err);
-		goto fail;
-	}
+	listener_start(r->listener);
 	d.ev_term = evsignal_new(r->base, SIGTERM, daemon_stop, &d);
 	d.ev_int = evsignal_new(r->base, SIGINT, daemon_stop, &d);
 	d.ev_hup = evsignal_new(r->base, SIGHUP, daemon_reload, &d);
@@ -468,6 +542,8 @@ daemon_run(const char *path, struct conf *conf)
 	log_close();
 	return 0;
 fail:
+	listener_free(r->listener);
+	r->listener = NULL;
 	if (d.sched != NULL)
 		scheduler_stop(d.sched);
 	if (d.dlv != NULL)
@@ -523,8 +599,18 @@ main(int argc, char *argv[])
 	conf = load_or_exit(path);
 	if (test_only) {
 		struct relay_conf *rc;
-		char err[512];
+		struct privsep ps;
+		char err[512], warn[512];
 
+		/* started as root, the user to drop to must exist */
+		if (privsep_init(conf, &ps, warn, sizeof(warn), err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			fprintf(stderr, "danerelay: %s: 1 error, not starting\n",
+			    path);
+			conf_free(conf);
+			return 2;
+		}
 		/* what start-up would build from it must load too (STARTTLS) */
 		if ((rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "%s: %s\n", path, err);

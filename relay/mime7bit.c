@@ -33,7 +33,8 @@ struct m7 {
 	unsigned char		 buf[OUTBUF];
 	size_t			 blen;
 	enum m7_result		 res;		/* worst so far */
-	bool			 failed;
+	bool			 failed;	/* stop: res and why say why */
+	bool			 unconv;	/* M7_UNCONVERTIBLE, walk on */
 	char			*why;
 	size_t			 whylen;
 	/* enclosing multipart boundaries, innermost last */
@@ -120,7 +121,21 @@ m7_outs(struct m7 *m, const char *s)
 	m7_out(m, s, strlen(s));
 }
 
-/* Refuse the message: the first reason wins. */
+/*
+ * 8-bit octets where no encoding applies: the message is refused, but the
+ * walk goes on, so that an 8-bit header further on still decides (the
+ * caller tells 5.6.7 from 5.6.3 by it). The first reason wins.
+ */
+static void
+m7_unconvertible(struct m7 *m, const char *why)
+{
+	if (m->unconv || m->failed)
+		return;
+	m->unconv = true;
+	snprintf(m->why, m->whylen, "%s", why);
+}
+
+/* Refuse the message and stop: the first reason wins. */
 static void
 m7_refuse(struct m7 *m, enum m7_result r, const char *why)
 {
@@ -451,9 +466,8 @@ m7_multipart(struct m7 *m, const unsigned char **pos, const char *subtype,
 		if (lvl == me)
 			break;
 		if (has_8bit(p, le)) {
-			m7_refuse(m, M7_UNCONVERTIBLE,
+			m7_unconvertible(m,
 			    "8-bit octets in a multipart preamble");
-			return;
 		}
 		m7_out(m, p, (size_t)(next - p));
 		p = next;
@@ -481,9 +495,8 @@ m7_multipart(struct m7 *m, const unsigned char **pos, const char *subtype,
 		if (lvl >= 0 && lvl < me)
 			break;
 		if (has_8bit(p, le)) {
-			m7_refuse(m, M7_UNCONVERTIBLE,
+			m7_unconvertible(m,
 			    "8-bit octets in a multipart epilogue");
-			return;
 		}
 		m7_out(m, p, (size_t)(next - p));
 		p = next;
@@ -548,13 +561,13 @@ m7_entity(struct m7 *m, const unsigned char **pos, bool top,
 		return;
 	}
 	if (mime && strncmp(type, "message/", 8) == 0) {
-		m7_refuse(m, M7_UNCONVERTIBLE, "8-bit octets in a message/* "
-		    "part that cannot be encoded");
+		m7_unconvertible(m, "8-bit octets in a message/* part that "
+		    "cannot be encoded");
 		return;
 	}
 	if (!cte_identity(h.cte)) {
-		m7_refuse(m, M7_UNCONVERTIBLE, "8-bit octets in a part "
-		    "declared base64 or quoted-printable");
+		m7_unconvertible(m, "8-bit octets in a part declared base64 "
+		    "or quoted-printable");
 		return;
 	}
 	if (m->res == M7_ASCII)
@@ -599,10 +612,14 @@ mime7bit_convert(const unsigned char *in, size_t len, int outfd, char *why,
 		/* text after a close delimiter of the outermost multipart
 		 * ends up here only if it is not ours: copy it as epilogue */
 		if (has_8bit(p, m->end))
-			m7_refuse(m, M7_UNCONVERTIBLE, "8-bit octets after the "
-			    "last MIME part");
+			m7_unconvertible(m, "8-bit octets after the last MIME "
+			    "part");
 		else
 			m7_out(m, p, (size_t)(m->end - p));
+	}
+	if (!m->failed && m->unconv) {
+		m->failed = true;
+		m->res = M7_UNCONVERTIBLE;
 	}
 	if (!m->failed && m->outfd != -1)
 		m7_flush(m);

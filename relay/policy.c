@@ -33,6 +33,49 @@ policy_is_dane(enum tls_policy p)
 }
 
 void
+policy_validation(enum tls_policy pol, bool test_mode,
+    enum dnssec_validation v, const char *domain, const char *detail,
+    struct pol_mx *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = POL_MX_GO;
+	if (domain == NULL)
+		domain = "?";
+	if (detail == NULL || *detail == '\0')
+		detail = "no result yet";
+	if (!policy_is_dane(pol) || v == VALIDATION_OK)
+		return;
+	if (v == VALIDATION_BROKEN && pol == TLS_POLICY_DANE) {
+		/* Rule 16: loud, on every attempt that wanted DANE. */
+		out->note_warn = true;
+		set_text(out->note, sizeof(out->note),
+		    "WARNING: DNSSEC validation is not working: DANE cannot "
+		    "be used for %s, delivering without it", domain);
+		return;
+	}
+	str_copy(out->esc, "4.7.5", sizeof(out->esc));
+	if (v == VALIDATION_BROKEN) {
+		set_text(out->text, sizeof(out->text),
+		    "DNSSEC validation is not working: no DANE delivery "
+		    "possible to %s", domain);
+		out->rpt = TLSRPT_DANE_REQUIRED;
+	} else
+		/* DNS did not answer the self-check: wait, never guess. */
+		set_text(out->text, sizeof(out->text),
+		    "DNSSEC validation not confirmed (%s): DANE cannot be "
+		    "enforced for %s yet", detail, domain);
+	if (!test_mode) {
+		out->action = POL_MX_DEFER;
+		return;
+	}
+	set_text(out->note, sizeof(out->note),
+	    "test mode: would have deferred: %s %s", out->esc, out->text);
+	out->esc[0] = '\0';
+	out->text[0] = '\0';
+	out->rpt = TLSRPT_NONE;
+}
+
+void
 policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
     const struct mx_list *mx, const char *why, struct pol_mx *out)
 {
@@ -41,35 +84,6 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 	out->secure = mx->state == DNS_SECURE;
 	if (why == NULL || *why == '\0')
 		why = "no answer";
-
-	/* Rule 16: without working validation dane-only cannot deliver,
-	 * whatever the MX lookup says (the engine asks before looking). */
-	if (pol == TLS_POLICY_DANE_ONLY && !validation_ok) {
-		str_copy(out->esc, "4.7.5", sizeof(out->esc));
-		set_text(out->text, sizeof(out->text),
-		    "DNSSEC validation is not working: no DANE "
-		    "delivery possible to %s", mx->domain ? mx->domain : "?");
-		out->rpt = TLSRPT_DANE_REQUIRED;
-		if (!test_mode) {
-			out->action = POL_MX_DEFER;
-			return;
-		}
-		set_text(out->note, sizeof(out->note),
-		    "test mode: would have deferred: %s %s", out->esc,
-		    out->text);
-		out->esc[0] = '\0';
-		out->text[0] = '\0';
-		out->rpt = TLSRPT_NONE;
-	}
-
-	if (pol == TLS_POLICY_DANE && !validation_ok) {
-		/* Rule 16: loud, on every attempt that wanted DANE. */
-		out->note_warn = true;
-		set_text(out->note, sizeof(out->note),
-		    "WARNING: DNSSEC validation is not working: DANE cannot "
-		    "be used for %s, delivering without it",
-		    mx->domain ? mx->domain : "?");
-	}
 
 	switch (mx->status) {
 	case MX_ERROR:
@@ -108,9 +122,9 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 
 	if (!policy_is_dane(pol))
 		return;
-	/* Rule 16: validation does not work. */
+	/* Rule 16: decided by policy_validation() before the lookup. */
 	if (!validation_ok)
-		return;		/* noted above */
+		return;
 	/* Rule 2: insecure MX RRset. */
 	if (mx->state != DNS_SECURE && pol == TLS_POLICY_DANE_ONLY) {
 		str_copy(out->esc, "4.7.5", sizeof(out->esc));
@@ -126,6 +140,46 @@ policy_mx(enum tls_policy pol, bool test_mode, bool validation_ok,
 		else
 			out->action = POL_MX_DEFER;
 	}
+}
+
+bool
+policy_addr_secure(const struct resolver_host *h)
+{
+	const struct dns_result *fam[2] = { h->a, h->aaaa };
+	bool any = false;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (fam[i] == NULL || !dns_result_answered(fam[i]))
+			continue;
+		if (fam[i]->state != DNS_SECURE)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+size_t
+policy_tlsa_rrset(const struct dns_result *r, struct dane_tlsa *out)
+{
+	size_t i;
+
+	if (r == NULL || r->qtype != DNS_T_TLSA ||
+	    r->answer != DNS_ANSWER_DATA || r->nrr == 0)
+		return 0;
+	for (i = 0; i < r->nrr; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		if (r->rr[i].malformed) {
+			out[i].usage = 255;	/* unusable */
+			continue;
+		}
+		out[i].usage = r->rr[i].tlsa.usage;
+		out[i].selector = r->rr[i].tlsa.selector;
+		out[i].mtype = r->rr[i].tlsa.mtype;
+		out[i].data = r->rr[i].tlsa.data;
+		out[i].len = r->rr[i].tlsa.datalen;
+	}
+	return r->nrr;
 }
 
 size_t
@@ -155,6 +209,37 @@ policy_tlsa_bases(const char *name, const char *canonname, bool cname,
 		return 1;
 	}
 	return 0;
+}
+
+void
+policy_host_addr(enum tls_policy pol, bool test_mode, bool validation_ok,
+    const struct resolver_host *h, struct pol_host *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = POL_CONNECT;
+	out->test_mode = test_mode;
+	out->use_tlsa = true;
+	out->sni = h->name;
+	if (!policy_is_dane(pol) || !validation_ok || !h->cname ||
+	    h->error == NULL)
+		return;
+	/* RFC 7672 2.1.3: an error at any stage of the expansion is a
+	 * lookup failure, never an insecure link. */
+	set_text(out->reason, sizeof(out->reason),
+	    "lookup failure while following the CNAME of %s: %s", h->name,
+	    h->error);
+	str_copy(out->esc, h->error_bogus ? "4.7.5" : "4.4.3",
+	    sizeof(out->esc));
+	out->rpt = h->error_bogus ? TLSRPT_DNSSEC_INVALID : TLSRPT_NONE;
+	out->use_tlsa = false;
+	if (!test_mode) {
+		out->action = POL_SKIP;
+		return;
+	}
+	set_text(out->note, sizeof(out->note),
+	    "test mode: would have skipped %s: %s %s", h->name, out->esc,
+	    out->reason);
+	out->level = TLS_LEVEL_MAY;
 }
 
 /* The host cannot be used: SKIP, or in test mode a note and MAY. */
@@ -282,6 +367,7 @@ policy_host(const struct pol_host_in *in, struct pol_host *out)
 	}
 	if (in->usable > 0) {
 		/* Rule 6. */
+		out->authenticate = !in->test_mode;
 		set_text(out->reason, sizeof(out->reason),
 		    "%u usable TLSA records at %s: DANE authentication required",
 		    in->usable, in->base);
@@ -320,6 +406,9 @@ policy_secctx(const struct pol_host *p, const struct dane_tlsa *tlsa,
 	if (p->level == TLS_LEVEL_DANE && p->use_tlsa) {
 		sec->tlsa = tlsa;
 		sec->ntlsa = ntlsa;
+		/* whether authentication is required is the policy's call,
+		 * not a count of what OpenSSL accepts (rule 6) */
+		sec->auth_required = p->authenticate;
 		sec->base_domain = p->base_domain;
 		sec->ref_names = p->nref_names ? p->ref_names : NULL;
 		sec->nref_names = p->nref_names;
@@ -327,6 +416,38 @@ policy_secctx(const struct pol_host *p, const struct dane_tlsa *tlsa,
 		sec->level = TLS_LEVEL_ENCRYPT;
 	}
 	sec->sni = p->sni;
+}
+
+const char *
+policy_host_text(const struct pol_host *p, const char *host, char *buf,
+    size_t len)
+{
+	size_t i, l;
+
+	switch (p->action) {
+	case POL_SKIP:
+		set_text(buf, len, "Skipping %s: %s %s%s%s%s", host, p->esc,
+		    p->reason, p->rpt ? " (" : "", tlsrpt_name(p->rpt),
+		    p->rpt ? ")" : "");
+		return buf;
+	case POL_NEXT_BASE:
+		set_text(buf, len, "%s", p->reason);
+		return buf;
+	case POL_CONNECT:
+		break;
+	}
+	if (p->level == TLS_LEVEL_DANE && p->use_tlsa) {
+		l = (size_t)snprintf(buf, len, "%s%s; reference identifiers: %s",
+		    p->test_mode ? "test mode: " : "", p->reason,
+		    p->base_domain ? p->base_domain : "");
+		for (i = 0; i < p->nref_names && l < len; i++)
+			l += (size_t)snprintf(buf + l, len - l, ", %s",
+			    p->ref_names[i]);
+		return buf;
+	}
+	set_text(buf, len, "%s: TLS %s (%s)", host, policy_level_name(p->level),
+	    p->reason);
+	return buf;
 }
 
 const char *

@@ -5,11 +5,16 @@
  */
 #include "relay/relay.h"
 #include "conf/conf.h"
+#include "relay/log.h"
+#include "relay/privsep.h"
 #include "relay/util.h"
 #include "tls/tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 struct relay_conf *
 relay_conf_new(struct conf *conf, char *err, size_t errlen)
@@ -33,6 +38,43 @@ relay_conf_new(struct conf *conf, char *err, size_t errlen)
 	rc->tls = tls;
 	rc->refs = 1;
 	return rc;
+}
+
+static bool
+same_path(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+struct relay_conf *
+relay_conf_reload(struct conf *conf, const struct relay_conf *cur, char *err,
+    size_t errlen)
+{
+	struct relay_conf *rc;
+	const struct conf *old = cur->conf;
+
+	/*
+	 * After the privilege drop a root-only key cannot be read again:
+	 * keep the STARTTLS context built at start if the files are the same
+	 * ones and only permission stops us (a readable key is re-read, so a
+	 * renewed certificate the user may read is picked up).
+	 */
+	if (privsep_dropped() && cur->tls != NULL &&
+	    same_path(conf->tls_cert_file, old->tls_cert_file) &&
+	    same_path(conf->tls_key_file, old->tls_key_file) &&
+	    (access(conf->tls_key_file, R_OK) == -1 ||
+	    access(conf->tls_cert_file, R_OK) == -1) && errno == EACCES) {
+		log_warnx(NULL, "tls_cert_file/tls_key_file: cannot re-read "
+		    "%s as the unprivileged user (%s): keeping the ones loaded "
+		    "at start", conf->tls_key_file, strerror(EACCES));
+		rc = xcalloc(1, sizeof(*rc));
+		rc->conf = conf;
+		SSL_CTX_up_ref(cur->tls);
+		rc->tls = cur->tls;
+		rc->refs = 1;
+		return rc;
+	}
+	return relay_conf_new(conf, err, errlen);
 }
 
 struct relay_conf *

@@ -50,6 +50,9 @@ struct relay {
 
 /* Build the runtime part of conf (takes ownership of conf). NULL + err. */
 struct relay_conf *relay_conf_new(struct conf *, char *err, size_t errlen);
+/* The same for a SIGHUP reload, given the current one (see relay.c). */
+struct relay_conf *relay_conf_reload(struct conf *, const struct relay_conf *cur,
+		    char *err, size_t errlen);
 struct relay_conf *relay_conf_ref(struct relay_conf *);
 void		 relay_conf_unref(struct relay_conf *);
 

@@ -162,6 +162,17 @@ sched_backoff(unsigned attempts, unsigned min, unsigned max)
 	return v > max ? max : (unsigned)v;
 }
 
+unsigned
+sched_retry_wait(unsigned attempts, unsigned min, unsigned max,
+    unsigned retry_after)
+{
+	unsigned wait = sched_backoff(attempts, min, max);
+
+	/* the engine knows when a local condition clears (a DNSSEC
+	 * self-check that has not confirmed validation yet) */
+	return retry_after > 0 && retry_after < wait ? retry_after : wait;
+}
+
 const char *
 sched_rcpt_domain(const char *addr, char *buf, size_t len)
 {
@@ -824,8 +835,8 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			continue;
 		}
 		if (o[i].status == DLV_TEMP && now < expire) {
-			wait = sched_backoff(att, at_least_one(c->min_backoff),
-			    at_least_one(c->max_backoff));
+			wait = sched_retry_wait(att, at_least_one(c->min_backoff),
+			    at_least_one(c->max_backoff), o[i].retry_after);
 			next = sched_after(wait);
 			/* the last try comes when the lifetime ends */
 			if (next > expire) {

@@ -45,6 +45,9 @@ void		 scheduler_counts(const struct scheduler *, size_t *msgs,
 
 /* Seconds to wait after the attempts-th failure (attempts >= 1). */
 unsigned	 sched_backoff(unsigned attempts, unsigned min, unsigned max);
+/* The same, or the engine's retry_after (struct dlv_outcome) when sooner. */
+unsigned	 sched_retry_wait(unsigned attempts, unsigned min, unsigned max,
+		    unsigned retry_after);
 /* The lower-cased destination domain of addr (after the last @) into buf. */
 const char	*sched_rcpt_domain(const char *addr, char *buf, size_t len);
 /* Is recipient r due at now (not final, next attempt reached)? */

@@ -6,7 +6,15 @@
  * (rcpt_sent), replies are matched to them in order (rcpt_acked); the
  * reply dispatcher never needs a queue of pending commands. Content
  * streams from the caller's fd through a small scratch buffer, refilled
- * only when the output buffer drains below a low-water mark.
+ * only when the output buffer drains below a low-water mark; lines over
+ * 998 octets are broken there. Before MAIL, client_prepare() fits the
+ * message to the server (SMTPUTF8 dropped for ASCII, 8-bit converted to
+ * 7 bit by relay/mime7bit.c) or refuses it locally.
+ *
+ * Timeouts: each awaited reply has a total deadline (ev_deadline) besides
+ * libevent's inactivity timers, so trickled bytes cannot stretch a stage.
+ * The bufferevent owns the socket (BEV_OPT_CLOSE_ON_FREE); a clean end of
+ * a TLS session sends close_notify first.
  *
  * Invariants: every callback runs from a libevent handler (never from an
  * API call); c->busy counts handler frames so that smtp_client_free()
@@ -1036,8 +1044,11 @@ client_advance(struct smtp_client *c)
 		return;
 	else if (c->rcpt_sent < c->msg.nrcpts)
 		client_send_rcpt(c);
-	else if (c->naccepted > 0)
+	else if (c->naccepted > 0) {
 		client_send_data(c);
+		/* DATA initiation has its own limit (RFC 5321 4.5.3.2.4) */
+		client_timeouts(c, c->t_data, c->t_command);
+	}
 }
 
 static bool
@@ -1393,8 +1404,13 @@ client_xact_reply(struct smtp_client *c)
 			c->naccepted++;
 		} else
 			client_rcpt(c, idx, SMTP_STAGE_RCPT, r);
-		if (c->rcpt_acked == c->msg.nrcpts)
+		if (c->rcpt_acked == c->msg.nrcpts) {
 			c->stage = SMTP_STAGE_DATA;
+			/* the pipelined DATA reply is next: its own limit,
+			 * armed by client_readcb after this reply */
+			if (c->data_sent && c->deadline_secs != 0)
+				c->deadline_secs = c->t_data;
+		}
 		goto next;
 	}
 	if (c->data_sent && !c->data_acked) {

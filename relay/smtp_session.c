@@ -22,6 +22,7 @@
 #include "relay/smtp_session.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "relay/addr_literal.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 #include "relay/smtp_data.h"
@@ -50,7 +51,8 @@
 #include <openssl/err.h>
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
-#define SMTP_GREET_DELAY_MS	200	/* input before this is an early talker */
+#define SMTP_DENIED_SECS	10	/* a client outside relay_clients: session limit */
+#define SMTP_DENIED_CMDS	3	/* ... and commands after its 554 greeting */
 #define SMTP_IN_MAX		(64 * 1024)	/* read watermark: input buffered at most */
 #define SMTP_OUT_MAX		(64 * 1024)	/* stop reading commands above this */
 #define SMTP_LINGER_MS		20	/* poll for TLS output to drain at close */
@@ -93,6 +95,7 @@ struct smtp_session {
 	unsigned		 linger;
 	char			 qid[QUEUE_ID_MAX];	/* of the message in DATA, for reject lines */
 	time_t			 start;
+	struct timespec		 t0;		/* connect, CLOCK_MONOTONIC */
 	const char		*what;		/* what the next reply answers, for logs */
 	const char		*quit_reason;	/* for the disconnect line */
 
@@ -410,12 +413,39 @@ smtp_data_input(struct smtp_session *s)
 
 /* --- commands --- */
 
+/*
+ * The greeting, after greet_delay. A client outside relay_clients gets a
+ * 554 (RFC 5321 3.1: then only QUIT is useful) and at most
+ * SMTP_DENIED_SECS from its connect, SMTP_DENIED_CMDS commands: it never
+ * holds a slot for session_timeout.
+ */
 static void
 smtp_greet(struct smtp_session *s)
 {
+	const struct conf *c = smtp_conf(s);
+	struct timeval tv = { c->session_timeout, 0 };
+	struct timespec now;
+	long long left_ms;
+
 	s->what = "connect";
 	s->state = SMTP_HELO;
-	smtp_reply(s, "220 %s ESMTP danerelay", smtp_conf(s)->hostname);
+	if (s->flags & S_DENIED) {
+		smtp_reply(s, "554 5.7.1 %s Access denied: relaying is not "
+		    "allowed from %s", c->hostname, s->addr);
+		tv.tv_sec = SMTP_DENIED_SECS;
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	} else
+		smtp_reply(s, "220 %s ESMTP danerelay", c->hostname);
+	/* the limit counts from the connect, not from the greeting */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left_ms = (long long)tv.tv_sec * 1000 -
+	    ((long long)(now.tv_sec - s->t0.tv_sec) * 1000 +
+	    (now.tv_nsec - s->t0.tv_nsec) / 1000000);
+	if (left_ms < 1000)
+		left_ms = 1000;
+	tv.tv_sec = (time_t)(left_ms / 1000);
+	tv.tv_usec = (suseconds_t)(left_ms % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
 }
 
 static bool
@@ -526,6 +556,25 @@ cmd_mail(struct smtp_session *s, const char *args)
 	smtp_reply(s, "250 2.1.0 Ok");
 }
 
+/* RFC 5321 4.1.3 address literal: only with allow_address_literals. */
+static bool
+smtp_rcpt_literal_ok(struct smtp_session *s, const char *addr)
+{
+	struct dns_addr a;
+
+	if (!smtp_conf(s)->allow_address_literals) {
+		smtp_reply(s, "550 5.1.3 Error: address literals are not "
+		    "accepted as recipient domains");
+		return false;
+	}
+	if (addr_literal_parse(strrchr(addr, '@') + 1, &a) == -1) {
+		smtp_reply(s, "550 5.1.3 Error: only IPv4 and IPv6 address "
+		    "literals can be delivered to");
+		return false;
+	}
+	return true;
+}
+
 static void
 cmd_rcpt(struct smtp_session *s, const char *args)
 {
@@ -546,6 +595,8 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		smtp_reply(s, "%s", r);
 		return;
 	}
+	if (addr_literal_is(p.addr) && !smtp_rcpt_literal_ok(s, p.addr))
+		return;
 	if (s->nrcpts == s->rcptcap) {
 		s->rcptcap = s->rcptcap ? s->rcptcap * 2 : 4;
 		s->rcpts = xreallocarray(s->rcpts, s->rcptcap, sizeof(*s->rcpts));
@@ -715,6 +766,15 @@ smtp_command(struct smtp_session *s)
 				c = &smtp_cmds[i];
 				break;
 			}
+	}
+	/* every line counts, unknown ones too; only QUIT is always let by */
+	if ((s->flags & S_DENIED) && (c == NULL || c->fn != cmd_quit) &&
+	    s->ncommands >= SMTP_DENIED_CMDS) {
+		/* it cannot relay: it gets no more of our time */
+		smtp_reply(s, "421 4.7.0 %s Error: access denied, closing "
+		    "connection", smtp_conf(s)->hostname);
+		smtp_finish(s, "not in relay_clients: command limit");
+		return;
 	}
 	if (c == NULL) {
 		smtp_reply(s, "500 5.5.2 Error: command not recognized");
@@ -1000,10 +1060,6 @@ static void
 smtp_timer(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
-	const struct conf *c = smtp_conf(s);
-	struct timeval tv;
-	time_t used;
-
 	if (s->flags & S_LINGER) {
 		if (smtp_output_pending(s) && ++s->linger < SMTP_LINGER_MAX) {
 			smtp_linger_arm(s);
@@ -1014,10 +1070,6 @@ smtp_timer(evutil_socket_t fd, short ev, void *arg)
 	}
 	if (s->state == SMTP_GREETING) {
 		smtp_greet(s);
-		used = time(NULL) - s->start;
-		tv.tv_sec = c->session_timeout > used ? c->session_timeout - used : 1;
-		tv.tv_usec = 0;
-		evtimer_add(s->timer, &tv);
 		smtp_process(s);	/* anything sent right after the delay */
 		return;
 	}
@@ -1074,7 +1126,7 @@ smtp_session_accept(struct relay *r, int fd, const struct sockaddr *sa,
 	struct smtp_session *s;
 	const struct conf *c = r->rc->conf;
 	struct timeval idle = { c->idle_timeout, 0 };
-	struct timeval greet = { 0, SMTP_GREET_DELAY_MS * 1000 };
+	struct timeval greet = { 0, 0 };
 	bool v6;
 
 	s = xcalloc(1, sizeof(*s));
@@ -1082,6 +1134,7 @@ smtp_session_accept(struct relay *r, int fd, const struct sockaddr *sa,
 	s->rc = relay_conf_ref(r->rc);
 	s->fd = fd;
 	s->start = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	smtp_peer_text(sa, s->addr, sizeof(s->addr), s->peer, sizeof(s->peer), &v6);
 	if (v6)
 		s->flags |= S_IPV6;
@@ -1098,18 +1151,31 @@ smtp_session_accept(struct relay *r, int fd, const struct sockaddr *sa,
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 
-	if (!conf_client_allowed(c, sa)) {
-		/* RFC 5321 3.1: a 554 greeting, then only QUIT is useful */
+	if (!conf_client_allowed(c, sa))
 		s->flags |= S_DENIED;
-		s->state = SMTP_HELO;
-		s->what = "connect";
-		smtp_reply(s, "554 5.7.1 %s Access denied: relaying is not allowed from %s",
-		    c->hostname, s->addr);
-		greet.tv_sec = c->session_timeout;
-		greet.tv_usec = 0;
-	} else
-		s->state = SMTP_GREETING;
-	evtimer_add(s->timer, &greet);
+	/* input before a delayed greeting is an early talker (smtp_readcb) */
+	greet.tv_sec = (s->flags & S_DENIED) ? c->greet_delay_other :
+	    c->greet_delay_relay;
+	s->state = SMTP_GREETING;
+	if (greet.tv_sec == 0)
+		smtp_greet(s);
+	else
+		evtimer_add(s->timer, &greet);
+}
+
+unsigned
+smtp_session_count_from(struct relay *r, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN], peer[SMTP_PEER_MAX];
+	struct smtp_session *s;
+	unsigned n = 0;
+	bool v6;
+
+	smtp_peer_text(sa, addr, sizeof(addr), peer, sizeof(peer), &v6);
+	TAILQ_FOREACH(s, &r->sessions, entry)
+		if (strcmp(s->addr, addr) == 0)
+			n++;
+	return n;
 }
 
 static void

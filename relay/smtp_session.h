@@ -22,6 +22,9 @@ void	 smtp_session_accept(struct relay *, int fd, const struct sockaddr *,
 void	 smtp_session_refuse(struct relay *, int fd, const struct sockaddr *,
 	    socklen_t, const char *reply, const char *why);
 
+/* Sessions open from sa's address (max_clients_per_ip); O(sessions). */
+unsigned smtp_session_count_from(struct relay *, const struct sockaddr *);
+
 /*
  * SIGTERM: sessions without a transaction get 421 and close now; those in
  * a transaction may finish it (their next reply is followed by 421).

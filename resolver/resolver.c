@@ -29,6 +29,8 @@
 #include <event2/event_struct.h>
 #include <unbound.h>
 
+#define RESOLVER_INFRA_TTL	"30"	/* seconds a dead server stays dead */
+
 #define RCODE_NOERROR	0
 #define RCODE_FORMERR	1
 #define RCODE_SERVFAIL	2
@@ -181,6 +183,29 @@ resolver_fd_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * libunbound remembers a server that did not answer for infra-host-ttl
+ * (900 s by default) and answers SERVFAIL at once meanwhile: a relay
+ * started before its network would then wait a quarter of an hour after
+ * DNS is back before the self-check (resolver/selfcheck.c) can pass.
+ * Unless resolver_config chose a value, forget such servers sooner.
+ */
+static int
+resolver_infra_ttl(struct ub_ctx *ctx)
+{
+	char *cur = NULL;
+	int rv;
+
+	if (ub_ctx_get_option(ctx, "infra-host-ttl", &cur) == 0 && cur != NULL &&
+	    strcmp(cur, "900") != 0) {
+		free(cur);
+		return 0;		/* the operator's choice */
+	}
+	free(cur);
+	rv = ub_ctx_set_option(ctx, "infra-host-ttl:", RESOLVER_INFRA_TTL);
+	return rv;
+}
+
 struct resolver *
 resolver_new(struct event_base *base, const char *config, const char *ta_file,
     char *err, size_t errlen)
@@ -210,6 +235,11 @@ resolver_new(struct event_base *base, const char *config, const char *ta_file,
 	}
 	if ((rv = ub_ctx_add_ta_file(r->ctx, ta_file)) != 0) {
 		seterr(err, errlen, "trust anchor file %s: %s", ta_file, ub_strerror(rv));
+		goto fail;
+	}
+	if ((rv = resolver_infra_ttl(r->ctx)) != 0) {
+		seterr(err, errlen, "libunbound: infra-host-ttl: %s",
+		    ub_strerror(rv));
 		goto fail;
 	}
 	/* A permissive validator would hand bogus data out as insecure. */
@@ -468,6 +498,7 @@ resolver_host_free(struct resolver_host *h)
 		return;
 	free(h->name);
 	free(h->canonname);
+	free(h->error);
 	dns_result_free(h->first_link);
 	dns_result_free(h->a);
 	dns_result_free(h->aaaa);
@@ -630,6 +661,56 @@ host_facts(struct resolver_query *q)
 	return h;
 }
 
+/*
+ * RFC 7672 2.1.3 for an alias: is every fact the TLSA step relies on
+ * backed by an answer? Sets h->error (and error_bogus) when not.
+ */
+void
+resolver_host_settle(struct resolver_host *h)
+{
+	struct dns_result	*res[2] = { h->a, h->aaaa };
+	const char		*fam[2] = { "A", "AAAA" };
+	char			 why[512];
+	int			 i;
+
+	if (!h->cname)
+		return;
+	why[0] = '\0';
+	for (i = 0; i < 2; i++) {
+		if (res[i] == NULL || dns_result_answered(res[i]))
+			continue;
+		h->error_bogus = h->error_bogus || res[i]->state == DNS_BOGUS;
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "%s lookup %s (%s)", fam[i],
+			    dns_state_name(res[i]->state), res[i]->reason ?
+			    res[i]->reason : "no answer");
+	}
+	if (why[0] == '\0' && dns_result_answered(h->a) &&
+	    dns_result_answered(h->aaaa) &&
+	    !rr_name_equal(h->a->canonname, h->aaaa->canonname))
+		snprintf(why, sizeof(why), "A and AAAA lookups end at different "
+		    "names (%s, %s)", h->a->canonname, h->aaaa->canonname);
+	if (why[0] == '\0' && !h->chain_secure) {
+		struct dns_result *fl = h->first_link;
+
+		if (fl == NULL)
+			snprintf(why, sizeof(why), "the first CNAME link was "
+			    "not checked (a lookup timed out)");
+		else if (!dns_result_answered(fl)) {
+			h->error_bogus = fl->state == DNS_BOGUS;
+			snprintf(why, sizeof(why), "CNAME lookup %s (%s)",
+			    dns_state_name(fl->state), fl->reason ? fl->reason :
+			    "no answer");
+		} else if (fl->state == DNS_SECURE &&
+		    fl->answer != DNS_ANSWER_DATA)
+			snprintf(why, sizeof(why), "CNAME lookup secure %s, "
+			    "contradicting the address answers",
+			    dns_answer_name(fl->answer));
+	}
+	if (why[0] != '\0')
+		h->error = xstrdup(why);
+}
+
 static void
 rq_finish(struct resolver_query *q)
 {
@@ -656,6 +737,7 @@ rq_finish(struct resolver_query *q)
 		if (h->first_link != NULL && h->first_link->state == DNS_SECURE &&
 		    h->first_link->answer == DNS_ANSWER_DATA)
 			h->first_link_secure = true;
+		resolver_host_settle(h);
 		q->cb.host(h, q->arg);
 		break;
 	case RQ_CHECK:
@@ -773,4 +855,10 @@ resolver_check_validation(struct resolver *r, resolver_check_cb *cb, void *arg)
 	rsub_start(q, SUB_A, DNS_T_DNSKEY);
 	rq_arm(q);
 	return q;
+}
+
+const char *
+resolver_anchor_name(const struct resolver *r)
+{
+	return r->ta_name;
 }

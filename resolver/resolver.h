@@ -86,6 +86,12 @@ struct dns_result {
  *   neither address lookup answered). first_link_secure is true when that
  *   link is SECURE (or when chain_secure): then TLSA goes at the original
  *   name only. Without a CNAME both are false and first_link is NULL.
+ * - error (cname only): the expansion could not be settled (RFC 7672
+ *   2.1.3: an error at any stage is a lookup failure, never "insecure"):
+ *   an asked family's lookup failed, timed out or was bogus, A and AAAA
+ *   disagree on the target, or the CNAME query the facts needed failed,
+ *   was prevented by a timeout, or contradicts the address answers.
+ *   error_bogus: a bogus answer was among the causes. NULL when settled.
  * a / aaaa are NULL only if that family was not asked for.
  */
 struct resolver_host {
@@ -95,6 +101,8 @@ struct resolver_host {
 	bool		 chain_secure;
 	bool		 first_link_secure;
 	struct dns_result *first_link;	/* CNAME query at name, or NULL */
+	char		*error;		/* cname facts unsettled: why; else NULL */
+	bool		 error_bogus;	/* ... and a bogus answer was involved */
 	struct dns_result *a;
 	struct dns_result *aaaa;
 };
@@ -145,8 +153,18 @@ struct resolver_query *resolver_lookup_host(struct resolver *, const char *name,
 struct resolver_query *resolver_check_validation(struct resolver *,
 		    resolver_check_cb *, void *arg);
 
+/* Owner name of the first trust anchor, normalized ("." for the root). */
+const char	*resolver_anchor_name(const struct resolver *);
+
 /* Stop a pending lookup: its callback never runs. Not after it ran. */
 void		 resolver_cancel(struct resolver_query *);
+
+/*
+ * Sets h->error/error_bogus from the other facts (a, aaaa, cname,
+ * chain_secure, first_link); resolver_lookup_host() calls it. Exposed
+ * for tests.
+ */
+void		 resolver_host_settle(struct resolver_host *);
 
 void		 dns_result_free(struct dns_result *);		/* NULL ok */
 void		 resolver_host_free(struct resolver_host *);	/* NULL ok */

@@ -45,6 +45,7 @@ struct tls_conn {
 	struct tls_client	*tc;
 	unsigned char		 key[TLS_KEY_LEN];
 	enum tls_level		 level;
+	bool			 auth_required;	/* the policy's verdict */
 	bool			 dane_used;
 	struct dane_counts	 counts;
 	bool			 offered;	/* a cached session was offered */
@@ -279,6 +280,7 @@ tls_secctx_dup(const struct tls_secctx *s)
 
 	d->level = s->level;
 	d->test_mode = s->test_mode;
+	d->auth_required = s->auth_required;
 	d->base_domain = s->base_domain ? xstrdup(s->base_domain) : NULL;
 	d->sni = s->sni ? xstrdup(s->sni) : NULL;
 	if (s->ntlsa > 0) {
@@ -382,7 +384,8 @@ tls_secctx_key(const struct tls_secctx *s, const char *peer,
 	key_str(md, peer);
 	hdr[0] = (unsigned char)s->level;
 	hdr[1] = s->test_mode;
-	hdr[2] = hdr[3] = 0;
+	hdr[2] = s->auth_required;
+	hdr[3] = 0;
 	EVP_DigestUpdate(md, hdr, sizeof(hdr));
 	if (s->level == TLS_LEVEL_DANE) {
 		key_str(md, s->base_domain);
@@ -442,6 +445,7 @@ tls_client_ssl_new(struct tls_client *tc, const struct tls_secctx *sec,
 	c = xcalloc(1, sizeof(*c));
 	c->tc = tc;
 	c->level = sec->level;
+	c->auth_required = sec->level == TLS_LEVEL_DANE && sec->auth_required;
 	tls_secctx_key(sec, peer, c->key);
 	if (SSL_set_ex_data(ssl, tls_conn_idx, c) != 1) {
 		free(c);
@@ -458,6 +462,16 @@ tls_client_ssl_new(struct tls_client *tc, const struct tls_secctx *sec,
 			return NULL;
 		}
 		c->dane_used = c->counts.usable > 0;
+		if (sec->auth_required && !c->dane_used) {
+			/* The policy saw usable records, OpenSSL took none:
+			 * fail closed, never "TLS without authentication". */
+			snprintf(err, errlen, "OpenSSL accepted none of the "
+			    "%u TLSA record%s the policy found usable",
+			    c->counts.unusable, c->counts.unusable == 1 ? "" :
+			    "s");
+			SSL_free(ssl);
+			return NULL;
+		}
 	} else if (sec->sni != NULL && *sec->sni != '\0' &&
 	    SSL_set_tlsext_host_name(ssl, sec->sni) != 1) {
 		snprintf(err, errlen, "SNI %s: %s", sec->sni,
@@ -519,9 +533,18 @@ tls_client_verify(SSL *ssl, struct tls_result *r)
 		    r->dane.depth < 0)
 			r->dane = c->cached;
 		ok = r->dane.authenticated;
-	} else
+	} else {
 		dane_cert_subject(SSL_get0_peer_certificate(ssl),
 		    r->dane.subject, sizeof(r->dane.subject));
+		if (c->auth_required) {
+			/* cannot happen (tls_client_ssl_new refuses), but an
+			 * authentication requirement never passes unmet */
+			ok = false;
+			r->dane.rpt = TLSRPT_TLSA_INVALID;
+			str_copy(r->dane.reason, "no TLSA record could be "
+			    "armed", sizeof(r->dane.reason));
+		}
+	}
 	if (r->resumed)
 		c->tc->st.resumed++;
 	c->checked = true;

@@ -39,6 +39,9 @@ enum tls_level {
  *   base domain, i.e. the MX host name, is the only one).
  *  level DANE with every record unusable: TLS required, no authentication
  *   (RFC 7672 2.2, 3.1.3): behaves as ENCRYPT, but counts are reported.
+ *  auth_required: the policy found usable records, so authentication is
+ *   required whatever OpenSSL makes of them: if SSL_dane_tlsa_add()
+ *   accepts none, the connection fails (it never falls back to ENCRYPT).
  *  test_mode: audit only. Everything is verified and reported the same
  *   way, but missing STARTTLS or failed verification never fails the
  *   connection (the caller logs "test mode: would have ..."). A failed
@@ -49,6 +52,7 @@ enum tls_level {
 struct tls_secctx {
 	enum tls_level		 level;
 	bool			 test_mode;
+	bool			 auth_required;	/* level DANE: the policy's verdict */
 	const struct dane_tlsa	*tlsa;		/* level DANE: the whole RRset */
 	size_t			 ntlsa;
 	const char		*base_domain;	/* level DANE: TLSA base domain */
@@ -94,7 +98,9 @@ void		 tls_secctx_key(const struct tls_secctx *, const char *peer,
 /*
  * A new client SSL for one handshake under sec with peer: DANE armed (for
  * level DANE), SNI set, a cached session for the same key offered.
- * counts (may be NULL) gets the usable/unusable split. The SSL remembers
+ * counts (may be NULL) gets the usable/unusable split. With
+ * sec->auth_required and no record accepted by OpenSSL: NULL + err (the
+ * policy and OpenSSL disagree; the host fails). The SSL remembers
  * its key: a session the server issues is cached after a handshake that
  * passed the context's checks. Free with SSL_free (or let the
  * bufferevent do it). NULL + err.
@@ -106,7 +112,7 @@ SSL		*tls_client_ssl_new(struct tls_client *, const struct tls_secctx *sec,
 /*
  * After a completed handshake: fill r. Returns true if the connection
  * meets the context's requirement (always for NONE/MAY/ENCRYPT; for DANE
- * with usable records: r->dane.authenticated). A failing connection's
+ * with usable records or auth_required: r->dane.authenticated). A failing connection's
  * session is never cached, and is dropped from the cache if it came from
  * there.
  */

@@ -2,8 +2,8 @@
 """tests/e2e/dlv.py - helpers for the delivery scenarios (t_dlv_*.sh):
 inject mail into the relay, and read what the test sink (tests/sink) wrote.
 
-    dlv.py inject --from S --to R [--to R ...] [--n N] [--tag TAG] --out DIR
-        N messages (default 1) on one SMTP connection to $SMTP_ADDR:$SMTP_PORT;
+    dlv.py inject --from S --to R [--to R ...] [--n N] [--tag TAG] [--size N] --out DIR
+        N messages (default 1; about N octets each with --size) on one SMTP connection to $SMTP_ADDR:$SMTP_PORT;
         prints each queue id and keeps each message's content as DIR/QID.eml.
     dlv.py find SINKDIR QID
         the sink files (one per line) holding the message with queue id QID
@@ -74,7 +74,7 @@ def cmd_inject(a):
 	for i in range(a.n):
 		content = sc.make_content("%s %d" % (a.tag, i),
 		    ["message %d of %s" % (i, a.tag), ".a line with a leading dot",
-		     "", "last line"], seed=i)
+		     "", "last line"], seed=i, size=a.size)
 		content = content.replace(b"Message-ID: <%d." % i, b"Message-ID: <%s.%d." % (a.tag.encode(), i), 1)
 		r = c.send_message(a.sender, a.rcpts, content)
 		if r.code != 250:
@@ -194,6 +194,7 @@ def main():
 	p.add_argument("--to", dest="rcpts", action="append", required=True)
 	p.add_argument("--n", type=int, default=1)
 	p.add_argument("--tag", default="dlv")
+	p.add_argument("--size", type=int, default=None)
 	p.add_argument("--out", required=True)
 	p = sub.add_parser("find")
 	p.add_argument("dir")

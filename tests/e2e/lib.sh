@@ -15,6 +15,9 @@ TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 TEST_INDEX=${TEST_INDEX:-$(( $(printf '%s' "$TEST_NAME" | cksum | cut -d' ' -f1) % 200 + 1 ))}
 NET="127.$((100 + TEST_INDEX / 250)).$((TEST_INDEX % 250 + 1))"
 T=$(mktemp -d "/tmp/danerelay-$TEST_NAME.XXXXXX")
+# Started as root, the daemon drops to the user danerelay (relay/privsep.h)
+# and must still reach its spool under $T: search permission, no listing.
+chmod 711 "$T"
 PIDS=""
 RELAY_PID=""
 RELAY_LOG=$T/relay.log

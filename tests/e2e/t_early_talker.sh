@@ -7,6 +7,8 @@ NO_DELIVERY=1	# inbound only: mail must stay in the spool
 . "$(dirname "$0")/inbound.sh"
 
 base_conf "$T/relay.conf" < /dev/null
+# relay clients are greeted at once by default: delay them to have a window
+conf_set "$T/relay.conf" greet_delay 1s
 relay_start "$T/relay.conf"
 
 py <<'EOF2'

@@ -72,6 +72,15 @@ assert_log 'Successful delivery to <r1@secure.test> \(retry 0\) in [0-9.]+s: 250
 assert_log '^OUTCOME 0 OK 2.0.0 mx1.secure.test'
 assert_log '^OUTCOME 1 OK'
 
+# no TLS client (-N): a host with usable TLSA records is not used, never
+# in plaintext (the sink above would take plaintext mail)
+n0=$(ls "$T/good.msgs" | wc -l)
+drive notls -N s@sender.test r@secure.test
+assert_log 'no TLS client available for mx1\.secure\.test\[.*which requires TLS'
+assert_log '^OUTCOME 0 TEMP 4.7.5 '
+assert_no_log 'Successful delivery'
+[ "$(ls "$T/good.msgs" | wc -l)" = "$n0" ] || fail "plaintext delivery without a TLS client"
+
 # rule 15: three messages, one connection
 drive reuse -n 3 s@sender.test r@secure.test
 [ "$(grep -c '^OUTCOME 0 OK' "$T/reuse.out")" = 3 ] || fail "reuse: not 3 delivered"
@@ -227,8 +236,9 @@ assert_log "Connecting to \[$I1\]:25$"
 assert_log '^OUTCOME 0 OK 2.0.0 mx1.insecure.test'
 sink_stop
 
-# rule 16: validation does not work (a wrong trust anchor): dane-only
-# defers with 4.7.5 before any lookup; dane warns loudly
+# rule 16 (resolver/selfcheck.c): a wrong trust anchor makes the root's
+# keys bogus: validation is "not confirmed", dane and dane-only defer 4.7.5
+# before any lookup, never deliver without DANE
 grep -v '^[[:space:]]*trust-anchor' "$WORLD_DIR/unbound.conf" > "$T/unbound-wrong.conf"
 awk '{ print $1, $2, $3, $4, $5, $6, "AAAA" substr($7, 5) }' "$WORLD_DIR/root.key" > "$T/wrong.key"
 sed -e "s|^resolver_config = .*|resolver_config = $T/unbound-wrong.conf|" \
@@ -237,13 +247,30 @@ sed -e "s|^resolver_config = .*|resolver_config = $T/unbound-wrong.conf|" \
 timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16.out" 2>&1 ||
     fail "v16: driver exited"
 RELAY_LOG=$T/v16.out
-assert_log 'WARNING: DNSSEC validation check FAILED'
-assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working.*\(dane-required\)'
+assert_log 'WARNING: DNSSEC validation not confirmed: DNSKEY \.: bogus'
+assert_log '^OUTCOME 0 TEMP 4.7.5 - - \| 4.7.5 DNSSEC validation not confirmed'
 assert_no_log 'Connecting to'
 sed -i -e "s|^tls_policy = dane-only$|tls_policy = dane|" "$T/conf-wrong"
 timeout 120 "$DRIVE" -c "$T/conf-wrong" s@sender.test r@secure.test > "$T/v16b.out" 2>&1 ||
     fail "v16b: driver exited"
 RELAY_LOG=$T/v16b.out
+assert_log '^OUTCOME 0 TEMP 4.7.5 - - \| 4.7.5 DNSSEC validation not confirmed'
+assert_no_log 'Connecting to'
+# a resolver that does not validate (answers insecure for the signed
+# root): dane-only defers (dane-required), dane warns loudly
+sed 's/^\([[:space:]]*module-config:\).*/\1 "iterator"/' "$WORLD_DIR/unbound.conf" > "$T/unbound-noval.conf"
+sed -e "s|^resolver_config = .*|resolver_config = $T/unbound-noval.conf|" \
+    -e "s|^tls_policy = dane$|tls_policy = dane-only|" "$T/conf" > "$T/conf-noval"
+timeout 120 "$DRIVE" -c "$T/conf-noval" s@sender.test r@secure.test > "$T/v16c.out" 2>&1 ||
+    fail "v16c: driver exited"
+RELAY_LOG=$T/v16c.out
+assert_log 'WARNING: DNSSEC validation check FAILED: DNSKEY \.: insecure'
+assert_log '^OUTCOME 0 TEMP 4.7.5 - dane-required \| 4.7.5 DNSSEC validation is not working.*\(dane-required\)'
+assert_no_log 'Connecting to'
+sed -i -e "s|^tls_policy = dane-only$|tls_policy = dane|" "$T/conf-noval"
+timeout 120 "$DRIVE" -c "$T/conf-noval" s@sender.test r@secure.test > "$T/v16d.out" 2>&1 ||
+    fail "v16d: driver exited"
+RELAY_LOG=$T/v16d.out
 assert_log 'WARNING: DNSSEC validation is not working: DANE cannot be used for secure.test'
 
 ok "engine DANE scenarios"

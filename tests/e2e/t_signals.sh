@@ -76,7 +76,10 @@ send toobig 20000 552 > /dev/null || fail "20K message over the new 10K limit no
 q3=$(send third 5000 250) || fail "5K message under the new limit: $q3"
 ok "new configuration applied: SIZE 10240, 20K refused, $q3 accepted"
 
-# 3. A reload that moves the log.
+# 3. A reload that moves the log. The daemon reloads as the user it
+# dropped to (danerelay), which cannot create files in $T: the operator
+# makes the new file for it, as logrotate's `create` would.
+install -m 640 -o danerelay -g danerelay /dev/null "$T/relay2.log"
 sed 's/^max_message_size.*/max_message_size = 10K/; s|^log_file.*|log_file = '"$T"'/relay2.log|' "$C.good" > "$C"
 kill -HUP "$RELAY_PID"
 wait_log . 10 "$T/relay2.log" || fail "nothing logged to the new log_file after SIGHUP"

@@ -4,8 +4,9 @@
  * messages, one after the other, to exercise connection reuse) to the
  * first recipient's domain, print each outcome as
  *	OUTCOME idx status esc mx rpt | text
- * and exit 0. Logs go to stderr. Usage:
- *	dlv_drive -c CONF [-n N] SENDER RCPT...
+ * and exit 0. Logs go to stderr. -N: the engine gets no TLS client (a
+ * host that requires TLS must then fail, never get plaintext). Usage:
+ *	dlv_drive -c CONF [-n N] [-N] SENDER RCPT...
  */
 #include <errno.h>
 #include <stdio.h>
@@ -107,12 +108,15 @@ main(int argc, char **argv)
 	struct conf *conf;
 	char err[512];
 	const char *cpath = NULL;
-	int ch, n = 1;
+	int ch, n = 1, notls = 0;
 
-	while ((ch = getopt(argc, argv, "c:n:")) != -1)
+	while ((ch = getopt(argc, argv, "c:n:N")) != -1)
 		switch (ch) {
 		case 'c':
 			cpath = optarg;
+			break;
+		case 'N':
+			notls = 1;
 			break;
 		case 'n':
 			n = atoi(optarg);
@@ -123,7 +127,7 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (cpath == NULL || argc < 2) {
-		fprintf(stderr, "usage: dlv_drive -c CONF [-n N] SENDER RCPT...\n");
+		fprintf(stderr, "usage: dlv_drive -c CONF [-n N] [-N] SENDER RCPT...\n");
 		return 2;
 	}
 	remaining = n;
@@ -155,7 +159,7 @@ main(int argc, char **argv)
 	p.base = base;
 	p.queue = q;
 	p.resolver = r;
-	p.tls = tls;
+	p.tls = notls ? NULL : tls;
 	if ((d = delivery_new(&p, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "delivery: %s\n", err);
 		return 1;

@@ -111,6 +111,8 @@ print_host(const struct resolver_host *h)
 	    "first_link=%s\n", h->name, h->canonname, h->cname, h->chain_secure,
 	    h->first_link_secure, h->first_link ? dns_state_name(h->first_link->state) :
 	    "none");
+	printf("host_error=%s bogus=%d\n", h->error ? h->error : "none",
+	    h->error_bogus);
 	if (h->a != NULL)
 		print_result("a", h->a);
 	if (h->aaaa != NULL)

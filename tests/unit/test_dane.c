@@ -340,6 +340,8 @@ dane_try(SSL_CTX *sctx, const struct rrset *rr, const char *base,
 	sec.base_domain = base;
 	sec.ref_names = names;
 	sec.nref_names = nnames;
+	/* as relay/policy.c sets it: usable records require authentication */
+	sec.auth_required = dane_tlsa_any_usable(rr->r, rr->n);
 	ssl = tls_client_ssl_new(TC, &sec, "mx1.example.com[127.0.0.1]:25",
 	    &counts, err, sizeof(err));
 	if (ssl == NULL) {
@@ -940,6 +942,61 @@ test_server_ctx(void)
 	rmdir(dir);
 }
 
+/*
+ * Policy and OpenSSL disagree (RFC 7672 2.2, rule 6): the policy found a
+ * usable record, but this SSL_CTX has SHA-256 disabled, so
+ * SSL_dane_tlsa_add() takes none. With auth_required the connection is
+ * refused before any handshake; without it (the old count-based rule) it
+ * would have gone on unauthenticated.
+ */
+static void
+test_auth_required(void)
+{
+	static const unsigned char digest[32] = { 1, 2, 3 };
+	struct dane_tlsa t = { 3, 1, 1, digest, sizeof(digest) };
+	struct tls_secctx sec;
+	struct dane_counts counts;
+	struct tls_client *tc;
+	char err[256] = "";
+	SSL *ssl;
+
+	tc = tls_client_new(4, err, sizeof(err));
+	CHECK(tc != NULL);
+	if (tc == NULL)
+		return;
+	CHECK_INT(SSL_CTX_dane_mtype_set(tls_client_ctx(tc), NULL, 1, 0), 1);
+	CHECK_INT(dane_tlsa_check(&t), DANE_USABLE);
+	memset(&sec, 0, sizeof(sec));
+	sec.level = TLS_LEVEL_DANE;
+	sec.tlsa = &t;
+	sec.ntlsa = 1;
+	sec.base_domain = "mx1.example.com";
+	/* without the policy's verdict: OpenSSL's count decides (the bug) */
+	ssl = tls_client_ssl_new(tc, &sec, "mx1.example.com[127.0.0.1]:25",
+	    &counts, err, sizeof(err));
+	CHECK(ssl != NULL);
+	CHECK_INT(counts.usable, 0);
+	SSL_free(ssl);
+	/* with it: refused, with a reason */
+	sec.auth_required = true;
+	err[0] = '\0';
+	ssl = tls_client_ssl_new(tc, &sec, "mx1.example.com[127.0.0.1]:25",
+	    &counts, err, sizeof(err));
+	CHECK(ssl == NULL);
+	CHECK(strstr(err, "OpenSSL accepted none") != NULL);
+	SSL_free(ssl);
+	/* and the key of the context changes with the requirement */
+	{
+		unsigned char k1[TLS_KEY_LEN], k2[TLS_KEY_LEN];
+
+		tls_secctx_key(&sec, "p", k1);
+		sec.auth_required = false;
+		tls_secctx_key(&sec, "p", k2);
+		CHECK(memcmp(k1, k2, TLS_KEY_LEN) != 0);
+	}
+	tls_client_free(tc);
+}
+
 int
 main(void)
 {
@@ -960,6 +1017,7 @@ main(void)
 	test_resumption(0);
 	test_resumption(TLS1_2_VERSION);
 	test_server_ctx();
+	test_auth_required();
 	tls_client_free(TC);
 	world_free();
 	return check_done("test_dane");

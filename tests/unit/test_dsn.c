@@ -93,10 +93,88 @@ test_injection(void)
 	free(t);
 }
 
+/* Remove folding (CRLF + white space) to get a field's value back. */
+static void
+unfold(char *s)
+{
+	char *o = s;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '\r' && s[1] == '\n' && (s[2] == ' ' || s[2] == '\t')) {
+			s++;
+			continue;
+		}
+		*o++ = *s;
+	}
+	*o = '\0';
+}
+
+/*
+ * Longest address (256), MX name (255) and reply (511): no line of the
+ * bounce over 998 octets (RFC 5322 2.1.1), the human part wrapped near
+ * 78, continuation lines indented (peer text never starts a line), and
+ * the fields unfold to their values.
+ */
+static void
+test_long_lines(void)
+{
+	char addr[257], mx[256], diag[512], want[1200], *t, *p;
+	struct dsn_rcpt r[1];
+	struct dsn_info in = {
+		.hostname = "relay.a.example", .queue_id = "Q124",
+		.sender = "s@a.example", .arrival = 86400, .now = 90000,
+		.rcpts = r, .nrcpts = 1,
+	};
+	size_t len, l, i, maxl = 0;
+
+	memset(addr, 'a', 64);
+	addr[64] = '@';
+	for (i = 65; i < 256; i++)
+		addr[i] = (i % 60 == 0) ? '.' : 'd';
+	addr[256] = '\0';
+	for (i = 0; i < 255; i++)
+		mx[i] = (i % 50 == 49) ? '.' : 'm';
+	mx[255] = '\0';
+	strcpy(diag, "550 5.1.1 ");
+	for (i = strlen(diag); i < 511; i++)
+		diag[i] = (i % 7 == 0) ? ' ' : (i % 300 == 0) ? '-' : 'x';
+	diag[511] = '\0';
+	diag[200] = '\r';		/* peer text: CR/LF become spaces */
+	diag[201] = '\n';
+	r[0] = (struct dsn_rcpt){ addr, "5.1.1", diag, mx, "expired after 5d" };
+	t = dsn_build(&in, &len);
+	for (p = t; *p != '\0'; p += l + 2) {
+		l = (size_t)(strstr(p, "\r\n") - p);
+		if (l > maxl)
+			maxl = l;
+		if (p[l] == '\0' || p[l + 2] == '\0')
+			break;
+	}
+	CHECK(maxl <= 998);
+	CHECK(maxl > 78);	/* the address and MX name do not fit 78 */
+	/* the human-readable paragraph, continuation lines indented */
+	p = strstr(t, "\r\n<aaaa");
+	CHECK(p != NULL);
+	if (p != NULL && (p = strstr(p + 2, "\r\n")) != NULL)
+		CHECK(p[2] == ' ' && p[3] == ' ');
+	CHECK(has(t, "\r\n  host ") || has(t, "\r\n  mmm"));
+	CHECK(!has(t, "\r\nx"));
+	unfold(t);
+	diag[200] = diag[201] = ' ';
+	snprintf(want, sizeof(want), "Final-Recipient: rfc822; %s\r\n", addr);
+	CHECK(has(t, want));
+	snprintf(want, sizeof(want), "Remote-MTA: dns; %s\r\n", mx);
+	CHECK(has(t, want));
+	snprintf(want, sizeof(want), "Diagnostic-Code: smtp; %s\r\n", diag);
+	CHECK(has(t, want));
+	free(t);
+}
+
 int
 main(void)
 {
 	test_two_rcpts();
 	test_injection();
+	test_long_lines();
 	return check_done("test_dsn");
 }

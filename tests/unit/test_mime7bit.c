@@ -242,6 +242,15 @@ test_refused(void)
 	CHECK(strstr(why, "preamble") != NULL);
 	CHECK_INT(mime7bit_convert((const unsigned char *)part, strlen(part),
 	    -1, why, sizeof(why)), M7_UNCONVERTIBLE);
+	/* a header further on decides over an earlier unconvertible part */
+	{
+		const char *both = "MIME-Version: 1.0\r\nContent-Type: "
+		    "multipart/mixed; boundary=b\r\n\r\npre \xe9\r\n--b\r\n"
+		    "Subject: \xc3\xa9\r\n\r\nx\r\n--b--\r\n";
+
+		CHECK_INT(mime7bit_convert((const unsigned char *)both,
+		    strlen(both), -1, why, sizeof(why)), M7_HEADER_8BIT);
+	}
 	/* classification agrees with conversion */
 	CHECK_INT(mime7bit_convert((const unsigned char *)multi, strlen(multi),
 	    -1, why, sizeof(why)), M7_CONVERTED);

@@ -1,6 +1,7 @@
 /*
- * tests/unit/test_policy.c - relay/policy.c over every rule of issue 5 it
- * decides (1, 2, 4-9, 11-13, 16) and test mode: table-driven, no network.
+ * tests/unit/test_policy.c - relay/policy.c over every rule it decides
+ * (RFC 7672: MX and TLSA states, CNAME expansion, usability, validation
+ * self-check) and test mode: table-driven, no network.
  */
 #include <string.h>
 
@@ -32,8 +33,9 @@ static const struct mx_case mx_cases[] = {
 	{ "r2 insecure dane-only", TLS_POLICY_DANE_ONLY, false, true, MX_HOSTS, DNS_INSECURE, POL_MX_DEFER, "4.7.5", TLSRPT_DANE_REQUIRED, false, false },
 	{ "r2 insecure dane-only test", TLS_POLICY_DANE_ONLY, true, true, MX_HOSTS, DNS_INSECURE, POL_MX_GO, "4.7.5", TLSRPT_DANE_REQUIRED, false, true },
 	{ "r2 implicit insecure dane-only", TLS_POLICY_DANE_ONLY, false, true, MX_IMPLICIT, DNS_INSECURE, POL_MX_DEFER, "4.7.5", TLSRPT_DANE_REQUIRED, false, false },
-	{ "r16 dane-only", TLS_POLICY_DANE_ONLY, false, false, MX_HOSTS, DNS_SECURE, POL_MX_DEFER, "4.7.5", TLSRPT_DANE_REQUIRED, true, false },
-	{ "r16 dane warns", TLS_POLICY_DANE, false, false, MX_HOSTS, DNS_SECURE, POL_MX_GO, "", TLSRPT_NONE, true, true },
+	/* rule 16 is policy_validation()'s: policy_mx only skips rule 2 */
+	{ "r16 dane-only decided before", TLS_POLICY_DANE_ONLY, false, false, MX_HOSTS, DNS_INSECURE, POL_MX_GO, "", TLSRPT_NONE, false, false },
+	{ "r16 dane decided before", TLS_POLICY_DANE, false, false, MX_HOSTS, DNS_SECURE, POL_MX_GO, "", TLSRPT_NONE, true, false },
 	{ "may insecure", TLS_POLICY_MAY, false, true, MX_HOSTS, DNS_INSECURE, POL_MX_GO, "", TLSRPT_NONE, false, false },
 };
 
@@ -167,6 +169,10 @@ test_host(void)
 		CHECK_INT(out.nref_names, c->nrefs);
 		CHECK_INT(out.note[0] != '\0', c->note);
 		CHECK_INT(out.test_mode, c->test_mode);
+		/* rule 6: authentication required iff usable records, and
+		 * that verdict (not OpenSSL's count) reaches the TLS layer */
+		CHECK_INT(out.authenticate, c->action == POL_CONNECT &&
+		    c->level == TLS_LEVEL_DANE && c->usable > 0 && !c->test_mode);
 		if (out.use_tlsa) {
 			/* rule 12: SNI = base domain */
 			CHECK_STR(out.sni, "mx.b.test");
@@ -176,6 +182,8 @@ test_host(void)
 		policy_secctx(&out, NULL, 0, &sec);
 		if (out.level == TLS_LEVEL_DANE && !out.use_tlsa)
 			CHECK_INT(sec.level, TLS_LEVEL_ENCRYPT);
+		CHECK_INT(sec.auth_required, out.authenticate &&
+		    out.level == TLS_LEVEL_DANE && out.use_tlsa);
 		if (check_failed != f0)
 			fprintf(stderr, "  in host case %s\n", c->name);
 	}
@@ -214,6 +222,105 @@ test_refs(void)
 	CHECK_INT(out.level, TLS_LEVEL_MAY);
 }
 
+struct val_case {
+	const char		*name;
+	enum tls_policy		 pol;
+	bool			 test_mode;
+	enum dnssec_validation	 v;
+	/* want */
+	enum pol_mx_action	 action;
+	const char		*esc;
+	enum tlsrpt_type	 rpt;
+	const char		*text;	/* substring of text, or of note */
+	bool			 warn;
+};
+
+static const struct val_case val_cases[] = {
+	{ "ok dane", TLS_POLICY_DANE, false, VALIDATION_OK, POL_MX_GO, "", TLSRPT_NONE, NULL, false },
+	{ "may never asks", TLS_POLICY_MAY, false, VALIDATION_UNCONFIRMED, POL_MX_GO, "", TLSRPT_NONE, NULL, false },
+	{ "encrypt never asks", TLS_POLICY_ENCRYPT, false, VALIDATION_BROKEN, POL_MX_GO, "", TLSRPT_NONE, NULL, false },
+	/* DNS did not answer the self-check: defer, never "without DANE" */
+	{ "pending dane", TLS_POLICY_DANE, false, VALIDATION_PENDING, POL_MX_DEFER, "4.7.5", TLSRPT_NONE, "DNSSEC validation not confirmed (DNSKEY .: no answer (SERVFAIL))", false },
+	{ "unconfirmed dane", TLS_POLICY_DANE, false, VALIDATION_UNCONFIRMED, POL_MX_DEFER, "4.7.5", TLSRPT_NONE, "DNSSEC validation not confirmed", false },
+	{ "unconfirmed dane-only", TLS_POLICY_DANE_ONLY, false, VALIDATION_UNCONFIRMED, POL_MX_DEFER, "4.7.5", TLSRPT_NONE, "DNSSEC validation not confirmed", false },
+	{ "unconfirmed test mode", TLS_POLICY_DANE, true, VALIDATION_UNCONFIRMED, POL_MX_GO, "", TLSRPT_NONE, "test mode: would have deferred: 4.7.5 DNSSEC validation not confirmed", false },
+	/* the validator positively does not validate */
+	{ "broken dane-only", TLS_POLICY_DANE_ONLY, false, VALIDATION_BROKEN, POL_MX_DEFER, "4.7.5", TLSRPT_DANE_REQUIRED, "DNSSEC validation is not working", false },
+	{ "broken dane-only test", TLS_POLICY_DANE_ONLY, true, VALIDATION_BROKEN, POL_MX_GO, "", TLSRPT_NONE, "test mode: would have deferred: 4.7.5 DNSSEC validation is not working", false },
+	{ "broken dane warns", TLS_POLICY_DANE, false, VALIDATION_BROKEN, POL_MX_GO, "", TLSRPT_NONE, "WARNING: DNSSEC validation is not working: DANE cannot be used for b.test", true },
+};
+
+static void
+test_validation(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(val_cases) / sizeof(val_cases[0]); i++) {
+		const struct val_case *c = &val_cases[i];
+		struct pol_mx out;
+		int f0 = check_failed;
+
+		policy_validation(c->pol, c->test_mode, c->v, "b.test",
+		    "DNSKEY .: no answer (SERVFAIL)", &out);
+		CHECK_INT(out.action, c->action);
+		CHECK_STR(out.esc, c->esc);
+		CHECK_INT(out.rpt, c->rpt);
+		CHECK_INT(out.note_warn, c->warn);
+		if (c->text == NULL)
+			CHECK(out.text[0] == '\0' && out.note[0] == '\0');
+		else
+			CHECK(strstr(out.action == POL_MX_DEFER ? out.text :
+			    out.note, c->text) != NULL);
+		if (check_failed != f0)
+			fprintf(stderr, "  in validation case %s: text \"%s\" "
+			    "note \"%s\"\n", c->name, out.text, out.note);
+	}
+}
+
+/* RFC 7672 2.1.3: an unsettled CNAME expansion is a lookup failure. */
+static void
+test_host_addr(void)
+{
+	struct resolver_host h;
+	struct pol_host out;
+
+	memset(&h, 0, sizeof(h));
+	h.name = (char *)"mx.b.test";
+	h.canonname = (char *)"real.c.test";
+	h.cname = true;
+	h.error = (char *)"AAAA lookup indeterminate (timed out after 60s)";
+	policy_host_addr(TLS_POLICY_DANE, false, true, &h, &out);
+	CHECK_INT(out.action, POL_SKIP);
+	CHECK_STR(out.esc, "4.4.3");
+	CHECK_INT(out.rpt, TLSRPT_NONE);
+	CHECK(!out.use_tlsa);
+	CHECK(strstr(out.reason, "lookup failure while following the CNAME of "
+	    "mx.b.test: AAAA lookup") != NULL);
+	h.error_bogus = true;
+	policy_host_addr(TLS_POLICY_DANE_ONLY, false, true, &h, &out);
+	CHECK_INT(out.action, POL_SKIP);
+	CHECK_STR(out.esc, "4.7.5");
+	CHECK_INT(out.rpt, TLSRPT_DNSSEC_INVALID);
+	/* test mode: the verdict is noted, the host is used as may would */
+	policy_host_addr(TLS_POLICY_DANE, true, true, &h, &out);
+	CHECK_INT(out.action, POL_CONNECT);
+	CHECK(!out.use_tlsa);
+	CHECK(strstr(out.note, "test mode: would have skipped mx.b.test: 4.7.5") != NULL);
+	/* non-DANE policies do not depend on the expansion */
+	policy_host_addr(TLS_POLICY_MAY, false, true, &h, &out);
+	CHECK_INT(out.action, POL_CONNECT);
+	/* settled: go on to the TLSA step */
+	h.error = NULL;
+	policy_host_addr(TLS_POLICY_DANE, false, true, &h, &out);
+	CHECK_INT(out.action, POL_CONNECT);
+	CHECK(out.use_tlsa);
+	/* not an alias: address errors are not this step's business */
+	h.cname = false;
+	h.error = (char *)"x";
+	policy_host_addr(TLS_POLICY_DANE, false, true, &h, &out);
+	CHECK_INT(out.action, POL_CONNECT);
+}
+
 int
 main(void)
 {
@@ -221,5 +328,7 @@ main(void)
 	test_bases();
 	test_host();
 	test_refs();
+	test_validation();
+	test_host_addr();
 	return check_done("test_policy");
 }

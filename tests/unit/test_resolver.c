@@ -4,7 +4,8 @@
  * libunbound's local data (decoding, NODATA vs NXDOMAIN, host and TLSA
  * helpers), a server that never answers (our deadline makes the lookup
  * indeterminate, and the loop keeps running meanwhile), callbacks never
- * synchronous, cancel and resolver_free with lookups pending (no callback).
+ * synchronous, cancel and resolver_free with lookups pending (no callback),
+ * and resolver_host_settle() (RFC 7672 2.1.3) on hand-made CNAME facts.
  * The only "server" is a UDP socket of this test on 127.0.0.1 that reads
  * nothing. The world tests (tests/e2e/t_resolve_*.sh) cover real DNSSEC.
  */
@@ -442,6 +443,113 @@ test_free_pending(void)
 	CHECK_INT(never_called, 0);
 }
 
+/* resolver_host_settle() over hand-made facts (no network). */
+static struct dns_result *
+mkres(int qtype, const char *canon, enum dns_state st, enum dns_answer an)
+{
+	static struct dns_result r[8];
+	static int n;
+	struct dns_result *p = &r[n++ % 8];
+
+	memset(p, 0, sizeof(*p));
+	p->qtype = qtype;
+	p->qname = (char *)"mx.b.test";
+	p->canonname = (char *)canon;
+	p->cname = strcmp(canon, "mx.b.test") != 0;
+	p->state = st;
+	p->answer = an;
+	p->reason = st == DNS_INDETERMINATE ? (char *)"SERVFAIL" :
+	    st == DNS_BOGUS ? (char *)"signature expired" : NULL;
+	return p;
+}
+
+static void
+settle(struct resolver_host *h, struct dns_result *a, struct dns_result *aaaa,
+    struct dns_result *fl, bool chain_secure)
+{
+	memset(h, 0, sizeof(*h));
+	h->name = (char *)"mx.b.test";
+	h->canonname = (char *)"real.c.test";
+	h->cname = true;
+	h->chain_secure = chain_secure;
+	h->a = a;
+	h->aaaa = aaaa;
+	h->first_link = fl;
+	resolver_host_settle(h);
+}
+
+static void
+test_settle(void)
+{
+	struct resolver_host h;
+
+	/* A answers through the alias, AAAA never does */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
+	    NULL, true);
+	CHECK(h.error != NULL && strstr(h.error, "AAAA lookup indeterminate (SERVFAIL)") != NULL);
+	CHECK(!h.error_bogus);
+	free(h.error);
+	/* bogus AAAA */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "mx.b.test", DNS_BOGUS, DNS_ANSWER_NONE),
+	    NULL, false);
+	CHECK(h.error != NULL);
+	CHECK(h.error_bogus);
+	free(h.error);
+	/* insecure chain, the first-link CNAME query failed */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
+	    mkres(DNS_T_CNAME, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
+	    false);
+	CHECK(h.error != NULL && strstr(h.error, "CNAME lookup indeterminate") != NULL);
+	free(h.error);
+	/* ... or was prevented (a timeout): never "first link insecure" */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
+	    NULL, false);
+	CHECK(h.error != NULL && strstr(h.error, "not checked") != NULL);
+	free(h.error);
+	/* ... or contradicts the address answers */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
+	    mkres(DNS_T_CNAME, "mx.b.test", DNS_SECURE, DNS_ANSWER_NODATA),
+	    false);
+	CHECK(h.error != NULL && strstr(h.error, "contradicting") != NULL);
+	free(h.error);
+	/* A and AAAA end at different names */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "other.c.test", DNS_SECURE, DNS_ANSWER_NODATA),
+	    NULL, true);
+	CHECK(h.error != NULL && strstr(h.error, "different names") != NULL);
+	free(h.error);
+	/* settled: secure first link answered with data */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
+	    mkres(DNS_T_CNAME, "mx.b.test", DNS_SECURE, DNS_ANSWER_DATA),
+	    false);
+	CHECK(h.error == NULL);
+	/* settled: insecure first link (answered) */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "real.c.test", DNS_INSECURE, DNS_ANSWER_NODATA),
+	    mkres(DNS_T_CNAME, "mx.b.test", DNS_INSECURE, DNS_ANSWER_DATA),
+	    false);
+	CHECK(h.error == NULL);
+	/* settled: secure chain, only A asked */
+	settle(&h, mkres(DNS_T_A, "real.c.test", DNS_SECURE, DNS_ANSWER_DATA),
+	    NULL, NULL, true);
+	CHECK(h.error == NULL);
+	/* not an alias: nothing to settle */
+	settle(&h, mkres(DNS_T_A, "mx.b.test", DNS_SECURE, DNS_ANSWER_DATA),
+	    mkres(DNS_T_AAAA, "mx.b.test", DNS_INDETERMINATE, DNS_ANSWER_NONE),
+	    NULL, false);
+	h.cname = false;
+	free(h.error);
+	h.error = NULL;
+	resolver_host_settle(&h);
+	CHECK(h.error == NULL);
+}
+
 int
 main(void)
 {
@@ -452,6 +560,7 @@ main(void)
 	hole_open();
 	setup_files();
 	test_startup_errors();
+	test_settle();
 
 	r = resolver_new(base, conf_path, ta_path, err, sizeof(err));
 	CHECK(r != NULL);

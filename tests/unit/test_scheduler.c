@@ -28,6 +28,18 @@ test_backoff(void)
 }
 
 static void
+test_retry_wait(void)
+{
+	/* no hint: the backoff */
+	CHECK_INT(sched_retry_wait(3, 300, 3600, 0), 1200);
+	/* "DNSSEC validation not confirmed": back right after the next check */
+	CHECK_INT(sched_retry_wait(3, 300, 3600, 5), 5);
+	CHECK_INT(sched_retry_wait(1, 3600, 3600, 301), 301);
+	/* a hint never makes the wait longer */
+	CHECK_INT(sched_retry_wait(1, 300, 3600, 900), 300);
+}
+
+static void
 test_start_verdict(void)
 {
 	/* out of descriptors or memory: the process, never the message */
@@ -128,6 +140,7 @@ int
 main(void)
 {
 	test_backoff();
+	test_retry_wait();
 	test_start_verdict();
 	test_next_wait();
 	test_clamp_next();

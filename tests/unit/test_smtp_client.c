@@ -135,6 +135,7 @@ struct srv_rec {
 	int		 violations;	/* pipelining rule broken by the client */
 	int		 tls_resumed;	/* server-side resumed handshakes */
 	int		 tls_done;
+	int		 close_notify;	/* TLS sessions the client closed cleanly */
 };
 
 struct srv {
@@ -445,6 +446,15 @@ data:
 			sc_reply(c, "250 2.0.0 Ok");
 		} else if (strcasecmp(line, "QUIT") == 0) {
 			sc_reply(c, "221 2.0.0 Bye");
+			if (c->ssl != NULL && sc_readable(c, 2000)) {
+				/* the client's TLS close_notify (RFC 8446 6.1) */
+				char x;
+
+				if (SSL_read(c->ssl, &x, 1) <= 0 &&
+				    SSL_get_error(c->ssl, 0) == SSL_ERROR_ZERO_RETURN)
+					s->r.close_notify++;
+				ERR_clear_error();
+			}
 			break;
 		} else
 			sc_reply(c, "500 5.5.2 what?");
@@ -1026,6 +1036,7 @@ test_starttls(void)
 	srv_stop(s);
 	CHECK_INT(s->r.tls_done, 2);
 	CHECK_INT(s->r.tls_resumed, 1);
+	CHECK_INT(s->r.close_notify, 2);	/* QUIT, then close_notify */
 	SSL_CTX_free(o.tls);
 }
 
