@@ -104,7 +104,7 @@ soak: asan-build
 	./scripts/soak
 
 # The side-by-side benchmark against Postfix (scripts/bench; BENCH_ARGS
-# passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse").
+# passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse-10").
 bench: deps all $(B)/sink $(B)/loadgen
 	./scripts/bench $(BENCH_ARGS)
 
