@@ -24,6 +24,14 @@
       same window), CPU ms
       per delivered message, peak PSS, DANE-authenticated deliveries.
 
+  benchstat.py show RESULT.json
+      One line of figures for the terminal.
+
+  benchstat.py check RESULT.json
+      Exit 1 (with "CHECK FAILED: ...") unless the run delivered every
+      accepted message exactly once, each DANE-authenticated and over TLS
+      under policy dane, in plaintext under policy none (bench --check).
+
   benchstat.py table RESULTS.jsonl
       The Markdown table of a run, with danerelay/Postfix ratios on
       danerelay's rows: delivered msg/s ("delivered x") and CPU per message
@@ -290,6 +298,42 @@ def cmd_table(path):
                 fmt(r.get("others_busy_cpus"), 2)))
 
 
+def cmd_show(path):
+    r = json.load(open(path))
+    print("%-9s %-16s accepted %6s/s delivered %6s/s  p50 %s p99 %s p99.9 %s "
+          "ms  cpu %s ms/msg  pss %s MB  delivered %d dane %d missing %d "
+          "dup %d  others busy %s CPUs" % (
+              r["relay"], r["scenario"], r.get("accepted_per_s"),
+              r.get("delivered_per_s"), r["p50_ms"], r["p99_ms"],
+              r["p999_ms"], r["cpu_ms_per_msg"], r["peak_pss_mb"],
+              r["delivered"], r["dane"], r["missing"], r["duplicates"],
+              r["others_busy_cpus"]), flush=True)
+
+
+def cmd_check(path):
+    """Exit 1 unless the run delivered every accepted message exactly once,
+    DANE-authenticated over TLS under policy dane, in plaintext under none."""
+    r = json.load(open(path))
+    bad = []
+    if r["accepted"] == 0:
+        bad.append("nothing accepted")
+    if r["missing"] or r["duplicates"] or r["unexpected"]:
+        bad.append("missing %d, duplicates %d, unexpected %d" % (
+            r["missing"], r["duplicates"], r["unexpected"]))
+    want = r["delivered"] if r["policy"] == "dane" else 0
+    if r["dane"] != want:
+        bad.append("DANE-authenticated %d of %d delivered, want %d" % (
+            r["dane"], r["delivered"], want))
+    if r["policy"] == "dane" and r["tls"] != r["delivered"]:
+        bad.append("%d of %d arrived over TLS" % (r["tls"], r["delivered"]))
+    if r["policy"] == "none" and r["tls"] != 0:
+        bad.append("%d arrived over TLS under no TLS" % r["tls"])
+    if bad:
+        print("CHECK FAILED: %s %s: %s" % (r["relay"], r["scenario"],
+                                          "; ".join(bad)), flush=True)
+        sys.exit(1)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "sample":
         cmd_sample(sys.argv[2], sys.argv[3:])
@@ -297,6 +341,10 @@ def main():
         cmd_analyze(sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "table":
         cmd_table(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "show":
+        cmd_show(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "check":
+        cmd_check(sys.argv[2])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

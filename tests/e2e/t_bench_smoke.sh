@@ -8,8 +8,10 @@
 # scripts/bench --check fails a run unless every message the relay accepted
 # arrived at the sink exactly once, over TLS and DANE-authenticated
 # (according to the relay's own log) in the DANE scenarios, in plaintext
-# without TLS, and danerelay exited 0 on SIGTERM. On top of that, this test
-# reads the JSON lines: every scenario is there, with messages in it.
+# without TLS, and danerelay exited 0 on SIGTERM; a run whose sink presents
+# a key that no TLSA record matches must fail that check with nothing
+# delivered. On top of that, this test reads the JSON lines: every scenario
+# is there, with messages in it.
 # Speed is never asserted: the figures are printed only.
 # Addresses: BENCH_NET.0.0/16, by default 127.(130 + TEST_INDEX % 90)
 # (nothing else in the tests uses 127.130-219).
@@ -37,6 +39,22 @@ st=$?
 cat "$T/bench-p.out"
 [ "$st" -eq 0 ] || fail "scripts/bench (postfix) exited with status $st"
 ok "postfix: the DANE relay delivered every message (bench --check)"
+
+# --check can fail: with the sink presenting a key that no TLSA record
+# matches, DANE fails, nothing may arrive (no downgrade), the run fails.
+timeout 200 "$top/scripts/bench" --build "$B" --relays danerelay \
+    --domains 3 --duration 2 --warm 0.5 --drain 3 --scenarios dane-reuse-3 \
+    --sink-cert mx.d1.bench.test --check --out "$T/n" > "$T/bench-n.out" 2>&1
+st=$?
+cat "$T/bench-n.out"
+[ "$st" -eq 1 ] || fail "bench --check with a mismatched key exited $st, want 1"
+grep -Eq '^CHECK FAILED: danerelay dane-reuse-3: missing [1-9]' "$T/bench-n.out" ||
+    fail "no CHECK FAILED line for the missing messages"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if "scenario" in l][0]
+assert r["accepted"] > 0 and r["delivered"] == 0 and r["tls"] == 0, r' \
+    "$T/n/results.jsonl" || fail "a message arrived although DANE failed"
+ok "a key no TLSA matches: nothing delivered, bench --check fails"
 
 # The JSON lines, read independently of --check.
 python3 - "$T/d/results.jsonl" "$T/p/results.jsonl" "$SCEN" <<'EOF' || fail "results.jsonl"
