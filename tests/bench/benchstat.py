@@ -131,9 +131,10 @@ def cmd_sample(out, roots):
                    # much of that was not the measured relay
                    "machine_busy_cpus": round(
                        (busy1 - busy0) * ncpu / max(1, all1 - all0), 2),
-                   "others_busy_cpus": round(
+                   # (clamped: the two clocks tick apart)
+                   "others_busy_cpus": max(0.0, round(
                        ((busy1 - busy0) - (cpu1 - cpu0)) * ncpu /
-                       max(1, all1 - all0), 2)}, f)
+                       max(1, all1 - all0), 2))}, f)
 
 
 def read_pairs(path, ncols):

@@ -6,6 +6,9 @@
  *	loadgen -c ADDR:PORT -o FILE [-n SESSIONS] [-d DOMAINS] [-t SECONDS]
  *	    [-k PER_CONN] [-r RATE] [-s BYTES] [-D FMT] [-f SENDER]
  *
+ * Long forms: --connect, --out, --sessions, --domains, --duration,
+ * --in-per-conn, --rate, --size, --domain-format, --from.
+ *
  *   -c ADDR:PORT  the relay's SMTP listener (IPv4)
  *   -o FILE       one line "SEQ NS" per message the relay accepted: the
  *                 message's number (also in its "X-Bench-Seq:" header, which
@@ -40,6 +43,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,7 +435,22 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "c:o:n:d:t:k:r:s:D:f:")) != -1) {
+	static const struct option longopts[] = {
+		{ "connect",		required_argument, NULL, 'c' },
+		{ "out",		required_argument, NULL, 'o' },
+		{ "sessions",		required_argument, NULL, 'n' },
+		{ "domains",		required_argument, NULL, 'd' },
+		{ "duration",		required_argument, NULL, 't' },
+		{ "in-per-conn",	required_argument, NULL, 'k' },
+		{ "rate",		required_argument, NULL, 'r' },
+		{ "size",		required_argument, NULL, 's' },
+		{ "domain-format",	required_argument, NULL, 'D' },
+		{ "from",		required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:o:n:d:t:k:r:s:D:f:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': parse_addr(optarg); break;
 		case 'o': outpath = optarg; break;
