@@ -22,7 +22,9 @@
       seconds after the first 250 to the last), latency percentiles from the
       relay's 250 to the arrival at the sink (messages accepted in that
       same window), CPU ms
-      per delivered message, peak PSS, DANE-authenticated deliveries.
+      per delivered message, peak PSS, DANE-authenticated deliveries; for
+      an idle scenario (--loadgen's ready_max, --base-pss KB before the
+      sessions) the PSS each idle session adds.
 
   benchstat.py show RESULT.json
       One line of figures for the terminal.
@@ -248,6 +250,18 @@ def cmd_analyze(args):
     r["cpu_ms_per_msg"] = (round(smp["cpu_ms"] / r["delivered"], 3)
                            if r["delivered"] else None)
     r["peak_pss_mb"] = round(smp["peak_pss_kb"] / 1024.0, 1)
+    lg = {}
+    if "--loadgen" in a:
+        with open(a["--loadgen"]) as f:
+            lg = dict(l.strip().split("=", 1) for l in f if "=" in l)
+    if r.get("idle"):
+        # idle sessions: what each costs above the relay's memory at rest
+        r["ready_max"] = int(lg.get("ready_max", 0))
+        base = int(a.get("--base-pss", "0") or 0)
+        r["base_pss_mb"] = round(base / 1024.0, 1)
+        r["pss_per_session_kb"] = (
+            round((smp["peak_pss_kb"] - base) / r["ready_max"], 1)
+            if r["ready_max"] and base else None)
     r["machine_busy_cpus"] = smp.get("machine_busy_cpus")
     r["others_busy_cpus"] = smp.get("others_busy_cpus")
     if r["relay"] == "danerelay":
@@ -283,6 +297,13 @@ def cmd_table(path):
         for r in (p, d):
             if r is None:
                 continue
+            if r.get("idle"):
+                print("| %s | %s | - | - | - | - | %s | %d idle sessions: "
+                      "%s KB PSS each | | | %s |" % (
+                          s, r["relay"], fmt(r.get("peak_pss_mb"), 1),
+                          r["ready_max"], fmt(r.get("pss_per_session_kb"), 1),
+                          fmt(r.get("others_busy_cpus"), 2)))
+                continue
             ratio = cratio = ""
             if r is d and p and p.get("delivered_per_s") and \
                     d.get("delivered_per_s"):
@@ -301,6 +322,13 @@ def cmd_table(path):
 
 def cmd_show(path):
     r = json.load(open(path))
+    if r.get("idle"):
+        print("%-9s %-16s %d of %d sessions idle at once, PSS %s MB at rest, "
+              "%s MB peak: %s KB per session  others busy %s CPUs" % (
+                  r["relay"], r["scenario"], r["ready_max"], r["sessions"],
+                  r["base_pss_mb"], r["peak_pss_mb"], r["pss_per_session_kb"],
+                  r["others_busy_cpus"]), flush=True)
+        return
     print("%-9s %-16s accepted %6s/s delivered %6s/s  p50 %s p99 %s p99.9 %s "
           "ms  cpu %s ms/msg  pss %s MB  delivered %d dane %d missing %d "
           "dup %d  others busy %s CPUs" % (
@@ -316,7 +344,11 @@ def cmd_check(path):
     DANE-authenticated over TLS under policy dane, in plaintext under none."""
     r = json.load(open(path))
     bad = []
-    if r["accepted"] == 0:
+    if r.get("idle"):
+        if r["ready_max"] != r["sessions"]:
+            bad.append("%d of %d idle sessions at once" % (r["ready_max"],
+                                                          r["sessions"]))
+    elif r["accepted"] == 0:
         bad.append("nothing accepted")
     if r["missing"] or r["duplicates"] or r["unexpected"]:
         bad.append("missing %d, duplicates %d, unexpected %d" % (

@@ -7,7 +7,7 @@
  *	    [-k PER_CONN] [-r RATE] [-s BYTES] [-D FMT] [-f SENDER]
  *
  * Long forms: --connect, --out, --sessions, --domains, --duration,
- * --in-per-conn, --rate, --size, --domain-format, --from.
+ * --in-per-conn, --rate, --size, --domain-format, --from, --idle, --ready.
  *
  *   -c ADDR:PORT  the relay's SMTP listener (IPv4)
  *   -o FILE       one line "SEQ NS" per message the relay accepted: the
@@ -28,15 +28,23 @@
  *                 message as soon as the previous one is accepted
  *   -s BYTES      approximate message size (1024)
  *   -f SENDER     envelope sender (bench@sender.bench.test)
+ *   -i            idle: every session connects, says EHLO and then sends
+ *                 nothing until the end, when it QUITs (memory per session);
+ *                 the end waits up to 32 s more for every session to be
+ *                 ready, then 2 s with all of them
+ *   -R FILE       write the number of sessions once all of them are ready
+ *                 (past EHLO) at the same time
  *
  * Each message is sent with MAIL, RCPT and DATA in one pipelined group
  * (RFC 2920), then the content after the 354. A reply other than the
  * expected class counts as rejected and ends the connection (QUIT), after
  * which the session reconnects while the run lasts. At exit it prints
  * "key=value" lines on stdout: sessions, connections, sent, accepted,
- * rejected, errors, first_ns, last_ns (first and last 250), and exits 0
+ * rejected, errors, first_ns, last_ns (first and last 250), ready_max (the
+ * most sessions past EHLO and between messages at one time), and exits 0
  * (1 on a usage or set-up error).
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,7 +81,14 @@ struct lg_session {
 	unsigned long		 seq;		/* message in flight */
 	unsigned		 on_conn;	/* messages started on this connection */
 	struct event		*retry;
+	int			 ready;		/* counted in ready_now */
+	int			 opening;	/* counted in opening */
 };
+
+/* Sessions between connect() and the reply to EHLO, at most: a burst of
+ * thousands would overflow the relay's listen backlog, and Linux then
+ * leaves the client "connected" to a server that dropped the handshake. */
+#define OPENING_MAX	128
 
 static struct event_base	*base;
 static struct sockaddr_in	 relay;
@@ -91,10 +106,15 @@ static long long		 first_ns, last_ns;
 static struct timespec		 t0;
 static unsigned long		 rate_issued, backlog;
 static struct event		*ev_stop, *ev_rate, *ev_hard;
+static int			 idle;
+static const char		*ready_path;
+static unsigned long		 ready_now, ready_max;
+static unsigned			 opening, next_open;
 static char			*body;
 static size_t			 bodylen;
 
 static void	session_connect(struct lg_session *);
+static void	open_more(void);
 static void	session_next(struct lg_session *);
 
 static long long
@@ -111,7 +131,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: loadgen -c ADDR:PORT -o FILE [-n SESSIONS] "
 	    "[-d DOMAINS] [-t SECONDS] [-k PER_CONN] [-r RATE] [-s BYTES] "
-	    "[-D FMT] [-f SENDER]\n");
+	    "[-D FMT] [-f SENDER] [-i] [-R FILE]\n");
 	exit(1);
 }
 
@@ -127,8 +147,23 @@ all_down(void)
 }
 
 static void
+opened(struct lg_session *s)
+{
+	if (s->opening) {
+		s->opening = 0;
+		opening--;
+		open_more();
+	}
+}
+
+static void
 session_close(struct lg_session *s)
 {
+	opened(s);
+	if (s->ready) {
+		s->ready = 0;
+		ready_now--;
+	}
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -205,12 +240,34 @@ rate_take(void)
 	return 1;
 }
 
+/* -i: one more session sits idle; once all do, say so (-R). */
+static void
+idle_ready(struct lg_session *s)
+{
+	FILE *f;
+
+	if (s->ready)
+		return;
+	s->ready = 1;
+	if (++ready_now > ready_max)
+		ready_max = ready_now;
+	if (ready_now != nsessions || ready_path == NULL)
+		return;
+	if ((f = fopen(ready_path, "w")) == NULL ||
+	    fprintf(f, "%lu\n", ready_now) < 0 || fclose(f) != 0)
+		fprintf(stderr, "loadgen: %s: %s\n", ready_path, strerror(errno));
+}
+
 static void
 session_next(struct lg_session *s)
 {
 	s->state = LG_IDLE;
 	if (!running) {
 		session_quit(s);
+		return;
+	}
+	if (idle) {
+		idle_ready(s);
 		return;
 	}
 	if (per_conn > 0 && s->on_conn >= per_conn) {
@@ -242,6 +299,7 @@ reply(struct lg_session *s, const char *line)
 			session_error(s);
 			return;
 		}
+		opened(s);
 		session_next(s);
 		return;
 	case LG_ENVELOPE:
@@ -330,9 +388,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
+open_more(void)
+{
+	while (running && opening < OPENING_MAX && next_open < nsessions)
+		session_connect(&sessions[next_open++]);
+}
+
+static void
 session_connect(struct lg_session *s)
 {
 	s->on_conn = 0;
+	s->opening = 1;
+	opening++;
 	s->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		fprintf(stderr, "loadgen: bufferevent_socket_new failed\n");
@@ -358,8 +425,22 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
-	unsigned i;
+	static unsigned	extended;
+	unsigned	i;
 
+	/* -i: the point is every session at once; give the slow connects
+	 * (a full listen backlog retries SYNs after 1, 3, 7 s) up to 30 s
+	 * more, then hold them 2 s */
+	if (idle && extended < 64 && (ready_now < nsessions || extended == 0)) {
+		struct timeval tv = { 0, 500000 };
+
+		if (ready_now == nsessions)
+			tv.tv_sec = 2, tv.tv_usec = 0, extended = 64;
+		else
+			extended++;
+		evtimer_add(ev_stop, &tv);
+		return;
+	}
 	running = 0;
 	if (ev_rate != NULL)
 		event_del(ev_rate);
@@ -431,6 +512,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*outpath = NULL;
+	struct rlimit	 rl;
 	struct timeval	 tv;
 	size_t		 i;
 	int		 ch;
@@ -446,10 +528,12 @@ main(int argc, char *argv[])
 		{ "size",		required_argument, NULL, 's' },
 		{ "domain-format",	required_argument, NULL, 'D' },
 		{ "from",		required_argument, NULL, 'f' },
+		{ "idle",		no_argument,	   NULL, 'i' },
+		{ "ready",		required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:o:n:d:t:k:r:s:D:f:", longopts,
+	while ((ch = getopt_long(argc, argv, "c:o:n:d:t:k:r:s:D:f:iR:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': parse_addr(optarg); break;
@@ -462,12 +546,20 @@ main(int argc, char *argv[])
 		case 's': msgsize = (size_t)atol(optarg); break;
 		case 'D': domain_fmt = optarg; break;
 		case 'f': sender = optarg; break;
+		case 'i': idle = 1; break;
+		case 'R': ready_path = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc || outpath == NULL || relay.sin_port == 0 ||
 	    nsessions == 0 || ndomains == 0 || duration <= 0 || rate < 0)
 		usage();
+	/* -i with thousands of sessions: every descriptor the hard limit
+	 * allows */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if ((out = fopen(outpath, "w")) == NULL) {
 		fprintf(stderr, "loadgen: %s: %s\n", outpath, strerror(errno));
 		return 1;
@@ -487,8 +579,9 @@ main(int argc, char *argv[])
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < nsessions; i++) {
 		sessions[i].retry = evtimer_new(base, retry_cb, &sessions[i]);
-		session_connect(&sessions[i]);
+		sessions[i].state = LG_DOWN;
 	}
+	open_more();
 	ev_stop = evtimer_new(base, stop_cb, NULL);
 	tv.tv_sec = (time_t)duration;
 	tv.tv_usec = (suseconds_t)((duration - (double)tv.tv_sec) * 1e6);
@@ -521,8 +614,8 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	printf("sessions=%u\nconnections=%lu\nsent=%lu\naccepted=%lu\n"
-	    "rejected=%lu\nerrors=%lu\nfirst_ns=%lld\nlast_ns=%lld\n",
-	    nsessions, connections, sent, accepted, rejected, errors,
-	    first_ns, last_ns);
+	    "rejected=%lu\nerrors=%lu\nfirst_ns=%lld\nlast_ns=%lld\n"
+	    "ready_max=%lu\n", nsessions, connections, sent, accepted, rejected,
+	    errors, first_ns, last_ns, ready_max);
 	return 0;
 }

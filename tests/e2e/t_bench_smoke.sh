@@ -2,7 +2,8 @@
 # t_bench_smoke: scripts/bench (make bench) cannot rot. Every benchmark
 # scenario runs against danerelay at small scale (3 domains, 3 inbound
 # sessions, 3 s of load each): DANE without and with outbound reuse, no
-# TLS, one message per inbound connection, an open-loop fixed rate. Then
+# TLS, one message per inbound connection, an open-loop fixed rate, 200
+# idle sessions (all of them past EHLO at once, memory per session). Then
 # Postfix as a DANE relay in one scenario, so that its private instance,
 # the validating unbound and the mount namespace keep working too.
 # scripts/bench --check fails a run unless every message the relay accepted
@@ -23,7 +24,7 @@ LOADGEN=$B/loadgen
 [ -x "$BIN" ] || fail "no $BIN (make asan-build)"
 export BENCH_NET=${BENCH_NET:-127.$((130 + TEST_INDEX % 90))}
 
-SCEN="dane-noreuse-3,dane-reuse-3,notls-3,perconn1-3,rate50-3"
+SCEN="dane-noreuse-3,dane-reuse-3,notls-3,perconn1-3,rate50-3,idle-200"
 timeout 400 "$top/scripts/bench" --build "$B" --relays danerelay \
     --domains 3 --duration 3 --warm 0.5 --drain 30 --scenarios "$SCEN" \
     --check --out "$T/d" > "$T/bench-d.out" 2>&1
@@ -68,6 +69,12 @@ want.append(("postfix", "dane-reuse-3"))
 for k in want:
     r = runs.get(k)
     assert r is not None, "no result for %s %s" % k
+    if r["idle"]:
+        assert r["ready_max"] == r["sessions"] and r["accepted"] == 0, r
+        assert r["pss_per_session_kb"] is not None, r
+        print("ok: %s %s: %d sessions idle at once, %s KB PSS each" % (
+            k[0], k[1], r["ready_max"], r["pss_per_session_kb"]))
+        continue
     assert r["accepted"] > 0 and r["delivered"] == r["accepted"], r
     assert r["dane"] == (r["delivered"] if r["policy"] == "dane" else 0), r
     assert r["cpu_ms_per_msg"] is not None and r["peak_pss_mb"] > 0, r
