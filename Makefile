@@ -49,7 +49,7 @@ SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
 TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all deps check demo clean unit asan-build soak bench
+.PHONY: all deps check demo clean unit asan-build soak fuzz fuzz-build bench
 all: danerelay
 
 danerelay: $(B)/danerelay
@@ -96,7 +96,27 @@ asan-build: deps
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
-check: asan-build
+# The fuzz build: clang + libFuzzer, a third copy of the library in its own
+# directory (README, Tests). The library is instrumented for coverage
+# (fuzzer-no-link); only the targets link libFuzzer's main().
+FUZZ_CC    = clang
+FUZZ_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SRCS  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+
+fuzz-build: deps
+	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" WERROR=-Werror \
+	    $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/fuzz/%)
+
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(B)/libdanerelay.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(B)/libdanerelay.a $(LDLIBS)
+
+# Each target for FUZZ_SECONDS; prints executions and any crash per target.
+fuzz: fuzz-build
+	./scripts/fuzz $(FUZZ_SECONDS)
+
+check: asan-build fuzz-build
 	./tests/run build-asan
 
 # The crash-cycle soak: 100 SIGKILL/restart cycles under load (scripts/soak).
@@ -112,9 +132,9 @@ demo: deps all $(B)/sink
 	./scripts/demo
 
 clean:
-	rm -rf build build-asan danerelay
+	rm -rf build build-asan build-fuzz danerelay
 
--include $(LIB_OBJS:.o=.d) $(B)/relay/main.d
+-include $(LIB_OBJS:.o=.d) $(B)/relay/main.d $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%.d)
 
 # ---- install and uninstall -------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: the daemon in $(SBINDIR), the

@@ -31,6 +31,7 @@
 #include "queue/queue.h"
 #include "relay/addr_literal.h"
 #include "relay/delivery.h"
+#include "relay/dlv_trace.h"
 #include "relay/log.h"
 #include "relay/policy.h"
 #include "relay/smtp_client.h"
@@ -141,6 +142,7 @@ struct delivery_attempt {
 	char			 tls_text[512];
 	char			 tls_mx[256];
 	enum tlsrpt_type	 tls_rpt;
+	struct dlv_trace	*trace;		/* for `queue explain` and acct */
 };
 
 static void	attempt_step(struct delivery_attempt *);
@@ -314,6 +316,7 @@ attempt_free(struct delivery_attempt *a)
 	free(a->final);
 	free(a->domain);
 	free(a->idx);
+	dlv_trace_unref(a->trace);
 	free(a);
 }
 
@@ -344,6 +347,21 @@ void
 delivery_set_conf(struct delivery *d, const struct conf *conf)
 {
 	d->conf = conf;
+}
+
+/* What `queue explain` and the accounting file show of a connection:
+ * our address on it and, for a reused one, its TLS session. */
+static void
+trace_conn(struct delivery_attempt *a, const struct smtp_client *c,
+    bool reused)
+{
+	const struct tls_result *t;
+	char ip[64];
+
+	if (smtp_client_local_addr(c, ip, sizeof(ip)) == 0)
+		dlv_trace_local(a->trace, ip);
+	if (reused && (t = smtp_client_tls(c)) != NULL)
+		dlv_trace_tls(a->trace, t->desc, t->dane.authenticated);
 }
 
 /* --- outcomes --- */
@@ -410,6 +428,8 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	for (size_t i = 0; i < a->n; i++)
+		a->out[i].trace = a->trace;
 	a->cb(a, a->out, a->n, a->arg);
 	attempt_free(a);
 }
@@ -530,13 +550,13 @@ mx_cb(struct dns_result *r, void *arg)
 		    a->mx.nhosts, a->mx.nhosts == 1 ? "" : "s");
 		for (i = 0; i < a->mx.nhosts && l < sizeof(line); i++)
 			l += (size_t)snprintf(line + l, sizeof(line) - l, "%s%s",
-			    i ? ", " : "", a->mx.hosts[i].name);
+			    i ? ", " : "", log_esc(a->mx.hosts[i].name));
 		if (l < sizeof(line))
 			snprintf(line + l, sizeof(line) - l, ")");
 		break;
 	case MX_IMPLICIT:
 		snprintf(line, sizeof(line), "no MX records, using %s itself "
-		    "(implicit MX)", a->domain);
+		    "(implicit MX)", log_esc(a->domain));
 		break;
 	case MX_NULL:
 		snprintf(line, sizeof(line), "null MX");
@@ -551,16 +571,17 @@ mx_cb(struct dns_result *r, void *arg)
 		    sizeof(sbuf)));
 		break;
 	}
-	log_info(a->qid, "MX %s: %s, %s", a->domain,
+	log_info(a->qid, "MX %s: %s, %s", log_esc(a->domain),
 	    dns_state_name(a->mx.state), line);
+	dlv_trace_mx(a->trace, dns_state_name(a->mx.state), line);
 	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->vok,
 	    &a->mx, r ? r->reason : NULL, &a->pmx);
 	dns_result_free(r);
 	if (a->pmx.note[0] != '\0') {
 		if (a->pmx.note_warn)
-			log_warnx(a->qid, "%s", a->pmx.note);
+			log_warnx(a->qid, "%s", log_esc(a->pmx.note));
 		else
-			log_info(a->qid, "%s", a->pmx.note);
+			log_info(a->qid, "%s", log_esc(a->pmx.note));
 	}
 	if (a->pmx.action != POL_MX_GO) {
 		attempt_all(a, a->pmx.action == POL_MX_DEFER ? DLV_TEMP :
@@ -571,7 +592,7 @@ mx_cb(struct dns_result *r, void *arg)
 	if (policy_dane(a->dest.tls_policy) && a->mx.state != DNS_SECURE &&
 	    a->vok)
 		log_info(a->qid, "MX RRset of %s is insecure: DANE does not "
-		    "apply to the domain; %s", a->domain,
+		    "apply to the domain; %s", log_esc(a->domain),
 		    a->dest.tls_policy == TLS_POLICY_DANE ?
 		    "opportunistic TLS, MX host names are the only reference "
 		    "identifiers" : "dane-only cannot deliver");
@@ -628,12 +649,13 @@ host_cb(struct resolver_host *h, void *arg)
 	fam_text(l2, sizeof(l2), "AAAA", h->aaaa);
 	if (h->cname)
 		snprintf(cn, sizeof(cn), ", CNAME to %s (chain %s%s)",
-		    h->canonname, h->chain_secure ? "secure" : "insecure",
+		    log_esc(h->canonname),
+		    h->chain_secure ? "secure" : "insecure",
 		    h->chain_secure ? "" : h->first_link_secure ?
 		    ", first link secure" : h->first_link != NULL &&
 		    dns_result_answered(h->first_link) ?
 		    ", first link insecure" : ", first link unknown");
-	log_info(a->qid, "Address %s: %s, %s%s", h->name, l1, l2, cn);
+	log_info(a->qid, "Address %s: %s, %s%s", log_esc(h->name), l1, l2, cn);
 
 	a->addr_secure = policy_addr_secure(h);
 	a->naddrs = 0;
@@ -643,11 +665,14 @@ host_cb(struct resolver_host *h, void *arg)
 	take = mx_take_addresses(&a->mx, a->naddrs);
 	if (take < a->naddrs)
 		a->naddrs = take;
+	dlv_trace_host(a->trace, h->name, a->naddrs == 0 ? "none" :
+	    a->addr_secure ? "secure" : "insecure", (unsigned)a->naddrs);
 	if (a->naddrs == 0) {
 		char t[512];
 
 		snprintf(t, sizeof(t), "no usable address for %s", h->name);
-		log_info(a->qid, "%s, trying the next host", t);
+		log_info(a->qid, "%s, trying the next host", log_esc(t));
+		dlv_trace_fail(a->trace, TH_SKIPPED, "4.4.3", t, TLSRPT_NONE);
 		if (a->last_text[0] == '\0')
 			attempt_note_failure(a, "4.4.3", t, TLSRPT_NONE);
 		attempt_next_host(a);
@@ -660,7 +685,7 @@ host_cb(struct resolver_host *h, void *arg)
 	policy_host_addr(a->dest.tls_policy, a->dest.test_mode,
 	    a->vok, h, &a->ph);
 	if (a->ph.note[0] != '\0')
-		log_info(a->qid, "%s", a->ph.note);
+		log_info(a->qid, "%s", log_esc(a->ph.note));
 	if (a->ph.action == POL_SKIP) {
 		host_decided(a);
 		attempt_step(a);
@@ -698,31 +723,34 @@ host_decided(struct delivery_attempt *a)
 	char text[900];
 
 	if (a->ph.note[0] != '\0')
-		log_info(a->qid, "%s", a->ph.note);
+		log_info(a->qid, "%s", log_esc(a->ph.note));
 	/* the same text `resolve` prints (relay/cmd_resolve.c) */
 	policy_host_text(&a->ph, host, text, sizeof(text));
 	switch (a->ph.action) {
 	case POL_NEXT_BASE:
-		log_info(a->qid, "%s", text);
+		log_info(a->qid, "%s", log_esc(text));
 		a->baseidx++;
 		a->step = DLV_TLSA;
 		return;
 	case POL_SKIP:
-		log_info(a->qid, "%s, trying the next host", text);
+		log_info(a->qid, "%s, trying the next host", log_esc(text));
 		attempt_note_failure(a, a->ph.esc, a->ph.reason, a->ph.rpt);
+		dlv_trace_fail(a->trace, TH_SKIPPED, a->ph.esc, a->ph.reason,
+		    a->ph.rpt);
 		attempt_next_host(a);
 		return;
 	case POL_CONNECT:
 		break;
 	}
+	dlv_trace_level(a->trace, policy_level_name(a->ph.level));
 	if (a->ph.level == TLS_LEVEL_DANE && a->ph.use_tlsa) {
-		log_info(a->qid, "%s", text);
+		log_info(a->qid, "%s", log_esc(text));
 		if (a->ph.test_mode && a->ph.note[0] == '\0')
 			log_info(a->qid, "test mode: would have used DANE for %s",
-			    host);
+			    log_esc(host));
 	} else if (policy_dane(a->dest.tls_policy) ||
 	    a->dest.test_mode)
-		log_info(a->qid, "%s", text);
+		log_info(a->qid, "%s", log_esc(text));
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;
@@ -770,21 +798,27 @@ tlsa_cb(struct dns_result *r, void *arg)
 	a->tlsa = r;
 	tlsa_convert(a);
 	dane_tlsa_count(a->dt, a->ndt, &cnt);
+	dlv_trace_tlsa(a->trace, a->bases[a->baseidx], dns_state_name(r->state),
+	    dns_answer_name(r->answer), (unsigned)r->nrr, cnt.usable,
+	    cnt.unusable);
 	if (!dns_result_answered(r))
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s (%s), base domain %s (%s)",
-		    port, a->bases[a->baseidx], dns_state_name(r->state),
-		    safe(r->reason ? r->reason : "no answer", sbuf, sizeof(sbuf)),
-		    a->bases[a->baseidx], a->whys[a->baseidx]);
+		    port, log_esc(a->bases[a->baseidx]),
+		    dns_state_name(r->state), safe(r->reason ? r->reason :
+		    "no answer", sbuf, sizeof(sbuf)),
+		    log_esc(a->bases[a->baseidx]), a->whys[a->baseidx]);
 	else if (r->answer == DNS_ANSWER_DATA)
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s, %zu record%s (%u usable, "
 		    "%u unusable), base domain %s (%s)", port,
-		    a->bases[a->baseidx], dns_state_name(r->state), r->nrr,
+		    log_esc(a->bases[a->baseidx]), dns_state_name(r->state),
+		    r->nrr,
 		    r->nrr == 1 ? "" : "s", cnt.usable, cnt.unusable,
-		    a->bases[a->baseidx], a->whys[a->baseidx]);
+		    log_esc(a->bases[a->baseidx]), a->whys[a->baseidx]);
 	else
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s %s, base domain %s (%s)",
-		    port, a->bases[a->baseidx], dns_answer_name(r->answer),
-		    dns_state_name(r->state), a->bases[a->baseidx],
+		    port, log_esc(a->bases[a->baseidx]),
+		    dns_answer_name(r->answer),
+		    dns_state_name(r->state), log_esc(a->bases[a->baseidx]),
 		    a->whys[a->baseidx]);
 	host_policy(a);
 	attempt_step(a);
@@ -851,13 +885,16 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	switch (ev->type) {
 	case SMTP_EV_CONNECTED:
+		trace_conn(a, k->c, false);
+		return;
 	case SMTP_EV_REPLY:
 		return;
 	case SMTP_EV_DOWNGRADE:
-		log_info(a->qid, "%s: %s", k->peer, ev->text);
+		log_info(a->qid, "%s: %s", log_esc(k->peer), log_esc(ev->text));
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
+		dlv_trace_tls(a->trace, t->desc, t->dane.authenticated);
 		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
 		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
@@ -874,21 +911,23 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 			if (a->ph.test_mode)
 				log_info(a->qid, "test mode: would have deferred: "
 				    "4.7.5 %s (%s) for %s", safe(t->dane.reason,
-				    sbuf, sizeof(sbuf)), rt, k->peer);
+				    sbuf, sizeof(sbuf)), rt, log_esc(k->peer));
 			else
 				log_info(a->qid, "DANE verification failed for "
-				    "%s: %s (%s)", k->peer, safe(t->dane.reason,
-				    sbuf, sizeof(sbuf)), rt);
+				    "%s: %s (%s)", log_esc(k->peer),
+				    safe(t->dane.reason, sbuf, sizeof(sbuf)),
+				    rt);
 		}
 		return;
 	case SMTP_EV_TLS_SKIPPED:
 		if (a->ph.test_mode && a->ph.level >= TLS_LEVEL_ENCRYPT)
 			log_info(a->qid, "test mode: would have deferred: 4.7.5 "
 			    "%s by %s (%s)", safe(ev->text, sbuf, sizeof(sbuf)),
-			    k->peer, tlsrpt_name(ev->rpt));
+			    log_esc(k->peer), tlsrpt_name(ev->rpt));
 		else
 			log_info(a->qid, "%s by %s%s%s, continuing in plaintext",
-			    safe(ev->text, sbuf, sizeof(sbuf)), k->peer,
+			    safe(ev->text, sbuf, sizeof(sbuf)),
+			    log_esc(k->peer),
 			    ev->reply ? ": " : "", ev->reply ? safe(ev->reply->text,
 			    sb2, sizeof(sb2)) : "");
 		return;
@@ -924,7 +963,7 @@ conn_cbs_rcpt(void *arg, const struct smtp_rcpt_result *r)
 	if (cls == 2) {
 		rcpt_set(a, slot, DLV_OK, rep->esc, rep->text, TLSRPT_NONE);
 		log_info(a->qid, "Successful delivery to <%s> (retry %u) in "
-		    "%.3fs: %s", a->env->rcpts[a->idx[slot]].addr,
+		    "%.3fs: %s", log_esc(a->env->rcpts[a->idx[slot]].addr),
 		    a->env->rcpts[a->idx[slot]].attempts, attempt_elapsed(a),
 		    safe(rep->text, sbuf, sizeof(sbuf)));
 		return;
@@ -951,7 +990,7 @@ conn_cbs_done(void *arg, const struct smtp_msg_result *r)
 		return;
 	if (a->mail_temp && a->npending > 0) {
 		log_info(a->qid, "%s refused the sender: %s, trying the next host",
-		    k->peer, safe(a->last_text, sbuf, sizeof(sbuf)));
+		    log_esc(k->peer), safe(a->last_text, sbuf, sizeof(sbuf)));
 		conn_release(a, false);
 		attempt_next_host(a);
 		attempt_step(a);
@@ -960,6 +999,7 @@ conn_cbs_done(void *arg, const struct smtp_msg_result *r)
 	if (a->npending > 0 && r->reply != NULL)
 		attempt_note_failure(a, r->reply->esc[0] ? r->reply->esc :
 		    "4.0.0", r->reply->text, TLSRPT_NONE);
+	dlv_trace_used(a->trace);
 	conn_release(a, true);
 	attempt_finish(a);
 }
@@ -1032,6 +1072,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 
 		snprintf(text + l, sizeof(text) - l, " (%s)", tlsrpt_name(f->rpt));
 	}
+	dlv_trace_fail(a->trace, TH_FAILED, esc, text, f->rpt);
 	if (f->in_transaction && f->stage == SMTP_STAGE_DOT) {
 		/* The "." went out: the server may have the message. Defer
 		 * (never lose it); the retry may deliver it twice. */
@@ -1047,7 +1088,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 		/* A cached connection that died while idle says nothing
 		 * about the address: one fresh connection before charging. */
 		log_info(a->qid, "Reused connection to %s failed: %s; retrying "
-		    "once on a fresh connection", peer, safe(text, sbuf,
+		    "once on a fresh connection", log_esc(peer), safe(text, sbuf,
 		    sizeof(sbuf)));
 		a->fresh_only = true;
 		a->step = DLV_CONNECT;
@@ -1064,8 +1105,8 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 			log_info(a->qid, "test mode: would have deferred: %s %s",
 			    esc, safe(text, sbuf, sizeof(sbuf)));
 		log_info(a->qid, "%s; retrying %s in plaintext (%s)",
-		    safe(text, sbuf, sizeof(sbuf)), peer, a->ph.test_mode ?
-		    "test mode" : "policy may");
+		    safe(text, sbuf, sizeof(sbuf)), log_esc(peer),
+		    a->ph.test_mode ? "test mode" : "policy may");
 		a->plaintext_retry = true;
 		a->step = DLV_CONNECT;
 		attempt_step(a);
@@ -1073,8 +1114,9 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 	}
 	a->plaintext_retry = false;
 	a->addridx++;
-	log_info(a->qid, "%s failed: %s %s; trying the next %s", peer, esc,
-	    safe(text, sbuf, sizeof(sbuf)), a->addridx < a->naddrs ?
+	log_info(a->qid, "%s failed: %s %s; trying the next %s",
+	    log_esc(peer), esc, safe(text, sbuf, sizeof(sbuf)),
+	    a->addridx < a->naddrs ?
 	    "address" : "MX host");
 	a->step = DLV_CONNECT;
 	attempt_step(a);
@@ -1105,10 +1147,12 @@ attempt_connect(struct delivery_attempt *a)
 	snprintf(peer, sizeof(peer), "%s[%s]:%u", host, ip, port);
 	tls_secctx_key(&p.sec, peer, key);
 	str_copy(a->last_mx, host, sizeof(a->last_mx));
+	dlv_trace_connect(a->trace, ip);
 
 	if (!a->fresh_only && (k = idle_take(d, key)) != NULL) {
 		log_info(a->qid, "Reusing connection to %s (%u messages so far)",
-		    peer, smtp_client_messages(k->c));
+		    log_esc(peer), smtp_client_messages(k->c));
+		trace_conn(a, k->c, true);
 		k->a = a;
 		k->reused = true;
 		a->conn = k;
@@ -1128,7 +1172,7 @@ attempt_connect(struct delivery_attempt *a)
 
 		snprintf(t, sizeof(t), "no TLS client available for %s, which "
 		    "requires TLS", peer);
-		log_warnx(a->qid, "%s", t);
+		log_warnx(a->qid, "%s", log_esc(t));
 		attempt_note_failure(a, a->ph.dane_required ? "4.7.5" : "4.7.4",
 		    t, a->ph.dane_required ? TLSRPT_DANE_REQUIRED : TLSRPT_NONE);
 		a->addridx = a->naddrs;
@@ -1155,8 +1199,9 @@ attempt_connect(struct delivery_attempt *a)
 
 		snprintf(t, sizeof(t), "connect to %s: %s", peer,
 		    strerror(errno));
-		log_info(a->qid, "%s", t);
+		log_info(a->qid, "%s", log_esc(t));
 		attempt_note_failure(a, "4.4.1", t, TLSRPT_NONE);
+		dlv_trace_fail(a->trace, TH_FAILED, "4.4.1", t, TLSRPT_NONE);
 		free(k);
 		a->addridx++;
 		return false;
@@ -1193,15 +1238,15 @@ attempt_validation(struct delivery_attempt *a)
 	    selfcheck_detail(sc), &a->pmx);
 	if (a->pmx.note[0] != '\0') {
 		if (a->pmx.note_warn)
-			log_warnx(a->qid, "%s", a->pmx.note);
+			log_warnx(a->qid, "%s", log_esc(a->pmx.note));
 		else
-			log_info(a->qid, "%s", a->pmx.note);
+			log_info(a->qid, "%s", log_esc(a->pmx.note));
 	}
 	if (a->pmx.action == POL_MX_GO)
 		return false;
 	/* No lookup can help. Not confirmed: come back after the next check. */
 	retry = v == VALIDATION_UNCONFIRMED ? selfcheck_next_in(sc) + 1 : 0;
-	log_warnx(a->qid, "%s %s", a->pmx.esc, a->pmx.text);
+	log_warnx(a->qid, "%s %s", a->pmx.esc, log_esc(a->pmx.text));
 	attempt_all(a, DLV_TEMP, a->pmx.esc, a->pmx.text, a->pmx.rpt);
 	for (i = 0; i < a->n; i++)
 		a->out[i].retry_after = retry;
@@ -1230,7 +1275,8 @@ attempt_literal(struct delivery_attempt *a)
 	}
 	if (pol == TLS_POLICY_DANE_ONLY && !a->dest.test_mode) {
 		log_warnx(a->qid, "address literal %s: no host name to look "
-		    "TLSA records up for, dane-only cannot deliver", a->domain);
+		    "TLSA records up for, dane-only cannot deliver",
+		    log_esc(a->domain));
 		attempt_all(a, DLV_TEMP, "4.7.5", "address literal has no host "
 		    "name for DANE; tls_policy dane-only cannot deliver to it",
 		    TLSRPT_NONE);
@@ -1253,7 +1299,8 @@ attempt_literal(struct delivery_attempt *a)
 	a->ph.level = pol == TLS_POLICY_NONE ? TLS_LEVEL_NONE :
 	    pol == TLS_POLICY_ENCRYPT ? TLS_LEVEL_ENCRYPT : TLS_LEVEL_MAY;
 	log_info(a->qid, "address literal %s: no DNS name, DANE does not "
-	    "apply; TLS %s", a->domain, policy_level_name(a->ph.level));
+	    "apply; TLS %s", log_esc(a->domain),
+	    policy_level_name(a->ph.level));
 	a->addridx = 0;
 	a->plaintext_retry = false;
 	a->step = DLV_CONNECT;
@@ -1442,13 +1489,15 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 	a->dest = conf_dest_for(d->conf, domain, time(NULL), &matched, &expired);
 	if (a->dest.remote_port == 0)
 		a->dest.remote_port = 25;
+	a->trace = dlv_trace_new(domain, conf_tls_policy_name(a->dest.tls_policy),
+	    a->dest.test_mode);
 
 	l = 0;
 	for (i = 0; i < n && l < sizeof(rl); i++)
 		l += (size_t)snprintf(rl + l, sizeof(rl) - l, "%s<%s>",
-		    i ? ", " : "", env->rcpts[idx[i]].addr);
+		    i ? ", " : "", log_esc(env->rcpts[idx[i]].addr));
 	log_info(a->qid, "Processing message from <%s> to %s with policy %s%s",
-	    env->sender, rl, conf_tls_policy_name(a->dest.tls_policy),
+	    log_esc(env->sender), rl, conf_tls_policy_name(a->dest.tls_policy),
 	    a->dest.test_mode ? " (test mode)" : "");
 	if (expired != NULL)
 		log_info(a->qid, "Override [domain %s%s] expired on %s, no longer "
@@ -1463,7 +1512,7 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 		    matched->until_text ? matched->until_text : "",
 		    matched->reason ? ": " : "", matched->reason ?
 		    safe(matched->reason, sbuf, sizeof(sbuf)) : "");
-	log_info(a->qid, "Delivering message to %s:%u", domain,
+	log_info(a->qid, "Delivering message to %s:%u", log_esc(domain),
 	    a->dest.remote_port);
 	a->step = DLV_MX;
 	attempt_step(a);

@@ -80,7 +80,7 @@ static void
 log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
     va_list ap)
 {
-	char		 line[2048];
+	char		 line[2048], msg[2048];
 	struct timeval	 tv;
 	struct tm	 tm;
 	int		 n, m;
@@ -103,10 +103,12 @@ log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
 		if (m > 0 && (size_t)m < sizeof(line) - off)
 			off += (size_t)m;
 	}
-	m = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
+	/* Whatever a call site missed, no control or line break gets out. */
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		m = 0;
-	off = (size_t)m >= sizeof(line) - off ? sizeof(line) - 1 : off + (size_t)m;
+	off += log_sanitize(msg, (size_t)m < sizeof(msg) ? (size_t)m :
+	    sizeof(msg) - 1, line + off, sizeof(line) - off);
 	if (suffix != NULL) {
 		m = snprintf(line + off, sizeof(line) - off, ": %s", suffix);
 		if (m > 0)
@@ -300,38 +302,6 @@ log_limit_end(struct log_limit *ll, const char *qid, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_limit_vline(ll, LOG_INFO, qid, NULL, true, fmt, ap);
 	va_end(ap);
-}
-
-const char *
-log_safe(const char *s, size_t slen, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	if (len == 0)
-		return buf;
-	for (i = 0; i < slen; i++) {
-		unsigned char c = (unsigned char)s[i];
-		size_t need = (c == '\\') ? 2 : (c < 0x20 || c >= 0x7f) ? 4 : 1;
-
-		if (o + need + 4 > len) {	/* room for "..." and NUL */
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = '\\';
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		} else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return buf;
 }
 
 /* libevent's own messages (epoll errors and the like): into our log. */

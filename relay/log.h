@@ -2,8 +2,10 @@
  * relay/log.h - the daemon's log: one event per line,
  *	TIMESTAMP danerelay[PID]: QUEUEID: text
  * to stderr ("-"), syslog ("syslog") or a file (a path). The layer that
- * decides logs; lower layers hand text back. Peer-supplied text must pass
- * through log_safe() before it reaches a log call.
+ * decides logs; lower layers hand text back. Every string that came from a
+ * peer or from DNS (addresses, HELO, replies, certificate subjects, names,
+ * error text carrying them) passes through log_esc() or log_safe() in the
+ * log call; relay/log_safe.c describes the escaping.
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H
@@ -12,7 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#define LOG_SAFE_MAX	256	/* log_safe() output buffer size */
+#define LOG_SAFE_MAX	1024	/* log_safe() buffer: fits an escaped path */
 
 int	 log_open(const char *dest, char *err, size_t errlen);	/* 0 / -1 + err */
 void	 log_close(void);
@@ -76,10 +78,26 @@ bool	 log_limit_pass(struct log_limit *, time_t now, unsigned long *repeated,
 	    time_t *secs);
 
 /*
- * Escape untrusted text for a log line: non-printable bytes become \xHH,
- * backslash becomes \\, and the result is cut at len-1 bytes with "..."
- * marking the cut. Returns buf.
+ * Escape untrusted text for a log line (relay/log_safe.c): controls, DEL
+ * and bytes that are not well-formed UTF-8 become \xHH; C1 controls,
+ * U+2028/U+2029 and bidi controls become \uHHHH; backslash becomes \\;
+ * other UTF-8 passes. The result is cut at a character boundary to fit
+ * len bytes with its NUL, "..." marking the cut. NULL s is "". Returns buf.
  */
 const char *log_safe(const char *s, size_t slen, char *buf, size_t len);
+
+/*
+ * log_safe() of the NUL-terminated s (NULL is "") into one of 8 per-thread
+ * buffers of LOG_SAFE_MAX: valid until the 8th next call in the thread,
+ * so at most 8 of them in one log call.
+ */
+const char *log_esc(const char *s);
+
+/*
+ * The same escaping without the backslash rule, for text that may already
+ * hold log_safe() output: log.c runs every formatted line through it. Returns
+ * the length written into buf (len >= 1).
+ */
+size_t	 log_sanitize(const char *s, size_t slen, char *buf, size_t len);
 
 #endif

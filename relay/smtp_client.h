@@ -177,6 +177,15 @@ void		 smtp_client_free(struct smtp_client *);
 unsigned	 smtp_client_ext(const struct smtp_client *);	/* SMTP_EXT_* */
 /* The TLS outcome, NULL when the session is not encrypted. */
 const struct tls_result *smtp_client_tls(const struct smtp_client *);
+/* Our own address on the connection, as text ("192.0.2.7"). 0 / -1. */
+int		 smtp_client_local_addr(const struct smtp_client *, char *buf,
+		    size_t len);
+/*
+ * The TLS connection itself (peer chain, version), NULL when the session
+ * is not encrypted. Borrowed: valid until closed() or smtp_client_free();
+ * for reading only (`danerelay check` reports the chain).
+ */
+SSL		*smtp_client_ssl(const struct smtp_client *);
 unsigned	 smtp_client_messages(const struct smtp_client *);	/* transactions ended (done() calls) */
 /* Where the dialogue is now; SMTP_STAGE_DOT: the "." went out unanswered. */
 enum smtp_stage	 smtp_client_stage(const struct smtp_client *);

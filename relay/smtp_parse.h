@@ -27,7 +27,8 @@ enum smtp_body {
 /* What MAIL FROM / RCPT TO carried. */
 struct smtp_path {
 	char		 addr[SMTP_PATH_MAX + 1];	/* no <>, no source route; "" = <> */
-	bool		 utf8;			/* addr has octets >= 0x80 */
+	/* the path, addr or a dropped source route, has octets >= 0x80 */
+	bool		 utf8;
 	/* MAIL parameters */
 	bool		 has_size;
 	uint64_t	 size;			/* SIZE=, if has_size */

@@ -49,6 +49,7 @@
 #include <event2/event.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define SMTP_LINE_MAX		512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
 #define SMTP_DENIED_SECS	10	/* a client outside relay_clients: session limit */
@@ -80,6 +81,7 @@ enum smtp_state {
 #define S_LINGER	0x0080	/* closing: timer polls for TLS output to drain */
 #define S_IPV6		0x0100	/* peer address is IPv6 */
 #define S_EOF		0x0200	/* the client half-closed: answer what it sent, then close */
+#define S_TLSDOWN	0x0400	/* close_notify queued (SSL_shutdown) */
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -932,6 +934,27 @@ smtp_readcb(struct bufferevent *bev, void *arg)
 	smtp_process(s);
 }
 
+/*
+ * Closing a TLS session: once every reply is encrypted, queue a
+ * close_notify (RFC 8446 6.1) so the client can tell our close from a
+ * truncation; the socket bufferevent sends it like any output, and the
+ * close waits for it as for a reply. We never wait for the client's.
+ */
+static void
+smtp_tls_close_notify(struct smtp_session *s)
+{
+	SSL *ssl;
+
+	if ((s->flags & (S_TLS | S_TLSDOWN)) != S_TLS ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 ||
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL ||
+	    !SSL_is_init_finished(ssl))
+		return;
+	s->flags |= S_TLSDOWN;
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 static void
 smtp_linger_arm(struct smtp_session *s)
 {
@@ -964,6 +987,7 @@ smtp_eof_settle(struct smtp_session *s)
 		return;
 	if (s->state != SMTP_QUIT)
 		smtp_finish(s, "connection closed by client");
+	smtp_tls_close_notify(s);
 	if (!smtp_output_pending(s))
 		smtp_close(s, s->quit_reason);
 	else if (!(s->flags & S_LINGER))
@@ -976,6 +1000,7 @@ smtp_writecb(struct bufferevent *bev, void *arg)
 	struct smtp_session *s = arg;
 
 	if (s->state == SMTP_QUIT) {
+		smtp_tls_close_notify(s);
 		if (smtp_output_pending(s)) {
 			if (!(s->flags & S_LINGER))
 				smtp_linger_arm(s);
@@ -1061,6 +1086,7 @@ smtp_timer(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
 	if (s->flags & S_LINGER) {
+		smtp_tls_close_notify(s);
 		if (smtp_output_pending(s) && ++s->linger < SMTP_LINGER_MAX) {
 			smtp_linger_arm(s);
 			return;

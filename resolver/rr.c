@@ -61,24 +61,47 @@ bad:
 	return NULL;
 }
 
+/*
+ * Is name[i] escaped, i.e. preceded by an odd number of backslashes? "a\."
+ * ends in a label holding a dot, "a\\." in the root label after "a\\".
+ */
+static bool
+name_escaped(const char *name, size_t i)
+{
+	size_t n = 0;
+
+	while (i > n && name[i - n - 1] == '\\')
+		n++;
+	return n % 2 == 1;
+}
+
+/* Length of name without one trailing root dot (an unescaped last '.'). */
+static size_t
+name_len_no_root(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > 1 && name[len - 1] == '.' && !name_escaped(name, len - 1))
+		len--;
+	return len;
+}
+
 char *
 rr_name_normalize(const char *name)
 {
 	size_t	 len, i, lab = 0;
 	char	*out;
 
-	len = strlen(name);
-	if (len == 1 && name[0] == '.')
+	if (strcmp(name, ".") == 0)
 		return xstrdup(".");
-	if (len > 0 && name[len - 1] == '.')
-		len--;
+	len = name_len_no_root(name);
 	if (len == 0 || len > 253)
 		return NULL;
 	out = xstrndup(name, len);
 	for (i = 0; i < len; i++) {
 		if (out[i] >= 'A' && out[i] <= 'Z')
 			out[i] = out[i] - 'A' + 'a';
-		if (out[i] == '.' && (i == 0 || out[i - 1] != '\\')) {
+		if (out[i] == '.' && !name_escaped(out, i)) {
 			if (lab == 0)
 				goto bad;
 			lab = 0;
@@ -96,12 +119,8 @@ bad:
 bool
 rr_name_equal(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
+	size_t la = name_len_no_root(a), lb = name_len_no_root(b);
 
-	if (la > 1 && a[la - 1] == '.')
-		la--;
-	if (lb > 1 && b[lb - 1] == '.')
-		lb--;
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 

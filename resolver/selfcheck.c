@@ -129,14 +129,16 @@ selfcheck_done(struct dns_result *res, void *arg)
 	case VALIDATION_OK:
 		if (prev != VALIDATION_OK)
 			log_info(NULL, "DNSSEC validation check passed: %s%s",
-			    sc->detail, sc->nfail ? " (validation confirmed "
+			    log_esc(sc->detail), sc->nfail ?
+			    " (validation confirmed "
 			    "after failed checks)" : "");
 		sc->nfail = 0;
 		break;
 	case VALIDATION_BROKEN:
 		log_warnx(NULL, "WARNING: DNSSEC validation check FAILED: %s: "
 		    "DANE cannot be enforced (dane-only defers, dane delivers "
-		    "without DANE); next check in %us", sc->detail, wait);
+		    "without DANE); next check in %us", log_esc(sc->detail),
+		    wait);
 		sc->nfail = 0;
 		break;
 	case VALIDATION_PENDING:
@@ -145,12 +147,14 @@ selfcheck_done(struct dns_result *res, void *arg)
 		if (sc->state == VALIDATION_UNCONFIRMED)
 			log_warnx(NULL, "WARNING: DNSSEC validation not "
 			    "confirmed: %s; DANE deliveries are deferred (check "
-			    "%u failed), next check in %us", sc->detail,
+			    "%u failed), next check in %us",
+			    log_esc(sc->detail),
 			    sc->nfail, wait);
 		else
 			log_warnx(NULL, "DNSSEC validation re-check got no "
 			    "answer: %s; validation stays %s, next check in "
-			    "%us", sc->detail, dnssec_validation_name(sc->state),
+			    "%us", log_esc(sc->detail),
+			    dnssec_validation_name(sc->state),
 			    wait);
 		break;
 	}

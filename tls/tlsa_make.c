@@ -8,6 +8,7 @@
  */
 #include "tls/tlsa_make.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -220,6 +221,22 @@ tlsa_is_self_signed(X509 *x)
 	return issued_by(x, x);
 }
 
+/*
+ * A name fit to print as a TLSA owner: letters, digits, '-', '_' and '.'.
+ * Certificate names are the peer's text; anything else (control octets,
+ * UTF-8, spaces) would reach the operator's terminal or zone file.
+ */
+static int
+host_chars_ok(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return 0;
+	return n > 0;
+}
+
 int
 tlsa_cert_host(X509 *x, char *buf, size_t len)
 {
@@ -235,8 +252,8 @@ tlsa_cert_host(X509 *x, char *buf, size_t len)
 			continue;
 		s = ASN1_STRING_get0_data(g->d.dNSName);
 		n = ASN1_STRING_length(g->d.dNSName);
-		if (n <= 0 || (size_t)n >= len || memchr(s, '\0', (size_t)n) ||
-		    s[0] == '*')
+		if (n <= 0 || (size_t)n >= len ||
+		    !host_chars_ok(s, (size_t)n))
 			continue;
 		memcpy(buf, s, (size_t)n);
 		buf[n] = '\0';
@@ -246,5 +263,6 @@ tlsa_cert_host(X509 *x, char *buf, size_t len)
 	GENERAL_NAMES_free(sans);
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
 	    buf, (int)len);
-	return n > 0 && (size_t)n < len && buf[0] != '*' ? 0 : -1;
+	return n > 0 && (size_t)n < len &&
+	    host_chars_ok((const unsigned char *)buf, (size_t)n) ? 0 : -1;
 }

@@ -53,8 +53,9 @@ int	tlsa_is_self_signed(X509 *x);
 
 /*
  * The name a TLSA record for this certificate is published under, when
- * the caller gave none: the first DNS subjectAltName, else the subject's
- * CN. 0, or -1 if it has neither.
+ * the caller gave none: the first DNS subjectAltName that is a host name
+ * (letters, digits, '-', '_', '.'; no wildcard), else the subject's CN if
+ * it is one. 0, or -1 if there is no such name.
  */
 int	tlsa_cert_host(X509 *x, char *buf, size_t len);
 

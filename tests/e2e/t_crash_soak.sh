@@ -25,9 +25,8 @@ python3 "$E2E/soak.py" --bin "$BIN" --conf "$T/relay.conf" --log "$RELAY_LOG" \
     --sink "$T/single.msgs" --sink "$T/sender.msgs" --sink "$T/dane.msgs" \
     --rcpts r@single.test,r@one.dane.test,r@sender.test \
     --pidfile "$T/helper.pid" --cycles "${SOAK_CYCLES:-10}" ${SOAK_SEED:+--seed "$SOAK_SEED"} \
-    > "$T/soak.out" 2>&1
-st=$?
-cat "$T/soak.out"
+    2>&1 | tee "$T/soak.out"
+st=${PIPESTATUS[0]}
 [ "$st" -eq 0 ] || fail "soak failed (status $st)"
 # one.dane.test is dane-only: each copy there came over TLS authenticated
 # by its TLSA record

@@ -52,7 +52,8 @@ cp "$C" "$C.good"
 { sed "s/^max_message_size.*/max_message_size = banana/" "$C.good"; echo "no_such_key = 1"; } > "$C"
 kill -HUP "$RELAY_PID"
 wait_log "relay\.conf:[0-9]+" 10 || fail "no log line naming the bad config's file:line after SIGHUP"
-sleep 0.5
+# the daemon has finished with the reload once it says it keeps the old one
+wait_log "configuration reload failed" 10 || fail "no 'configuration reload failed' line"
 kill -0 "$RELAY_PID" || fail "daemon died on a bad configuration"
 grep -E "relay\.conf:[0-9]+" "$RELAY_LOG"
 assert_log "relay\.conf:[0-9]+: max_message_size: \"banana\""

@@ -90,6 +90,33 @@ test_names(void)
 	CHECK(rr_name_equal("A.b.", "a.B"));
 	CHECK(!rr_name_equal("a.b", "a.bc"));
 	CHECK(rr_name_equal(".", "."));
+
+	/*
+	 * A last label that holds a dot ends in "\." (rr_name_decode's
+	 * output): that dot is not the root's (found by fuzz_dns).
+	 */
+	s = rr_name_normalize("foo\\.");
+	CHECK_STR(s, "foo\\.");
+	free(s);
+	s = rr_name_normalize("Foo\\..");
+	CHECK_STR(s, "foo\\.");
+	free(s);
+	s = rr_name_normalize("a\\\\.");		/* "a\\" then the root */
+	CHECK_STR(s, "a\\\\");
+	free(s);
+	CHECK(!rr_name_equal("foo\\.", "foo\\"));
+	CHECK(rr_name_equal("foo\\.", "FOO\\.."));
+	CHECK(rr_name_equal("a\\\\.", "a\\\\"));
+	CHECK(rr_name_equal("x\\.y.", "x\\.y"));
+	CHECK(rr_name_normalize("a\\\\..b") == NULL);	/* empty label */
+	{
+		/* The fuzzer's input: normalizing keeps the name equal. */
+		const char *in = "\x8d\x1f\xfd\xc2\x87\xd4.eyamb\x05ga\\..";
+
+		s = rr_name_normalize(in);
+		CHECK(s != NULL && rr_name_equal(s, in));
+		free(s);
+	}
 }
 
 static void

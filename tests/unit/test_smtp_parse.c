@@ -148,6 +148,18 @@ test_paths(void)
 	CHECK_STR(smtp_parse_rcpt("TO:<r\xc3\xa9@b.example>", true, &p), NULL);
 	CHECK_STR(p.addr, "r\xc3\xa9@b.example");
 	CHECK(p.utf8);
+	/*
+	 * UTF-8 in a source route that is dropped still needs SMTPUTF8
+	 * (RFC 6531 3.3: the whole path), though addr is ASCII (found by
+	 * fuzz_smtp_parse, which had assumed utf8 spoke of addr alone).
+	 */
+	memset(&p, 0, sizeof(p));
+	CHECK_STR(smtp_parse_rcpt("TO:<@\xd2\x97:u@e>", false, &p),
+	    "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+	memset(&p, 0, sizeof(p));
+	CHECK_STR(smtp_parse_rcpt("TO:<@\xd2\x97:u@e>", true, &p), NULL);
+	CHECK_STR(p.addr, "u@e");
+	CHECK(p.utf8);
 }
 
 static void

@@ -138,6 +138,34 @@ test_chain_and_names(void)
 	CHECK_STR(buf, "mx.example.test");
 	CHECK_INT(tlsa_cert_host(plain, buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "plain.example.test");
+	/*
+	 * Names with octets a terminal or zone file must not get are
+	 * skipped (fuzz_tlsa found "mx.example.o\xa2g" printed as is).
+	 */
+	{
+		X509 *b1 = new_cert("cn.example.test",
+		    "DNS:bad\x01name.test,DNS:mx.example.o\xa2g,"
+		    "DNS:good.example.test", lk, root, rk);
+		X509 *b2 = new_cert("evil\x1b[2J.test", NULL, lk, root, rk);
+		X509 *b3 = new_cert("cn.example.test", "DNS:a b.test", lk,
+		    root, rk);
+		X509_EXTENSION *e;
+
+		/* the SANs really are in the certificate, odd octets and all */
+		e = X509_get_ext(b1, X509_get_ext_by_NID(b1,
+		    NID_subject_alt_name, -1));
+		CHECK(e != NULL && memmem(X509_EXTENSION_get_data(e)->data,
+		    (size_t)X509_EXTENSION_get_data(e)->length, "bad\x01name",
+		    8) != NULL);
+		CHECK_INT(tlsa_cert_host(b1, buf, sizeof(buf)), 0);
+		CHECK_STR(buf, "good.example.test");
+		CHECK_INT(tlsa_cert_host(b2, buf, sizeof(buf)), -1);
+		CHECK_INT(tlsa_cert_host(b3, buf, sizeof(buf)), 0);
+		CHECK_STR(buf, "cn.example.test");
+		X509_free(b1);
+		X509_free(b2);
+		X509_free(b3);
+	}
 
 	X509_free(root);
 	X509_free(leaf);

@@ -38,6 +38,7 @@ VALIDITY = {
     "valid": (NOW - DAY, NOW + 3650 * DAY),
     "expired": (NOW - 60 * DAY, NOW - 30 * DAY),
     "future": (NOW + 30 * DAY, NOW + 3650 * DAY),
+    "soon": (NOW - DAY, NOW + 10 * DAY),
 }
 
 

@@ -1,0 +1,141 @@
+#!/bin/bash
+# t_check_ns: `danerelay check --ns` asks every authoritative name server
+# of a TLSA owner's zone directly and shows whether they agree, so that a
+# "next" record can be seen on every secondary before the switch (RFC 7671
+# 8.1). nsdiff.test (tests/world/zones.d/nsdiff.zone) lists ns.test (the
+# world's NSD, current zone: current + next record) and ns2.nsdiff.test.
+# This scenario serves ns2 with a real NSD of its own:
+#   1. an older copy of the zone, signed with the zone's keys, without the
+#      next record: --ns names ns2 as lacking it, warning (exit 1);
+#   2. the current zone: every server agrees, exit 0.
+# The probe of mx.nsdiff.test passes throughout (its certificate matches
+# the current record, which both versions hold).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dane.sh"
+
+command -v nsd > /dev/null || fail "nsd is not installed (scripts/install-deps)"
+command -v ldns-signzone > /dev/null || fail "ldns-signzone is not installed"
+base_conf "$T/relay.conf" < /dev/null
+
+check() {	# NAME DOMAIN WANT_STATUS [args]
+	local name=$1 dom=$2 want=$3 st
+	shift 3
+	"$BIN" -c "$T/relay.conf" check "$dom" "$@" > "$T/$name.out" 2> "$T/$name.err"
+	st=$?
+	cat "$T/$name.out"
+	[ "$st" -eq "$want" ] || { cat "$T/$name.err"; fail "check $dom $*: exit $st, want $want"; }
+	ok "check $dom $*: exit $st"
+}
+
+expect() {	# NAME REGEX
+	grep -Eq -- "$2" "$T/$1.out" || fail "$1: no line /$2/"
+	ok "$1: /$2/"
+}
+
+reject() {	# NAME REGEX
+	if grep -Eq -- "$2" "$T/$1.out"; then
+		fail "$1: has /$2/"
+	fi
+	ok "$1: lacks /$2/"
+}
+
+spki311() {	# CERT: the 3 1 1 digest (the usual openssl pipeline)
+	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
+	    openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+NS2_IP=$(addr_of ns2.nsdiff.test)
+MX_IP=$(addr_of mx.nsdiff.test)
+NEXT=$(spki311 "$CERTS/mx.nsdiff.test.next.crt")
+CUR=$(spki311 "$CERTS/mx.nsdiff.test.crt")
+ZONE=$WORLD_DIR/zones/nsdiff.test.zone
+KEYS=$WORLD_DIR/keys/nsdiff.test
+grep -qi "$NEXT" "$ZONE" || fail "the world's nsdiff.test has no next record $NEXT"
+grep -qi "$CUR" "$ZONE" || fail "the world's nsdiff.test has no current record $CUR"
+
+# the older zone: same keys, no next record
+mkdir -p "$T/ns2"
+grep -vi "$NEXT" "$ZONE" > "$T/ns2/old.zone"
+grep -qi "$NEXT" "$T/ns2/old.zone" && fail "next record still in the old zone"
+ldns-signzone -o nsdiff.test. -f "$T/ns2/old.signed" "$T/ns2/old.zone" \
+    "$KEYS/$(cat "$KEYS/zsk")" "$KEYS/$(cat "$KEYS/ksk")" ||
+    fail "ldns-signzone failed"
+cp "$WORLD_DIR/zones/nsdiff.test.signed" "$T/ns2/new.signed"
+
+NS2_PID=""
+ns2_start() {	# FILE: serve nsdiff.test from $T/ns2/FILE on ns2's address
+	local i=0
+	cat > "$T/ns2/nsd.conf" <<NSD
+server:
+	ip-address: $NS2_IP
+	port: 53
+	do-ip6: no
+	server-count: 1
+	username: ""
+	chroot: ""
+	zonesdir: "$T/ns2"
+	database: ""
+	zonelistfile: "$T/ns2/zonelist"
+	xfrdfile: "$T/ns2/xfrd"
+	xfrdir: "$T/ns2"
+	pidfile: ""
+	logfile: "$T/ns2/nsd.log"
+	verbosity: 1
+	zonefiles-write: 0
+	reuseport: no
+remote-control:
+	control-enable: no
+zone:
+	name: "nsdiff.test."
+	zonefile: "$1"
+NSD
+	: > "$T/ns2/nsd.log"
+	nsd -d -c "$T/ns2/nsd.conf" < /dev/null >> "$T/ns2/nsd.log" 2>&1 &
+	NS2_PID=$!
+	track "$NS2_PID"
+	until grep -q 'nsd started' "$T/ns2/nsd.log"; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ] || ! kill -0 "$NS2_PID" 2>/dev/null; then
+			cat "$T/ns2/nsd.log"
+			fail "nsd for ns2 did not start on $NS2_IP"
+		fi
+		sleep 0.1
+	done
+	ok "ns2 serves $1 on $NS2_IP"
+}
+
+ns2_stop() {
+	kill -TERM "$NS2_PID" 2>/dev/null
+	wait_pid_gone "$NS2_PID" 50 || kill -KILL "$NS2_PID" 2>/dev/null
+	wait "$NS2_PID" 2>/dev/null
+	untrack "$NS2_PID"
+	NS2_PID=""
+}
+
+mx_sink mx mx.nsdiff.test mx.nsdiff.test
+
+# 1. the secondary is behind: it lacks the next record
+ns2_start old.signed
+check behind nsdiff.test 1 --ns
+O="_25\._tcp\.mx\.nsdiff\.test"
+expect behind "^info: mx\.nsdiff\.test: --ns: $O is in zone nsdiff\.test, 2 name server addresses$"
+expect behind "^info: mx\.nsdiff\.test: --ns: ns\.test\[$WORLD_NS\]: TLSA $O: 2 records, ttl 60, authoritative$"
+expect behind "^info: mx\.nsdiff\.test: --ns: ns2\.nsdiff\.test\[$NS2_IP\]: TLSA $O: 1 record, ttl 60, authoritative$"
+expect behind "^warning: mx\.nsdiff\.test: --ns: ns2\.nsdiff\.test\[$NS2_IP\] lacks TLSA 3 1 1 $NEXT, which another name server serves$"
+reject behind "ns\.test\[$WORLD_NS\] lacks"
+expect behind "^$O warn: --ns: name servers of nsdiff\.test disagree: 1 of 2 addresses lack records or do not answer"
+expect behind "^mx\.nsdiff\.test\[$MX_IP\]:25 pass: TLSA 3 1 1 matched at depth 0 \(ECDSA\), no RSA chain$"
+ns2_stop
+
+# 2. the secondary has caught up
+ns2_start new.signed
+check agree nsdiff.test 0 --ns
+expect agree "^info: mx\.nsdiff\.test: --ns: ns2\.nsdiff\.test\[$NS2_IP\]: TLSA $O: 2 records, ttl 60, authoritative$"
+expect agree "^$O pass: --ns: all 2 name server addresses of nsdiff\.test serve the same 2 TLSA records$"
+reject agree "lacks TLSA"
+ns2_stop
+
+# 3. the secondary is down: reported, never taken for agreement
+check down nsdiff.test 1 --ns
+expect down "^warning: mx\.nsdiff\.test: --ns: ns2\.nsdiff\.test\[$NS2_IP\]: no answer: "
+expect down "^$O warn: --ns: name servers of nsdiff\.test disagree"

@@ -1,0 +1,7 @@
+#!/bin/bash
+# tests/e2e/t_fuzz_smtp_reply.sh - the libFuzzer target tests/fuzz/fuzz_smtp_reply.c for
+# about 10 s (FUZZ_CHECK_SECONDS): passes if it finds no crash. The fuzz
+# build (build-fuzz/, make fuzz-build) is made first if it is missing.
+cd "$(dirname "$0")/../.." || exit 2
+[ -x build-fuzz/fuzz/fuzz_smtp_reply ] || make -s fuzz-build || exit 2
+exec scripts/fuzz "${FUZZ_CHECK_SECONDS:-10}" smtp_reply
