@@ -42,7 +42,7 @@ static bool privsep_is_dropped;
 
 /* The names of a spool (queue/queue.c; control: the control socket). */
 static const char *const spool_files[] = { "lock", "control" };
-static const char *const spool_dirs[] = { "tmp", "msg", "corrupt" };
+static const char *const spool_dirs[] = { "tmp", "msg", "corrupt", "spare" };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int

@@ -147,7 +147,7 @@ struct resolver_query *resolver_lookup_tlsa(struct resolver *, const char *host,
 struct resolver_query *resolver_lookup_host(struct resolver *, const char *name,
 		    unsigned flags, resolver_host_cb *, void *arg);
 /*
- * Does validation work (RFC 7672 rule, issue 5 rule 16)? Asks DNSKEY at
+ * Does validation work (RFC 7672 rule, docs/dane.md rule 16)? Asks DNSKEY at
  * the owner name of the first trust anchor; ok only if SECURE with data.
  */
 struct resolver_query *resolver_check_validation(struct resolver *,

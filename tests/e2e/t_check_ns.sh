@@ -45,6 +45,9 @@ spki311() {	# CERT: the 3 1 1 digest (the usual openssl pipeline)
 }
 
 NS2_IP=$(addr_of ns2.nsdiff.test)
+# the world's own name server (mkworld records it; the caller may not export it)
+WORLD_NS=$(sed -n 's/^WORLD_NS=//p' "$WORLD_DIR/env")
+[ -n "$WORLD_NS" ] || fail "no WORLD_NS in $WORLD_DIR/env"
 MX_IP=$(addr_of mx.nsdiff.test)
 NEXT=$(spki311 "$CERTS/mx.nsdiff.test.next.crt")
 CUR=$(spki311 "$CERTS/mx.nsdiff.test.crt")
