@@ -20,6 +20,8 @@
  *   the loop was already told, writes one byte to a pipe; the loop's read
  *   event takes the whole list and runs the done callbacks. The loop only
  *   ever holds the mutex for list splices, never across I/O.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/commit.h"
 #include "relay/log.h"

@@ -4,6 +4,8 @@
  * in batches, off the event loop. Jobs are submitted on the loop thread;
  * each job's done callback runs on the loop thread afterwards. Design
  * notes in queue/commit.c. Internal to queue/.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef QUEUE_COMMIT_H
 #define QUEUE_COMMIT_H

@@ -57,6 +57,8 @@
  * like the unlink it replaces), and a new message renames a spare to
  * tmp/ID instead of creating a file. Spares hold no data and no disk
  * space, and are never read; those left at start are removed.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue.h"
 #include "queue/commit.h"

@@ -8,6 +8,8 @@
  * README.md. The scheduler (relay/scheduler.c) decides WHEN to attempt
  * and records outcomes in the queue; the engine decides HOW and reports
  * each recipient's outcome as a value.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_DELIVERY_H
 #define RELAY_DELIVERY_H

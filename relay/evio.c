@@ -5,6 +5,8 @@
  * and cancel out when made and undone in one turn. libevent's caveat
  * (descriptors duplicated with dup(2) sharing one epoll entry) does not
  * apply: the daemon never registers a dup'ed descriptor.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/evio.h"
 

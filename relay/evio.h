@@ -1,6 +1,8 @@
 /*
  * relay/evio.h - the daemon's event base and small helpers that save
  * system calls on the event loop's hot paths (see relay/evio.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_EVIO_H
 #define RELAY_EVIO_H

@@ -10,6 +10,8 @@
  * (SIGKILL) loses at most the lines of the turn it interrupts; SIGTERM,
  * fatal() and exit() lose none. Lines from other threads, and every line
  * when no loop is named, are written at once, after what is buffered.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 

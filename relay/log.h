@@ -6,6 +6,8 @@
  * peer or from DNS (addresses, HELO, replies, certificate subjects, names,
  * error text carrying them) passes through log_esc() or log_safe() in the
  * log call; relay/log_safe.c describes the escaping.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H

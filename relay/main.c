@@ -27,6 +27,8 @@
  * and attempts started from then on. SIGUSR1: every deferred recipient is
  * due now (queue flush). A service manager (systemd Type=notify) hears of
  * readiness, reloads and the stop through relay/notify.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/acct.h"

@@ -4,6 +4,8 @@
  * verdict, writes it to note as "test mode: would have ...", and turns any
  * refusal into a connection as `may` would make (with the DANE context
  * kept where there is one, so that tls_client reports the match).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <stdarg.h>
 #include <stdio.h>

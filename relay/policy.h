@@ -5,6 +5,8 @@
  * saying what the delivery engine does next. No I/O, no logging, no
  * allocation: every text lands in the caller's struct, every pointer in
  * an output points into the input. The engine logs what comes back.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_POLICY_H
 #define RELAY_POLICY_H

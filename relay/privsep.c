@@ -6,6 +6,8 @@
  * with more than one link (it could be a hard link to a file elsewhere);
  * once privsep_drop() returns 0, neither the real, effective nor saved
  * uid is 0 and setuid(0) has been seen to fail.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/privsep.h"
 #include "conf/conf.h"

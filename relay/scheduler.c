@@ -30,6 +30,8 @@
  *   over bounces them, without an attempt.
  * - A pass visits at most the messages that were ready when it began.
  * - No wake-up is set later than a message's expiry.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/scheduler.h"
 #include "conf/conf.h"

@@ -18,6 +18,8 @@
  * - Per-session memory is the struct (one 512-octet line buffer, fixed
  *   address buffers), the recipient list and libevent's buffers (input
  *   capped by a read watermark, output by SMTP_OUT_MAX).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_session.h"
 #include "conf/conf.h"

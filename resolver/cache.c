@@ -3,6 +3,8 @@
  * table of copies, also on a list in insertion order so that the oldest
  * entry (the first to expire, or to make room) is found at once.
  * Expiry uses CLOCK_MONOTONIC: a clock step changes nothing.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/cache.h"
 #include "relay/util.h"

@@ -10,6 +10,8 @@
  * libunbound would and never hides a failure: BOGUS and INDETERMINATE
  * results are not kept, and the next lookup asks again. The DNSSEC state
  * travels with the copy. Loop thread only.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_CACHE_H
 #define RESOLVER_CACHE_H

@@ -12,6 +12,8 @@
  * - a user callback runs only from the event loop (ub_process or a timer),
  *   after the handle is unlinked (so resolver_free() from it is safe but
  *   resolver_cancel() of it is not); its memory goes right after.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/resolver.h"
 #include "resolver/cache.h"

@@ -16,6 +16,8 @@
  *   resolver_cancel() or resolver_free() it never runs. The handle is dead
  *   once the callback has been entered: clear your pointer to it first.
  * - Results passed to a callback belong to the callee (free them).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_RESOLVER_H
 #define RESOLVER_RESOLVER_H

@@ -6,6 +6,8 @@
  * (RFC 7672; docs/dane.md rule 15). Per connection the caller hands in a
  * struct tls_secctx by value; after the handshake it gets a struct
  * tls_result by value. Nothing here logs.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_TLS_CLIENT_H
 #define TLS_TLS_CLIENT_H

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/dane.sh - helpers for the DANE delivery scenarios
 # (tests/e2e/t_dane_*.sh, docs/dane.md). Source after lib.sh. The scenarios run
 # against the signed test world (tests/world): tests/run starts one and

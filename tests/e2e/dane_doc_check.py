@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """dane_doc_check.py TOP [DOC] - check the references of docs/dane.md (or
 DOC) against the tree at TOP: every file it names exists; in the rule
 table and the "decided by" / "unit test" lines, every function written

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_check_ns: `danerelay check --ns` asks every authoritative name server
 # of a TLSA owner's zone directly and shows whether they agree, so that a
 # "next" record can be seen on every secondary before the switch (RFC 7671

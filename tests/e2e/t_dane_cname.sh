@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_cname: RFC 7672 2.1.3, 2.2.2, 2.2.3 (docs/dane.md rules 5 and 12).
 #   cn-exp:  MX host alias-exp.cname.test -> host-exp.cname2.test (secure
 #            chain): TLSA at the expanded name; SNI host-exp.cname2.test

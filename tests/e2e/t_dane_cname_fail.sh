@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_cname_fail: docs/dane.md rules 4, 5 and 1: an MX host whose CNAME
 # chain ends in a bogus address (cn-bogus.cname.test: alias-bogus ->
 # mx1.bogus.test) or in NXDOMAIN (cn-nx.cname.test), with no other host:

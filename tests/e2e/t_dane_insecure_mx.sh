@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_insecure_mx: RFC 7672 2.2.1, 6 (docs/dane.md rule 2): an insecure MX
 # RRset takes the destination out of DANE. insecure.test (MX insecure, 10
 # mx1.insecure.test whose A and TLSA are insecure too) under `dane`: the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_mx_bogus: RFC 7672 2.1.1 (docs/dane.md rule 1): a bogus MX RRset or an
 # MX lookup error defers the message; the relay never guesses hosts.
 # bogus.test (everything bogus; its mx1.bogus.test has a sink),

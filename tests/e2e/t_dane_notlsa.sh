@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_notlsa: RFC 7672 2.2 (docs/dane.md rule 9): no TLSA records (secure
 # NXDOMAIN at _25._tcp.notlsa.secure.test, secure NODATA at
 # _25._tcp.nodata.secure.test). Under `dane` the host is treated as `may`:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_only: docs/dane.md rule 13: `dane-only` delivers only to hosts
 # authenticated by DANE. secure.test (3 1 1 matches): delivered, (DANE).
 # unusable.dane.test (TLS offered, only unusable TLSA records: TLS would be

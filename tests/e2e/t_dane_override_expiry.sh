@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_override_expiry: docs/dane.md overrides with `until` and `reason`.
 # none.dane.test (usable TLSA, nothing matches) has an override to `may`
 # that expired in 2020: it no longer applies, DANE is enforced, the message

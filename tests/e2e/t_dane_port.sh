@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_port: docs/dane.md rule 14: TLSA is looked up at _PORT._tcp with the
 # real destination port. remote_port = 2525: mx1.secure.test listens on
 # 2525 presenting its RSA certificate, which only _2525._tcp.mx1.secure.test

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_pref: RFC 7672 2.2.1 (docs/dane.md rule 3): a less preferred MX host
 # with TLSA never pre-empts a more preferred one without. pref.secure.test
 # has MX 10 notlsa.secure.test (secure, TLSA secure NXDOMAIN), 20

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_reuse: docs/dane.md rule 15: a connection is reused, and a TLS session
 # resumed, only under the same security requirements. mx.names.dane.test
 # (TLSA 2 1 1 ca) presents a certificate naming only alias.dane.test.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_ta_refids: RFC 7672 3.2.2 (docs/dane.md rule 11), the reference
 # identifiers through a CNAME'd destination and an insecure MX.
 # alias.dane.test is a CNAME to names.dane.test (secure MX 10

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_test_mode: docs/dane.md test mode (RFC 7672 9.1 "audit only"):
 # test_mode = yes with tls_policy = dane computes and logs every verdict
 # with the words "test mode" and delivers as `may`.

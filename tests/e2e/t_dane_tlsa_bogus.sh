@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_tlsa_bogus: RFC 7672 2.1.2, 2.2 (docs/dane.md rule 8): a TLSA lookup
 # error makes the host unreachable; the relay must not even connect to it.
 # tlsabogus.mxhost.test: MX 10 mx.partbogus.test (secure A, bogus TLSA),

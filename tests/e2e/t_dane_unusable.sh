@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_unusable: RFC 7672 2.2, 3.1.3 (docs/dane.md rule 7): a secure TLSA
 # RRset whose records are all unusable (usages 0/1, unknown usage, selector
 # or matching type; malformed data) makes TLS mandatory but not

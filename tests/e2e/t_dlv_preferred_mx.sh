@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_preferred_mx: with every MX host of three.test up (10 mx1, 20 mx2,
 # 30 mx3), a message goes to the preferred one only, over STARTTLS
 # (tls_policy may, no TLSA in three.test), content intact plus our

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_docs_dane: docs/dane.md says which function decides each DANE rule and
 # which tests prove it; this keeps it true as the code moves
 # (tests/e2e/dane_doc_check.py): every file it names exists, every function

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_install: `make install` and `make uninstall` as a packager and as an
 # administrator use them.
 # 1. A packager's build: CPPFLAGS, CFLAGS and LDFLAGS from dpkg-buildflags

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_logrotate: scripts/danerelay.logrotate, run by the real logrotate(8)
 # against the running daemon (dropped to the user danerelay), with only its
 # paths pointed at this test: the log files are renamed, new ones created

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_notify: the sd_notify protocol (relay/notify.c) as systemd's Type=notify
 # sees it, read from a datagram socket the test binds at NOTIFY_SOCKET:
 # READY=1 arrives and the SMTP port accepts at that moment; STATUS= carries

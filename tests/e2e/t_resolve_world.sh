@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_world: resolver/ against the DNS test world, one assertion set
 # per case of tests/world/README.md - DNSSEC state, records, CNAME target and chain
 # security, null MX, implicit MX, NXDOMAIN vs NODATA (secure and insecure),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_unit_sandbox: the daemon runs inside the privilege limits of
 # scripts/danerelay.service, and needs every capability the unit keeps.
 # The bounding set is read from the unit's CapabilityBoundingSet= line and

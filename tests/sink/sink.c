@@ -76,6 +76,8 @@
  * Logs go to stderr, one line per event: connect, helo, starttls, tls
  * established (version, cipher, SNI, resumption) or failed, mail, rcpt,
  * data done, rset, quit, disconnect.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>

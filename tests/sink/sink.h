@@ -4,6 +4,8 @@
  * context, stats file, signals) and the SMTP session engine (sink_smtp.c).
  * Everything runs on one libevent loop in one thread: the globals below are
  * only touched from that loop, so they need no locking.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef SINK_H
 #define SINK_H

@@ -9,6 +9,8 @@
  * passed on in pieces); no byte read before STARTTLS survives it; a
  * session is freed only from its own bufferevent callbacks or at exit,
  * never while smtp_input() is running for it.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <sys/socket.h>
 #include <sys/types.h>

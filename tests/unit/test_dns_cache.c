@@ -3,6 +3,8 @@
  * (never BOGUS, INDETERMINATE or a zero TTL), a hit is a deep copy with
  * its DNSSEC state, the key is name and type, an answer lives for its TTL
  * but at most DNS_CACHE_SECS, and a full cache drops its oldest entry.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/cache.h"
 #include "relay/util.h"

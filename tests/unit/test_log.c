@@ -4,6 +4,8 @@
  * to a real log file; the loop-turn buffer: lines reach the file at the
  * end of the turn, in order, a line from another thread after them, and
  * everything at log_buffer_stop() and log_close().
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "tests/unit/check.h"
