@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/bench/benchstat.py - the measuring half of scripts/bench.
 
   benchstat.py sample OUT.json ROOTPID...

@@ -43,6 +43,8 @@
  * rejected, errors, first_ns, last_ns (first and last 250), ready_max (the
  * most sessions past EHLO and between messages at one time), and exits 0
  * (1 on a usage or set-up error).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_bench_smoke: scripts/bench (make bench) cannot rot. Every benchmark
 # scenario runs against danerelay at small scale (3 domains, 3 inbound
 # sessions, 3 s of load each): DANE without and with outbound reuse, no
