@@ -50,7 +50,7 @@ SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
 TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all deps check demo clean unit asan-build soak fuzz fuzz-build
+.PHONY: all deps check demo clean unit asan-build soak fuzz fuzz-build bench
 all: danerelay
 
 danerelay: $(B)/danerelay
@@ -80,6 +80,11 @@ $(B)/sink: $(SINK_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SINK_SRCS) $(LDLIBS)
 
+# The load generator of scripts/bench (make bench).
+$(B)/loadgen: tests/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
@@ -88,7 +93,7 @@ deps:
 # The test build: AddressSanitizer + UBSan, in its own directory.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
-	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink \
+	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen \
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
@@ -118,6 +123,11 @@ check: asan-build fuzz-build
 # The crash-cycle soak: 100 SIGKILL/restart cycles under load (scripts/soak).
 soak: asan-build
 	./scripts/soak
+
+# The side-by-side benchmark against Postfix (scripts/bench; BENCH_ARGS
+# passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse-10").
+bench: deps all $(B)/sink $(B)/loadgen
+	./scripts/bench $(BENCH_ARGS)
 
 demo: deps all $(B)/sink
 	./scripts/demo

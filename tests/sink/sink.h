@@ -11,6 +11,7 @@
 #define SINK_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -39,6 +40,7 @@ struct sink_conf {
 	int		 timeout;	/* -T, seconds of client silence */
 	int		 quiet;		/* -q: no per-event log lines */
 	int		 dot_delay_ms;	/* -w: wait before the reply to "." */
+	FILE		*arrivals;	/* -A: "SEQ NS tls|plain" per message */
 };
 
 /* Counters written to the stats file (-s); see sink_stats_write(). */
