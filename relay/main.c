@@ -48,6 +48,8 @@
 
 #include <errno.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <grp.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -70,10 +72,11 @@
 static int
 cmd_queue_flush(const char *spool)
 {
-	char	 path[PATH_MAX], buf[32];
-	ssize_t	 n;
-	long	 pid;
-	int	 fd;
+	char		 path[PATH_MAX], buf[32];
+	struct stat	 st;
+	ssize_t		 n;
+	long		 pid;
+	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/lock", spool);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -88,9 +91,26 @@ cmd_queue_flush(const char *spool)
 		return 1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
+	if (fstat(fd, &st) == -1)
+		st.st_uid = 0;
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	pid = strtol(buf, NULL, 10);
+	/*
+	 * The daemon that wrote the pid runs as the lock's owner (it drops
+	 * root, relay/privsep.h), and so could have written any pid: signal
+	 * with that user's rights only, so that root never sends SIGUSR1
+	 * (which terminates by default) to another user's process.
+	 */
+	if (geteuid() == 0 && st.st_uid != 0 &&
+	    (setgroups(0, NULL) == -1 || setresgid(st.st_gid, st.st_gid,
+	    st.st_gid) == -1 || setresuid(st.st_uid, st.st_uid,
+	    st.st_uid) == -1)) {
+		fprintf(stderr, "danerelay: queue flush: cannot become uid %lu, "
+		    "the owner of %s: %s\n", (unsigned long)st.st_uid, path,
+		    strerror(errno));
+		return 1;
+	}
 	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) == -1) {
 		fprintf(stderr, "danerelay: queue flush: cannot signal pid "
 		    "%ld: %s\n", pid, pid <= 1 ? "no pid in lock file" :
