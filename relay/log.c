@@ -7,12 +7,14 @@
 #include "relay/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,8 @@ static int		 log_debug_on;
 int
 log_open(const char *dest, char *err, size_t errlen)
 {
+	struct stat st;
+	bool root;
 	int fd;
 
 	if (dest == NULL || strcmp(dest, "-") == 0) {
@@ -42,9 +46,26 @@ log_open(const char *dest, char *err, size_t errlen)
 		log_dest = DEST_SYSLOG;
 		return 0;
 	}
-	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/*
+	 * As root (before the privilege drop), the file may belong to the
+	 * unprivileged user, in a directory of that user: never follow a
+	 * link it may have put there to a file of root's (a symbolic link,
+	 * or a hard link where the kernel allows one to another's file).
+	 */
+	root = geteuid() == 0;
+	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    (root ? O_NOFOLLOW : 0), 0640);
 	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", dest, strerror(errno));
+		snprintf(err, errlen, "%s: %s%s", dest, strerror(errno),
+		    root && errno == ELOOP ? " (a symbolic link is not "
+		    "followed as root)" : "");
+		return -1;
+	}
+	if (root && (fstat(fd, &st) == -1 || (S_ISREG(st.st_mode) &&
+	    st.st_nlink > 1))) {
+		snprintf(err, errlen, "%s: a file with more than one link "
+		    "(refused as root)", dest);
+		close(fd);
 		return -1;
 	}
 	log_close();
