@@ -7,6 +7,7 @@
 #define RELAY_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
@@ -16,5 +17,13 @@ char	*xstrndup(const char *, size_t);
 
 /* Copy with truncation, always NUL-terminated; returns strlen(src). */
 size_t	 str_copy(char *dst, const char *src, size_t dstlen);
+
+/*
+ * Length (2..4) of the well-formed UTF-8 sequence at s[0..n) and its code
+ * point in *cp (may be NULL), or 0 when s does not start one: ASCII, a
+ * stray or truncated sequence, an overlong form, a surrogate, or a value
+ * above U+10FFFF (RFC 3629 section 4).
+ */
+size_t	 utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif
