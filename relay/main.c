@@ -79,9 +79,18 @@ cmd_queue_flush(const char *spool)
 	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/lock", spool);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* the spool is the daemon user's: no link of its making is
+	 * followed to a file (and a lock holder) of someone else's */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "danerelay: queue flush: %s: %s\n", path,
+		    errno == ELOOP ? "a symbolic link, not followed" :
 		    strerror(errno));
+		return 1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		fprintf(stderr, "danerelay: queue flush: %s: not a regular file "
+		    "with one link\n", path);
+		close(fd);
 		return 1;
 	}
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
@@ -91,8 +100,6 @@ cmd_queue_flush(const char *spool)
 		return 1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
-	if (fstat(fd, &st) == -1)
-		st.st_uid = 0;
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	pid = strtol(buf, NULL, 10);
