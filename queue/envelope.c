@@ -471,6 +471,40 @@ journal_decode(const char *line, size_t len, struct journal_rec *r)
 	return 0;
 }
 
+/*
+ * The hold record, "H 1 CRC" (held) or "H 0 CRC" (released): `queue hold`
+ * and `queue release`. The last one wins, like recipient records.
+ */
+char *
+journal_encode_hold(bool held, size_t *lenp)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+
+	buf_printf(&buf, &len, &cap, "H %d", held ? 1 : 0);
+	buf_printf(&buf, &len, &cap, " %08" PRIx32 "\n",
+	    envelope_crc32(buf, len));
+	*lenp = len;
+	return buf;
+}
+
+static int
+journal_decode_hold(const char *line, size_t len, bool *held)
+{
+	char want[32];
+	size_t n;
+
+	if (len != 12 || line[0] != 'H' || line[1] != ' ' ||
+	    (line[2] != '0' && line[2] != '1'))
+		return -1;
+	n = (size_t)snprintf(want, sizeof(want), "%.3s %08" PRIx32, line,
+	    envelope_crc32(line, 3));
+	if (n != len || memcmp(want, line, len) != 0)
+		return -1;
+	*held = line[2] == '1';
+	return 0;
+}
+
 void
 journal_apply(struct queue_envelope *env, const char *buf, size_t len,
     struct journal_result *res)
@@ -491,6 +525,14 @@ journal_apply(struct queue_envelope *env, const char *buf, size_t len,
 		res->good_len = pos;
 		if (nl == line)		/* the guard newline after a torn record */
 			continue;
+		if (line[0] == 'H') {
+			if (journal_decode_hold(line, (size_t)(nl - line),
+			    &env->held) == 0)
+				res->applied++;
+			else
+				res->bad++;
+			continue;
+		}
 		if (journal_decode(line, (size_t)(nl - line), &r) == -1) {
 			res->bad++;
 			continue;
@@ -523,6 +565,7 @@ queue_envelope_dup(const struct queue_envelope *env)
 	d->arrival = env->arrival;
 	d->sender = xstrdup(env->sender ? env->sender : "");
 	d->flags = env->flags;
+	d->held = env->held;
 	d->size = env->size;
 	d->client = xstrdup(env->client ? env->client : "");
 	d->helo = xstrdup(env->helo ? env->helo : "");

@@ -72,6 +72,9 @@ struct journal_result {
 	size_t		good_len;	/* octets up to the end of the last complete line */
 };
 
+/* The hold record ("H 1 CRC" / "H 0 CRC"), '\n' included. */
+char		*journal_encode_hold(bool held, size_t *len);
+
 /*
  * Apply a whole journal to env: the last valid record per recipient wins;
  * a bad line is skipped, a torn last line ignored (counted in *res).

@@ -978,7 +978,8 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 		    dir, strerror(errno));
 		goto fail;
 	}
-	/* The owner's pid, for `danerelay queue flush` (SIGUSR1). */
+	/* The owner's pid, informational (the queue tool talks to the
+	 * daemon over SPOOL/control, relay/control.c). */
 	{
 		char pid[24];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -1048,4 +1049,106 @@ queue_sync_stats(const struct queue *q, uint64_t *batches, uint64_t *files)
 	committer_stats(q->committer, &st);
 	*batches = st.batches;
 	*files = st.files;
+}
+
+/* --- hold records (`queue hold` / `queue release`) --- */
+
+int
+queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
+    void (*cb)(void *arg, int error), void *arg)
+{
+	struct queue_journal	*jj;
+	struct stat		 st;
+	char			 name[QUEUE_ID_MAX + 4], last = '\n', *rec;
+	size_t			 rlen;
+	int			 fd, e;
+
+	if (q == NULL || env == NULL || !queue_id_valid(env->id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	rec = journal_encode_hold(held, &rlen);
+	snprintf(name, sizeof(name), "%s.st", env->id);
+	fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (fd == -1 || fstat(fd, &st) == -1 ||
+	    (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1))
+		goto fail;
+	/* after a torn record: a guard LF first, as queue_rcpt_update() */
+	if ((last != '\n' && write_all(fd, "\n", 1) == -1) ||
+	    write_all(fd, rec, rlen) == -1) {
+		e = errno;
+		if (ftruncate(fd, st.st_size) == -1)
+			log_warn(env->id, "queue: cannot truncate journal");
+		errno = e;
+		goto fail;
+	}
+	free(rec);
+	env->held = held;
+	/* A recipient update coalesced before this one must not truncate
+	 * back over our record: the next update takes a job of its own. */
+	q->jlast = NULL;
+	jj = xcalloc(1, sizeof(*jj));
+	jj->job.kind = COMMIT_JOURNAL;
+	jj->job.fd = fd;
+	str_copy(jj->job.id, env->id, sizeof(jj->job.id));
+	jj->job.done = queue_journal_done;
+	if (cb != NULL) {
+		jj->cbs = xcalloc(1, sizeof(*jj->cbs));
+		jj->cbs[0].cb = cb;
+		jj->cbs[0].arg = arg;
+		jj->ncbs = 1;
+	}
+	committer_submit(q->committer, &jj->job);
+	return 0;
+fail:
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	errno = e;
+	log_warn(env->id, "queue: cannot append a hold record to the journal");
+	free(rec);
+	errno = e;
+	return -1;
+}
+
+/* --- removal with a completion (`queue delete`) --- */
+
+struct queue_remove_wait {
+	struct commit_job	 job;		/* first */
+	void			(*cb)(void *, int);
+	void			*arg;
+};
+
+static void
+queue_remove_wait_done(struct commit_job *j)
+{
+	struct queue_remove_wait *w = (struct queue_remove_wait *)j;
+
+	if (j->error != 0)
+		log_warnx(j->id, "queue: removing the message files: %s",
+		    strerror(j->error));
+	w->cb(w->arg, j->error);
+	free(w);
+}
+
+int
+queue_msg_remove_cb(struct queue *q, const char *id,
+    void (*cb)(void *arg, int error), void *arg)
+{
+	struct queue_remove_wait *w;
+
+	if (q == NULL || !queue_id_valid(id) || cb == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->job.kind = COMMIT_REMOVE;
+	w->job.fd = -1;
+	str_copy(w->job.id, id, sizeof(w->job.id));
+	w->job.done = queue_remove_wait_done;
+	w->cb = cb;
+	w->arg = arg;
+	committer_submit(q->committer, &w->job);
+	return 0;
 }

@@ -51,6 +51,7 @@ struct queue_envelope {
 	time_t			 arrival;
 	char			*sender;	/* "" for the null sender <> */
 	unsigned		 flags;		/* ENV_* */
+	bool			 held;		/* `queue hold`: no attempt until released (journaled) */
 	uint64_t		 size;		/* octets of message content */
 	char			*client;	/* "[addr]" it came from, for logs */
 	char			*helo;		/* EHLO/HELO name given, for logs */
@@ -139,6 +140,13 @@ int		 queue_rcpt_update(struct queue *, struct queue_envelope *env,
 		    time_t next_attempt, const char *error,
 		    void (*cb)(void *arg, int error), void *arg);
 
+/*
+ * `queue hold` / `queue release`: append a hold record to the message's
+ * journal (env->held updated too); durable like a recipient update, cb
+ * (may be NULL) as there. -1 + errno: nothing changed.
+ */
+int		 queue_msg_hold(struct queue *, struct queue_envelope *env,
+		    bool held, void (*cb)(void *arg, int error), void *arg);
 /* Set a recipient's state in env only (what queue_rcpt_update() does in
  * memory after its record is written). No I/O. -1 + EINVAL: bad idx. */
 int		 queue_rcpt_set(struct queue_envelope *env, size_t idx,
@@ -150,6 +158,22 @@ int		 queue_rcpt_set(struct queue_envelope *env, size_t idx,
  * When one delivery settles every recipient, removing at once without a
  * final queue_rcpt_update() saves a journal sync. */
 int		 queue_msg_remove(struct queue *, const char *id);
+
+/*
+ * Read the spool at dir without owning it (no lock, nothing written): cb
+ * once per message in id order, with its journal applied, or with env
+ * NULL and why when it does not load (queue/scan.c). The callee owns env.
+ * 0, or -1 + err when msg/ cannot be read.
+ */
+typedef void queue_scan_cb(const char *id, struct queue_envelope *env,
+		    const char *why, void *arg);
+int		 queue_scan(const char *dir, queue_scan_cb *, void *arg,
+		    char *err, size_t errlen);
+
+/* queue_msg_remove(), and cb (on the loop) once the removal is durable
+ * (error 0) or failed (errno value). `queue delete`. */
+int		 queue_msg_remove_cb(struct queue *, const char *id,
+		    void (*cb)(void *arg, int error), void *arg);
 
 struct queue_envelope *queue_envelope_dup(const struct queue_envelope *);
 void		 queue_envelope_free(struct queue_envelope *);

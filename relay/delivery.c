@@ -31,6 +31,7 @@
 #include "queue/queue.h"
 #include "relay/addr_literal.h"
 #include "relay/delivery.h"
+#include "relay/dlv_trace.h"
 #include "relay/log.h"
 #include "relay/policy.h"
 #include "relay/smtp_client.h"
@@ -141,6 +142,7 @@ struct delivery_attempt {
 	char			 tls_text[512];
 	char			 tls_mx[256];
 	enum tlsrpt_type	 tls_rpt;
+	struct dlv_trace	*trace;		/* for `queue explain` and acct */
 };
 
 static void	attempt_step(struct delivery_attempt *);
@@ -314,6 +316,7 @@ attempt_free(struct delivery_attempt *a)
 	free(a->final);
 	free(a->domain);
 	free(a->idx);
+	dlv_trace_unref(a->trace);
 	free(a);
 }
 
@@ -344,6 +347,21 @@ void
 delivery_set_conf(struct delivery *d, const struct conf *conf)
 {
 	d->conf = conf;
+}
+
+/* What `queue explain` and the accounting file show of a connection:
+ * our address on it and, for a reused one, its TLS session. */
+static void
+trace_conn(struct delivery_attempt *a, const struct smtp_client *c,
+    bool reused)
+{
+	const struct tls_result *t;
+	char ip[64];
+
+	if (smtp_client_local_addr(c, ip, sizeof(ip)) == 0)
+		dlv_trace_local(a->trace, ip);
+	if (reused && (t = smtp_client_tls(c)) != NULL)
+		dlv_trace_tls(a->trace, t->desc, t->dane.authenticated);
 }
 
 /* --- outcomes --- */
@@ -410,6 +428,8 @@ attempt_done_ev(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	for (size_t i = 0; i < a->n; i++)
+		a->out[i].trace = a->trace;
 	a->cb(a, a->out, a->n, a->arg);
 	attempt_free(a);
 }
@@ -553,6 +573,7 @@ mx_cb(struct dns_result *r, void *arg)
 	}
 	log_info(a->qid, "MX %s: %s, %s", log_esc(a->domain),
 	    dns_state_name(a->mx.state), line);
+	dlv_trace_mx(a->trace, dns_state_name(a->mx.state), line);
 	policy_mx(a->dest.tls_policy, a->dest.test_mode, a->vok,
 	    &a->mx, r ? r->reason : NULL, &a->pmx);
 	dns_result_free(r);
@@ -644,11 +665,14 @@ host_cb(struct resolver_host *h, void *arg)
 	take = mx_take_addresses(&a->mx, a->naddrs);
 	if (take < a->naddrs)
 		a->naddrs = take;
+	dlv_trace_host(a->trace, h->name, a->naddrs == 0 ? "none" :
+	    a->addr_secure ? "secure" : "insecure", (unsigned)a->naddrs);
 	if (a->naddrs == 0) {
 		char t[512];
 
 		snprintf(t, sizeof(t), "no usable address for %s", h->name);
 		log_info(a->qid, "%s, trying the next host", log_esc(t));
+		dlv_trace_fail(a->trace, TH_SKIPPED, "4.4.3", t, TLSRPT_NONE);
 		if (a->last_text[0] == '\0')
 			attempt_note_failure(a, "4.4.3", t, TLSRPT_NONE);
 		attempt_next_host(a);
@@ -711,11 +735,14 @@ host_decided(struct delivery_attempt *a)
 	case POL_SKIP:
 		log_info(a->qid, "%s, trying the next host", log_esc(text));
 		attempt_note_failure(a, a->ph.esc, a->ph.reason, a->ph.rpt);
+		dlv_trace_fail(a->trace, TH_SKIPPED, a->ph.esc, a->ph.reason,
+		    a->ph.rpt);
 		attempt_next_host(a);
 		return;
 	case POL_CONNECT:
 		break;
 	}
+	dlv_trace_level(a->trace, policy_level_name(a->ph.level));
 	if (a->ph.level == TLS_LEVEL_DANE && a->ph.use_tlsa) {
 		log_info(a->qid, "%s", log_esc(text));
 		if (a->ph.test_mode && a->ph.note[0] == '\0')
@@ -771,6 +798,9 @@ tlsa_cb(struct dns_result *r, void *arg)
 	a->tlsa = r;
 	tlsa_convert(a);
 	dane_tlsa_count(a->dt, a->ndt, &cnt);
+	dlv_trace_tlsa(a->trace, a->bases[a->baseidx], dns_state_name(r->state),
+	    dns_answer_name(r->answer), (unsigned)r->nrr, cnt.usable,
+	    cnt.unusable);
 	if (!dns_result_answered(r))
 		log_info(a->qid, "TLSA _%u._tcp.%s: %s (%s), base domain %s (%s)",
 		    port, log_esc(a->bases[a->baseidx]),
@@ -855,6 +885,8 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	switch (ev->type) {
 	case SMTP_EV_CONNECTED:
+		trace_conn(a, k->c, false);
+		return;
 	case SMTP_EV_REPLY:
 		return;
 	case SMTP_EV_DOWNGRADE:
@@ -862,6 +894,7 @@ conn_cbs_event(void *arg, const struct smtp_event *ev)
 		return;
 	case SMTP_EV_TLS:
 		t = ev->tls;
+		dlv_trace_tls(a->trace, t->desc, t->dane.authenticated);
 		log_info(a->qid, "Connection is now using %s (%s)", t->desc,
 		    t->dane.authenticated ? "DANE" : "unauthenticated");
 		if (t->dane.authenticated && t->dane.match[0] != '\0')
@@ -966,6 +999,7 @@ conn_cbs_done(void *arg, const struct smtp_msg_result *r)
 	if (a->npending > 0 && r->reply != NULL)
 		attempt_note_failure(a, r->reply->esc[0] ? r->reply->esc :
 		    "4.0.0", r->reply->text, TLSRPT_NONE);
+	dlv_trace_used(a->trace);
 	conn_release(a, true);
 	attempt_finish(a);
 }
@@ -1038,6 +1072,7 @@ conn_cbs_closed(void *arg, const struct smtp_failure *f)
 
 		snprintf(text + l, sizeof(text) - l, " (%s)", tlsrpt_name(f->rpt));
 	}
+	dlv_trace_fail(a->trace, TH_FAILED, esc, text, f->rpt);
 	if (f->in_transaction && f->stage == SMTP_STAGE_DOT) {
 		/* The "." went out: the server may have the message. Defer
 		 * (never lose it); the retry may deliver it twice. */
@@ -1112,10 +1147,12 @@ attempt_connect(struct delivery_attempt *a)
 	snprintf(peer, sizeof(peer), "%s[%s]:%u", host, ip, port);
 	tls_secctx_key(&p.sec, peer, key);
 	str_copy(a->last_mx, host, sizeof(a->last_mx));
+	dlv_trace_connect(a->trace, ip);
 
 	if (!a->fresh_only && (k = idle_take(d, key)) != NULL) {
 		log_info(a->qid, "Reusing connection to %s (%u messages so far)",
 		    log_esc(peer), smtp_client_messages(k->c));
+		trace_conn(a, k->c, true);
 		k->a = a;
 		k->reused = true;
 		a->conn = k;
@@ -1164,6 +1201,7 @@ attempt_connect(struct delivery_attempt *a)
 		    strerror(errno));
 		log_info(a->qid, "%s", log_esc(t));
 		attempt_note_failure(a, "4.4.1", t, TLSRPT_NONE);
+		dlv_trace_fail(a->trace, TH_FAILED, "4.4.1", t, TLSRPT_NONE);
 		free(k);
 		a->addridx++;
 		return false;
@@ -1451,6 +1489,8 @@ delivery_start(struct delivery *d, const struct queue_envelope *env,
 	a->dest = conf_dest_for(d->conf, domain, time(NULL), &matched, &expired);
 	if (a->dest.remote_port == 0)
 		a->dest.remote_port = 25;
+	a->trace = dlv_trace_new(domain, conf_tls_policy_name(a->dest.tls_policy),
+	    a->dest.test_mode);
 
 	l = 0;
 	for (i = 0; i < n && l < sizeof(rl); i++)

@@ -27,6 +27,7 @@ struct resolver;
 struct tls_client;
 struct delivery;			/* the engine, opaque: one per process */
 struct delivery_attempt;		/* one attempt in flight, opaque */
+struct dlv_trace;
 
 enum dlv_status {
 	DLV_OK,				/* delivered (2xx after ".") */
@@ -49,6 +50,9 @@ struct dlv_outcome {
 	unsigned		 retry_after;	/* TEMP: > 0: retry after at most this
 						 * many seconds (a local condition
 						 * expected to clear), 0: backoff */
+	/* the attempt's decision trace (relay/dlv_trace.h); borrowed for
+	 * the callback, dlv_trace_ref() to keep it */
+	struct dlv_trace	*trace;
 };
 
 /* Called once per attempt, on the loop, never from inside delivery_start. */

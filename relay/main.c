@@ -29,9 +29,12 @@
  * readiness, reloads and the stop through relay/notify.c.
  */
 #include "conf/conf.h"
+#include "relay/acct.h"
 #include "relay/cmd_check.h"
 #include "relay/cmd_resolve.h"
 #include "relay/cmd_tlsa.h"
+#include "relay/control.h"
+#include "relay/queue_ctl.h"
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/fdlimit.h"
@@ -48,8 +51,6 @@
 
 #include <errno.h>
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <grp.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -64,71 +65,6 @@
 #define DEFAULT_CONF	"/etc/danerelay/danerelay.conf"
 #define STOP_GRACE_SECS	5	/* in-flight transactions may finish meanwhile */
 
-/*
- * `queue flush`: ask the daemon that owns spool_dir to retry every
- * deferred recipient now. The owner holds an flock on SPOOL/lock and wrote
- * its pid there; if we can take the lock, no daemon runs.
- */
-static int
-cmd_queue_flush(const char *spool)
-{
-	char		 path[PATH_MAX], buf[32];
-	struct stat	 st;
-	ssize_t		 n;
-	long		 pid;
-	int		 fd;
-
-	snprintf(path, sizeof(path), "%s/lock", spool);
-	/* the spool is the daemon user's: no link of its making is
-	 * followed to a file (and a lock holder) of someone else's */
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "danerelay: queue flush: %s: %s\n", path,
-		    errno == ELOOP ? "a symbolic link, not followed" :
-		    strerror(errno));
-		return 1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		fprintf(stderr, "danerelay: queue flush: %s: not a regular file "
-		    "with one link\n", path);
-		close(fd);
-		return 1;
-	}
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		fprintf(stderr, "danerelay: queue flush: no daemon owns %s\n",
-		    spool);
-		close(fd);
-		return 1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	pid = strtol(buf, NULL, 10);
-	/*
-	 * The daemon that wrote the pid runs as the lock's owner (it drops
-	 * root, relay/privsep.h), and so could have written any pid: signal
-	 * with that user's rights only, so that root never sends SIGUSR1
-	 * (which terminates by default) to another user's process.
-	 */
-	if (geteuid() == 0 && st.st_uid != 0 &&
-	    (setgroups(0, NULL) == -1 || setresgid(st.st_gid, st.st_gid,
-	    st.st_gid) == -1 || setresuid(st.st_uid, st.st_uid,
-	    st.st_uid) == -1)) {
-		fprintf(stderr, "danerelay: queue flush: cannot become uid %lu, "
-		    "the owner of %s: %s\n", (unsigned long)st.st_uid, path,
-		    strerror(errno));
-		return 1;
-	}
-	if (pid <= 1 || kill((pid_t)pid, SIGUSR1) == -1) {
-		fprintf(stderr, "danerelay: queue flush: cannot signal pid "
-		    "%ld: %s\n", pid, pid <= 1 ? "no pid in lock file" :
-		    strerror(errno));
-		return 1;
-	}
-	printf("danerelay: queue flush: asked pid %ld to retry deferred "
-	    "mail now\n", pid);
-	return 0;
-}
-
 static void
 usage(void)
 {
@@ -137,7 +73,8 @@ usage(void)
 	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
 	    "       danerelay [-c FILE] check DOMAIN [--json] [--at +30d] [--ns]\n"
-	    "       danerelay [-c FILE] queue [list|flush|delete ID|hold ID|release ID] [--json]\n"
+	    "       danerelay [-c FILE] queue list|flush [ID|@DOMAIN]|delete ID...|hold ID...|release ID...|explain ID [--json]\n"
+	    "       danerelay [-c FILE] reload|reopen\n"
 	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
 	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");
 	exit(2);
@@ -173,7 +110,9 @@ struct daemon {
 	struct resolver	*resolver;
 	struct tls_client *tlsc;
 	struct delivery	*dlv;
-	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1;
+	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
+	struct control	*control;	/* SPOOL/control: the queue tool */
+	struct queue_ctl qctl;
 	struct event	*ev_grace;
 };
 
@@ -313,6 +252,8 @@ daemon_reload_conf(struct daemon *d)
 		    "unprivileged user, logging on to the file opened at start",
 		    err);
 	}
+	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1)
+		log_warnx(NULL, "acct_file %s; keeping the previous one", err);
 	if (strcmp(r->rc->conf->user, conf->user) != 0 ||
 	    !same_opt(r->rc->conf->group, conf->group))
 		log_warnx(NULL, "user/group changed: they apply after a restart");
@@ -352,6 +293,42 @@ daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
 	struct daemon *d = arg;
 
 	scheduler_counts(d->sched, msgs, inflight);
+}
+
+/* SIGUSR2 and the control socket's `reopen`: after log rotation. */
+static int
+daemon_reopen_files(void *arg, char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+	const char *lf = d->relay.rc->conf->log_file;
+	char e[512];
+
+	if (log_open(lf, e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "log_file %s", e);
+		log_warnx(NULL, "reopen: log_file %s", e);
+		return -1;
+	}
+	if (acct_reopen(e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "acct_file %s", e);
+		log_warnx(NULL, "reopen: acct_file %s", e);
+		return -1;
+	}
+	log_info(NULL, "log_file and acct_file reopened");
+	return 0;
+}
+
+static void
+daemon_reopen(evutil_socket_t sig, short ev, void *arg)
+{
+	char err[600];
+
+	(void)daemon_reopen_files(arg, err, sizeof(err));
+}
+
+static void
+daemon_reload_ctl(void *arg)
+{
+	daemon_reload(SIGHUP, 0, arg);
 }
 
 struct vwait {
@@ -474,6 +451,11 @@ daemon_run(const char *path, struct conf *conf)
 	log_libevent();
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: acct_file %s\n", err);
+		log_warnx(NULL, "acct_file %s, not starting", err);
+		goto fail;
+	}
 	log_info(NULL, "starting with %s", path);
 
 	d.resolver = resolver_new(r->base, conf->resolver_config,
@@ -522,19 +504,32 @@ daemon_run(const char *path, struct conf *conf)
 		rv = 2;
 		goto fail;
 	}
+	/* the queue tool's socket, made after the privilege drop: it
+	 * belongs to the user, its group is the one the daemon runs as */
+	d.qctl.sched = d.sched;
+	d.qctl.reload = daemon_reload_ctl;
+	d.qctl.reopen = daemon_reopen_files;
+	d.qctl.arg = &d;
+	if ((d.control = control_open(r->base, conf->spool_dir, getegid(),
+	    queue_ctl_handler, &d.qctl, err, sizeof(err))) == NULL) {
+		log_warnx(NULL, "%s, not starting", err);
+		goto fail;
+	}
 	listener_start(r->listener);
 	d.ev_term = evsignal_new(r->base, SIGTERM, daemon_stop, &d);
 	d.ev_int = evsignal_new(r->base, SIGINT, daemon_stop, &d);
 	d.ev_hup = evsignal_new(r->base, SIGHUP, daemon_reload, &d);
 	d.ev_usr1 = evsignal_new(r->base, SIGUSR1, daemon_flush, &d);
+	d.ev_usr2 = evsignal_new(r->base, SIGUSR2, daemon_reopen, &d);
 	d.ev_grace = evtimer_new(r->base, daemon_grace_over, &d);
 	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
-	    d.ev_usr1 == NULL || d.ev_grace == NULL)
+	    d.ev_usr1 == NULL || d.ev_usr2 == NULL || d.ev_grace == NULL)
 		fatalx("cannot set up signal events");
 	evsignal_add(d.ev_term, NULL);
 	evsignal_add(d.ev_int, NULL);
 	evsignal_add(d.ev_hup, NULL);
 	evsignal_add(d.ev_usr1, NULL);
+	evsignal_add(d.ev_usr2, NULL);
 	log_info(NULL, "started");
 	scheduler_start(d.sched, r->queue, d.dlv);
 	notify_watch_queue(r->base, daemon_queue_counts, &d);
@@ -545,6 +540,7 @@ daemon_run(const char *path, struct conf *conf)
 
 	listener_free(r->listener);
 	r->listener = NULL;
+	control_close(d.control);
 	/* no attempt may outlive the engine; recipients stay as queued */
 	scheduler_stop(d.sched);
 	delivery_free(d.dlv);
@@ -559,7 +555,9 @@ daemon_run(const char *path, struct conf *conf)
 	event_free(d.ev_int);
 	event_free(d.ev_hup);
 	event_free(d.ev_usr1);
+	event_free(d.ev_usr2);
 	event_free(d.ev_grace);
+	acct_close();
 	notify_close();
 	if (r->nsessions != 0)
 		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
@@ -571,6 +569,8 @@ daemon_run(const char *path, struct conf *conf)
 	log_close();
 	return 0;
 fail:
+	control_close(d.control);
+	acct_close();
 	listener_free(r->listener);
 	r->listener = NULL;
 	if (d.sched != NULL)
@@ -683,17 +683,9 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return rv;
 	}
-	if (argc > 0 && strcmp(argv[0], "queue") == 0) {
-		int rv;
+	if (argc > 0 && queue_ctl_is_command(argv[0])) {
+		int rv = queue_ctl_main(conf, argc, argv);
 
-		if (argc != 2 || strcmp(argv[1], "flush") != 0) {
-			fprintf(stderr, "danerelay: queue: only `queue flush` "
-			    "exists yet (list, delete, hold and release come "
-			    "with the control socket)\n");
-			conf_free(conf);
-			return 2;
-		}
-		rv = cmd_queue_flush(conf->spool_dir);
 		conf_free(conf);
 		return rv;
 	}

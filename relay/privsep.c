@@ -346,10 +346,14 @@ privsep_drop(struct privsep *ps, char *err, size_t errlen)
 	return 0;
 }
 
-/* One spool directory: ours, not writable by others; 0700 enforced. */
+/*
+ * One spool directory: ours, not writable by others; 0700 enforced, but
+ * for the spool itself (top) 0710 stays: its group may reach the control
+ * socket in it (relay/control.c), nothing else.
+ */
 static int
-check_dir(int fd, const char *what, uid_t uid, unsigned *fixed, char *err,
-    size_t errlen)
+check_dir(int fd, const char *what, uid_t uid, bool top, unsigned *fixed,
+    char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -369,7 +373,8 @@ check_dir(int fd, const char *what, uid_t uid, unsigned *fixed, char *err,
 		    (unsigned)(st.st_mode & 07777), what);
 		return -1;
 	}
-	if ((st.st_mode & 07777) != 0700) {
+	if ((st.st_mode & 07777) != 0700 &&
+	    !(top && (st.st_mode & 07777) == 0710)) {
 		if (fchmod(fd, 0700) == -1) {
 			snprintf(err, errlen, "%s: chmod 700: %s", what,
 			    strerror(errno));
@@ -438,7 +443,7 @@ privsep_spool_check(const char *dir, unsigned *fixed, char *err,
 		return -1;
 	}
 	snprintf(what, sizeof(what), "spool_dir %s", dir);
-	if (check_dir(fd, what, uid, fixed, err, errlen) == -1 ||
+	if (check_dir(fd, what, uid, true, fixed, err, errlen) == -1 ||
 	    check_file(fd, "lock", what, uid, fixed, err, errlen) == -1)
 		goto out;
 	for (i = 0; i < NELEM(spool_dirs); i++) {
@@ -451,7 +456,7 @@ privsep_spool_check(const char *dir, unsigned *fixed, char *err,
 			snprintf(err, errlen, "%s: %s", what, strerror(errno));
 			goto out;
 		}
-		if (check_dir(sfd, what, uid, fixed, err, errlen) == -1) {
+		if (check_dir(sfd, what, uid, false, fixed, err, errlen) == -1) {
 			close(sfd);
 			goto out;
 		}

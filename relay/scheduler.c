@@ -34,7 +34,9 @@
 #include "relay/scheduler.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
+#include "relay/acct.h"
 #include "relay/delivery.h"
+#include "relay/dlv_trace.h"
 #include "relay/dsn.h"
 #include "relay/log.h"
 #include "relay/relay.h"
@@ -74,6 +76,8 @@ struct smsg {
 	enum smsg_list		 list;
 	struct sdom		*bd;		/* L_BLOCKED: on bd->blocked */
 	bool			 onedom;	/* every recipient in one domain */
+	struct sched_last	*last;		/* per recipient: last deferral (queue explain) */
+	bool			 deleted;	/* queue delete: files gone, freed when not busy */
 	bool			*dirty;		/* per recipient: record not written */
 	unsigned		 ndirty;
 	TAILQ_ENTRY(smsg)	 jlink;		/* on jq while ndirty > 0 */
@@ -310,6 +314,11 @@ smsg_unlink(struct smsg *m)
 	m->list = L_NONE;
 }
 
+static void smsg_drop_traces(struct smsg *);
+static void sched_keep_trace(struct smsg *, const struct dlv_outcome *);
+static void sched_acct_local(struct smsg *, size_t, enum acct_type,
+		    const char *, const char *);
+
 static void
 smsg_free(struct smsg *m)
 {
@@ -317,6 +326,7 @@ smsg_free(struct smsg *m)
 	if (m->ndirty > 0)
 		TAILQ_REMOVE(&m->s->jq, m, jlink);
 	TAILQ_REMOVE(&m->s->all, m, all);
+	smsg_drop_traces(m);
 	m->s->nmsgs--;
 	queue_envelope_free(m->env);
 	free(m->busy);
@@ -362,11 +372,17 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 	bool			 due = false, fresh = true;
 	size_t			 i;
 
+	if (m->deleted) {		/* queue delete, waiting for its DSN */
+		smsg_unlink(m);
+		return;
+	}
 	if (m->nbusy == 0 && smsg_all_final(m)) {
 		smsg_remove(m);
 		return;
 	}
 	smsg_unlink(m);
+	if (m->env->held)		/* queue hold: off every list */
+		return;
 	expire = m->env->arrival + (time_t)sched_conf(s)->max_queue_lifetime;
 	for (i = 0; i < m->env->nrcpts; i++) {
 		r = &m->env->rcpts[i];
@@ -726,6 +742,13 @@ sched_dsn_committed(struct queue_msg *qm, int error, void *arg)
 	for (i = 0; i < sd->n; i++)
 		m->busy[sd->b[i].idx] = false;
 	m->nbusy--;
+	if (m->deleted) {
+		sbounce_free(sd->b, sd->n);
+		free(sd);
+		if (m->nbusy == 0)
+			smsg_free(m);
+		return;
+	}
 	if (s->stopping) {
 		/* the queue is closing: the recipients are recorded as they
 		 * were; after a restart they bounce again (at least once) */
@@ -804,8 +827,10 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 	(void)da;
 	seen = xcalloc(env->nrcpts, sizeof(*seen));
 	for (i = 0; i < n; i++)
-		if (o[i].idx < env->nrcpts)
+		if (o[i].idx < env->nrcpts) {
 			seen[o[i].idx] = true;
+			sched_keep_trace(m, &o[i]);
+		}
 	expire = env->arrival + (time_t)c->max_queue_lifetime;
 	/*
 	 * Does this attempt settle the message with no DSN to commit? Then
@@ -834,6 +859,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 		if (o[i].status == DLV_OK) {
 			rcpt_record(m, o[i].idx, RCPT_DELIVERED, att, 0, NULL,
 			    last);
+			acct_outcome(ACCT_DELIVERED, env, &o[i], att, NULL, text);
 			continue;
 		}
 		if (o[i].status == DLV_TEMP && now < expire) {
@@ -851,6 +877,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			    (long long)wait);
 			rcpt_update(m, o[i].idx, RCPT_DEFERRED, att, next,
 			    text);
+			acct_outcome(ACCT_TRANSIENT, env, &o[i], att, NULL, text);
 			continue;
 		}
 		b = xreallocarray(b, nb + 1, sizeof(*b));
@@ -875,6 +902,7 @@ sched_done(struct delivery_attempt *da, const struct dlv_outcome *o,
 			log_info(env->id, "Permanent failure for <%s>: %s "
 			    "(expired after %s)", log_esc(r->addr), safe, life);
 		}
+		acct_outcome(ACCT_BOUNCED, env, &o[i], att, b[nb].status, text);
 		nb++;
 	}
 	/* an engine that forgot a recipient: never spin on it */
@@ -954,9 +982,12 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 		}
 		log_warnx(env->id, "cannot start a delivery to %s: %s; deferred, "
 		    "next attempt in %us", log_esc(domain), strerror(e), wait);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			rcpt_update(m, idx[i], RCPT_DEFERRED,
 			    env->rcpts[idx[i]].attempts, next, reason);
+			sched_acct_local(m, idx[i], ACCT_TRANSIENT, "4.3.0",
+			    reason);
+		}
 		return;
 	}
 	fmt_duration(c->max_queue_lifetime, life, sizeof(life));
@@ -970,6 +1001,7 @@ sched_start_failed(struct smsg *m, const size_t *idx, size_t n,
 		str_copy(b[i].status, "5.4.7", sizeof(b[i].status));
 		b[i].note = xmalloc(64);
 		snprintf(b[i].note, 64, "expired after %s", life);
+		sched_acct_local(m, idx[i], ACCT_BOUNCED, "5.4.7", reason);
 	}
 	sched_bounce(m, b, n, now, false);
 }
@@ -1276,4 +1308,168 @@ scheduler_counts(const struct scheduler *s, size_t *msgs, unsigned *inflight)
 {
 	*msgs = s->nmsgs;
 	*inflight = s->nflight;
+}
+
+/* ------------------------------------------------- queue tool (control) */
+
+/* An accounting record for an outcome decided here, with no attempt. */
+static void
+sched_acct_local(struct smsg *m, size_t i, enum acct_type type,
+    const char *esc, const char *text)
+{
+	struct dlv_outcome o;
+
+	memset(&o, 0, sizeof(o));
+	o.idx = i;
+	o.status = type == ACCT_TRANSIENT ? DLV_TEMP : DLV_PERM;
+	str_copy(o.esc, esc, sizeof(o.esc));
+	str_copy(o.text, text, sizeof(o.text));
+	acct_outcome(type, m->env, &o, m->env->rcpts[i].attempts, NULL, text);
+}
+
+/* Keep a deferred recipient's trace (queue explain); drop it otherwise. */
+static void
+sched_keep_trace(struct smsg *m, const struct dlv_outcome *o)
+{
+	struct sched_last *l;
+
+	if (m->last == NULL && (o->status != DLV_TEMP || o->trace == NULL))
+		return;
+	if (m->last == NULL)
+		m->last = xcalloc(m->env->nrcpts, sizeof(*m->last));
+	l = &m->last[o->idx];
+	dlv_trace_unref(l->trace);
+	memset(l, 0, sizeof(*l));
+	if (o->status != DLV_TEMP)
+		return;
+	l->trace = dlv_trace_ref(o->trace);
+	l->host = dlv_trace_find(o->trace, o->mx, o->rpt);
+	l->rpt = (int)o->rpt;
+}
+
+static void
+smsg_drop_traces(struct smsg *m)
+{
+	size_t i;
+
+	if (m->last == NULL)
+		return;
+	for (i = 0; i < m->env->nrcpts; i++)
+		dlv_trace_unref(m->last[i].trace);
+	free(m->last);
+	m->last = NULL;
+}
+
+static struct smsg *
+sched_find(struct scheduler *s, const char *id)
+{
+	struct smsg *m;
+
+	TAILQ_FOREACH(m, &s->all, all)
+		if (!m->deleted && strcmp(m->env->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+void
+scheduler_walk(struct scheduler *s, const char *id, sched_walk_cb *cb,
+    void *arg)
+{
+	struct sched_view v;
+	struct smsg *m;
+
+	TAILQ_FOREACH(m, &s->all, all) {
+		if (m->deleted || (id != NULL && strcmp(m->env->id, id) != 0))
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.env = m->env;
+		v.busy = m->busy;
+		v.last = m->last;
+		cb(&v, arg);
+	}
+}
+
+size_t
+scheduler_flush_some(struct scheduler *s, const char *id, const char *domain)
+{
+	struct smsg	*m;
+	char		 d[DOMAIN_MAX];
+	size_t		 i, n = 0;
+
+	if (!s->started || s->stopping)
+		return 0;
+	TAILQ_FOREACH(m, &s->all, all) {
+		if (m->deleted || (id != NULL && strcmp(m->env->id, id) != 0))
+			continue;
+		for (i = 0; i < m->env->nrcpts; i++) {
+			if (m->env->rcpts[i].state != RCPT_DEFERRED ||
+			    m->busy[i] || m->env->rcpts[i].next_attempt == 0)
+				continue;
+			if (domain != NULL && strcmp(sched_rcpt_domain(
+			    m->env->rcpts[i].addr, d, sizeof(d)), domain) != 0)
+				continue;
+			m->env->rcpts[i].next_attempt = 0;
+			n++;
+		}
+	}
+	evtimer_del(s->ev_timer);
+	sched_timer(-1, 0, s);
+	return n;
+}
+
+int
+scheduler_hold(struct scheduler *s, const char *id, bool hold,
+    void (*cb)(void *, int), void *arg)
+{
+	struct smsg *m;
+
+	if ((m = sched_find(s, id)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (m->env->held == hold)
+		return 0;
+	if (queue_msg_hold(s->queue, m->env, hold, cb, arg) == -1)
+		return -1;
+	/* an attempt in flight ends normally; placing then parks it */
+	if (s->started && !s->stopping) {
+		smsg_place(m, time(NULL));
+		sched_kick(s);
+	}
+	return 1;
+}
+
+int
+scheduler_delete(struct scheduler *s, const char *id,
+    void (*cb)(void *, int), void *arg)
+{
+	struct sattempt *a, *next;
+	struct smsg *m;
+
+	if ((m = sched_find(s, id)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (queue_msg_remove_cb(s->queue, m->env->id, cb, arg) == -1)
+		return -1;
+	m->deleted = true;
+	/* records waiting to be written again: the message is gone */
+	if (m->ndirty > 0) {
+		TAILQ_REMOVE(&s->jq, m, jlink);
+		memset(m->dirty, 0, m->env->nrcpts * sizeof(*m->dirty));
+		m->ndirty = 0;
+	}
+	/* attempts in flight stop here: the message is gone */
+	for (a = TAILQ_FIRST(&s->attempts); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, link);
+		if (a->m != m)
+			continue;
+		delivery_cancel(a->da);
+		sattempt_free(a);
+	}
+	smsg_unlink(m);
+	if (m->nbusy == 0)		/* else a DSN commit still holds it */
+		smsg_free(m);
+	sched_kick(s);
+	return 0;
 }

@@ -41,6 +41,44 @@ void		 scheduler_free(struct scheduler *);
 void		 scheduler_counts(const struct scheduler *, size_t *msgs,
 		    unsigned *inflight);
 
+/* --- the queue tool (relay/queue_ctl.c, over the control socket) --- */
+
+struct dlv_trace;
+struct trace_host;
+
+/* A deferred recipient's last attempt, from the engine's outcome. */
+struct sched_last {
+	struct dlv_trace	*trace;		/* NULL: none since start */
+	const struct trace_host	*host;		/* the host that decided, or NULL */
+	int			 rpt;		/* enum tlsrpt_type of the outcome */
+};
+
+/* One queued message as the queue tool sees it; valid during the call. */
+struct sched_view {
+	const struct queue_envelope *env;	/* env->held: on hold */
+	const bool		*busy;		/* per recipient: in an attempt now */
+	const struct sched_last	*last;		/* per recipient, or NULL */
+};
+typedef void sched_walk_cb(const struct sched_view *, void *arg);
+/* Every message (id NULL) or the one with that id, in arrival order. */
+void		 scheduler_walk(struct scheduler *, const char *id,
+		    sched_walk_cb *, void *arg);
+/* Deferred recipients of message id / of domain (NULL: any) due now. */
+size_t		 scheduler_flush_some(struct scheduler *, const char *id,
+		    const char *domain);
+/*
+ * Hold or release message id (journaled). A held message starts no
+ * attempt; one in flight ends normally first. 1: recorded, cb(arg, errno
+ * or 0) follows once the record is durable; 0: nothing to change (no cb);
+ * -1 + errno (ENOENT).
+ */
+int		 scheduler_hold(struct scheduler *, const char *id, bool hold,
+		    void (*cb)(void *, int), void *arg);
+/* Remove message id now; attempts in flight are cancelled. 0, and cb
+ * follows once the removal is durable; -1 + errno (ENOENT). */
+int		 scheduler_delete(struct scheduler *, const char *id,
+		    void (*cb)(void *, int), void *arg);
+
 /* --- pure helpers (unit tested) --- */
 
 /* Seconds to wait after the attempts-th failure (attempts >= 1). */

@@ -1688,3 +1688,21 @@ smtp_client_key(const struct smtp_client *c, unsigned char key[TLS_KEY_LEN])
 {
 	tls_secctx_key(c->sec, c->peer, key);
 }
+
+int
+smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const void *a;
+
+	if (c->fd == -1 || getsockname(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	else if (ss.ss_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	else
+		return -1;
+	return inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL ? -1 : 0;
+}

@@ -177,6 +177,9 @@ void		 smtp_client_free(struct smtp_client *);
 unsigned	 smtp_client_ext(const struct smtp_client *);	/* SMTP_EXT_* */
 /* The TLS outcome, NULL when the session is not encrypted. */
 const struct tls_result *smtp_client_tls(const struct smtp_client *);
+/* Our own address on the connection, as text ("192.0.2.7"). 0 / -1. */
+int		 smtp_client_local_addr(const struct smtp_client *, char *buf,
+		    size_t len);
 /*
  * The TLS connection itself (peer chain, version), NULL when the session
  * is not encrypted. Borrowed: valid until closed() or smtp_client_free();

@@ -53,14 +53,16 @@ inject sender@sender.test r2@sender.test
 qd=$QID
 wait_log "$qd: Temporary failure for <r2@sender\.test>" 30 || fail "$qd not deferred"
 mode() { stat -c '%U:%G %a' "$1"; }
-for d in "$T/spool" "$T/spool/tmp" "$T/spool/msg" "$T/spool/corrupt"; do
+# the spool itself 0710: its group reaches the control socket, nothing else
+[ "$(mode "$T/spool")" = "danerelay:danerelay 710" ] || fail "$T/spool is $(mode "$T/spool")"
+for d in "$T/spool/tmp" "$T/spool/msg" "$T/spool/corrupt"; do
 	[ "$(mode "$d")" = "danerelay:danerelay 700" ] || fail "$d is $(mode "$d")"
 done
 for f in "$T/spool/lock" "$T/spool/msg/$qd" "$T/spool/msg/$qd.st"; do
 	[ "$(mode "$f")" = "danerelay:danerelay 600" ] || fail "$f is $(mode "$f")"
 done
 [ "$(stat -c %U "$RELAY_LOG")" = danerelay ] || fail "log file belongs to $(stat -c %U "$RELAY_LOG")"
-ok "spool 0700, files 0600, all danerelay's; log file danerelay's"
+ok "spool 0710, its directories 0700, files 0600, all danerelay's; log file danerelay's"
 
 # 4. SIGHUP as the user: the root-only key is kept, STARTTLS still works
 kill -HUP "$RELAY_PID"
@@ -133,7 +135,7 @@ chmod 755 "$T/danerelay-user"
 BIN=$T/danerelay-user RELAY_LOG=$T/userdir/relay.log relay_start "$T/user.conf"
 RELAY_LOG=$T/userdir/relay.log assert_log "running as danerelay \(uid $U\): not started as root, no privilege change"
 [ "$(awk '/^Uid:/ { print $3 }' "/proc/$RELAY_PID/status")" = "$U" ] || fail "not running as danerelay"
-[ "$(mode "$T/userdir/spool")" = "danerelay:danerelay 700" ] || fail "spool is $(mode "$T/userdir/spool")"
-ok "started as danerelay: runs as danerelay, spool created 0700"
+[ "$(mode "$T/userdir/spool")" = "danerelay:danerelay 710" ] || fail "spool is $(mode "$T/userdir/spool")"
+ok "started as danerelay: runs as danerelay, spool created 0710 (0700 + group search for the control socket)"
 RELAY_LOG=$T/userdir/relay.log relay_stop
 exit 0

@@ -1,11 +1,11 @@
 #!/bin/bash
 # t_queue_flush: `danerelay -c FILE queue flush` makes the running daemon
-# retry deferred mail now (it signals the pid the spool's owner wrote into
-# SPOOL/lock). single.test's MX is down, the recipient is deferred with a
-# 10m backoff; the server comes up; nothing happens until `queue flush`
-# (a probe message to the same server is delivered meanwhile, so the
-# server is up and the relay is scheduling), then the message is
-# delivered. With no daemon running, `queue flush`
+# retry deferred mail now, over the control socket SPOOL/control (the pid
+# in SPOOL/lock is informational only). single.test's MX is down, the
+# recipient is deferred with a 10m backoff; the server comes up; nothing
+# happens until `queue flush` (a probe message to the same server is
+# delivered meanwhile, so the server is up and the relay is scheduling),
+# then the message is delivered. With no daemon running, `queue flush`
 # says so and exits 1; an unknown queue command exits 2.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
@@ -34,7 +34,8 @@ assert_no_log "$q: Successful delivery"
 expect_not_delivered single "$q"
 ok "no retry before the backoff (a later message to the same server was delivered)"
 "$BIN" -c "$T/relay.conf" queue flush > "$T/flush.out" 2>&1 || { cat "$T/flush.out"; fail "queue flush failed"; }
-grep -q "asked pid $RELAY_PID" "$T/flush.out" || { cat "$T/flush.out"; fail "queue flush output"; }
+grep -q "queue flush: 1 deferred recipient due now" "$T/flush.out" || { cat "$T/flush.out"; fail "queue flush output"; }
+assert_log "control: uid 0 \(pid [0-9]+\): flush"
 wait_done "$q" 30
 expect_delivered single "$q" sender@sender.test rf@single.test
 assert_log "$q: Successful delivery to <rf@single\.test> \(retry [1-9][0-9]*\)"
@@ -44,7 +45,7 @@ relay_stop
 "$BIN" -c "$T/relay.conf" queue flush > "$T/flush2.out" 2>&1
 st=$?
 [ "$st" -eq 1 ] || fail "queue flush without a daemon: exit $st, want 1"
-grep -q 'no daemon owns' "$T/flush2.out" || { cat "$T/flush2.out"; fail "queue flush without a daemon: message"; }
+grep -q 'no daemon is running' "$T/flush2.out" || { cat "$T/flush2.out"; fail "queue flush without a daemon: message"; }
 ok "queue flush without a daemon: exit 1, says so"
 "$BIN" -c "$T/relay.conf" queue frobnicate > /dev/null 2>&1
 st=$?

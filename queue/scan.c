@@ -1,0 +1,157 @@
+/*
+ * queue/scan.c - read a spool without owning it: `queue list` when no
+ * daemon runs. Opens nothing for writing, takes no lock, moves and
+ * removes nothing: a file that does not load is reported and skipped
+ * (the daemon's queue_open() deals with it at its next start). The
+ * formats are those of queue/queue.c, decoded by queue/envelope.c.
+ */
+#include "queue/queue.h"
+#include "queue/envelope.h"
+#include "queue/queue_id.h"
+#include "relay/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCAN_JOURNAL_MAX	(64u << 20)
+
+/* The whole of file name in dir, up to max octets. NULL + errno. */
+static char *
+scan_read(int dirfd, const char *name, size_t max, size_t *lenp)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 fd, e;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max)
+				break;
+			cap = cap ? cap * 2 : 4096;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		if ((n = read(fd, buf + len, cap - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			free(buf);
+			errno = e;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		buf = xmalloc(1);
+	*lenp = len;
+	return buf;
+}
+
+/* The envelope at the start of msg/id, with its journal applied. */
+static struct queue_envelope *
+scan_one(int msgfd, const char *id, char *why, size_t whylen)
+{
+	struct queue_envelope	*env = NULL;
+	struct journal_result	 res;
+	char			 name[QUEUE_ID_MAX + 4], *buf;
+	size_t			 len = 0, hdrlen;
+	ssize_t			 n;
+	int			 fd, r;
+
+	if ((fd = openat(msgfd, id, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	/* the envelope only: grow until it decodes */
+	buf = xmalloc(ENVELOPE_MAX);
+	for (;;) {
+		n = pread(fd, buf + len, ENVELOPE_MAX - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(why, whylen, "read: %s", strerror(errno));
+			break;
+		}
+		len += (size_t)n;
+		r = envelope_decode(buf, len, &env, &hdrlen, why, whylen);
+		if (r == 1 || r == -1)
+			break;
+		if (n == 0 || len == ENVELOPE_MAX) {
+			snprintf(why, whylen, "truncated envelope");
+			break;
+		}
+	}
+	free(buf);
+	close(fd);
+	if (env == NULL)
+		return NULL;
+	snprintf(name, sizeof(name), "%s.st", id);
+	if ((buf = scan_read(msgfd, name, SCAN_JOURNAL_MAX, &len)) != NULL) {
+		journal_apply(env, buf, len, &res);
+		free(buf);
+	}
+	return env;
+}
+
+static int
+scan_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+queue_scan(const char *dir, queue_scan_cb *cb, void *arg, char *err,
+    size_t errlen)
+{
+	struct queue_envelope	*env;
+	struct dirent		*de;
+	char			 path[4096], why[256], **v = NULL;
+	size_t			 n = 0, cap = 0, i;
+	DIR			*d;
+	int			 msgfd;
+
+	snprintf(path, sizeof(path), "%s/msg", dir);
+	if ((msgfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((d = fdopendir(dup(msgfd))) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(msgfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	/* ids sort by arrival */
+	if (n > 1)
+		qsort(v, n, sizeof(*v), scan_cmp);
+	for (i = 0; i < n; i++) {
+		why[0] = '\0';
+		env = scan_one(msgfd, v[i], why, sizeof(why));
+		cb(v[i], env, env == NULL ? why : NULL, arg);
+		free(v[i]);
+	}
+	free(v);
+	close(msgfd);
+	return 0;
+}
