@@ -5,6 +5,7 @@
  * shared file never interleave within a line.
  */
 #include "relay/log.h"
+#include "relay/util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -30,8 +31,6 @@ static int		 log_debug_on;
 int
 log_open(const char *dest, char *err, size_t errlen)
 {
-	struct stat st;
-	bool root;
 	int fd;
 
 	if (dest == NULL || strcmp(dest, "-") == 0) {
@@ -46,26 +45,11 @@ log_open(const char *dest, char *err, size_t errlen)
 		log_dest = DEST_SYSLOG;
 		return 0;
 	}
-	/*
-	 * As root (before the privilege drop), the file may belong to the
-	 * unprivileged user, in a directory of that user: never follow a
-	 * link it may have put there to a file of root's (a symbolic link,
-	 * or a hard link where the kernel allows one to another's file).
-	 */
-	root = geteuid() == 0;
-	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    (root ? O_NOFOLLOW : 0), 0640);
-	if (fd == -1) {
+	/* as root, never through a link the user made (relay/util.h) */
+	if ((fd = open_append(dest, 0640)) == -1) {
 		snprintf(err, errlen, "%s: %s%s", dest, strerror(errno),
-		    root && errno == ELOOP ? " (a symbolic link is not "
+		    errno == ELOOP || errno == EMLINK ? " (a link is not "
 		    "followed as root)" : "");
-		return -1;
-	}
-	if (root && (fstat(fd, &st) == -1 || (S_ISREG(st.st_mode) &&
-	    st.st_nlink > 1))) {
-		snprintf(err, errlen, "%s: a file with more than one link "
-		    "(refused as root)", dest);
-		close(fd);
 		return -1;
 	}
 	log_close();

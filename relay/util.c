@@ -4,6 +4,11 @@
 #include "relay/util.h"
 #include "relay/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,4 +112,23 @@ utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	if (cp != NULL)
 		*cp = c;
 	return len;
+}
+
+int
+open_append(const char *path, unsigned mode)
+{
+	struct stat st;
+	bool root = geteuid() == 0;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    (root ? O_NOFOLLOW : 0), (mode_t)mode);
+	if (fd == -1 || !root)
+		return fd;
+	if (fstat(fd, &st) == -1 || (S_ISREG(st.st_mode) && st.st_nlink > 1)) {
+		close(fd);
+		errno = EMLINK;
+		return -1;
+	}
+	return fd;
 }

@@ -26,4 +26,13 @@ size_t	 str_copy(char *dst, const char *src, size_t dstlen);
  */
 size_t	 utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
+/*
+ * open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode) for a log or
+ * accounting file. As root (before the privilege drop, relay/privsep.h)
+ * the file may belong to the unprivileged user, in a directory of that
+ * user: then no link is followed to a file of root's: -1 + ELOOP for a
+ * symbolic link, -1 + EMLINK for a regular file with more than one link.
+ */
+int	 open_append(const char *path, unsigned mode);
+
 #endif
