@@ -410,6 +410,33 @@ control_close(struct control *c)
 
 /* --- client --- */
 
+/*
+ * The daemon's answer on the operator's terminal: the daemon is the
+ * unprivileged user and may be one taken over through what it parses, so
+ * no control character but newline and tab gets through (an escape
+ * sequence could rewrite what root sees, or drive the terminal). Its own
+ * text escapes peer bytes already (relay/log_safe.c); JSON has none.
+ */
+static void
+write_safe(FILE *out, const char *p, size_t n)
+{
+	size_t i, run;
+
+	for (i = 0; i < n; i += run) {
+		for (run = 0; i + run < n; run++) {
+			unsigned char c = (unsigned char)p[i + run];
+
+			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+				break;
+		}
+		fwrite(p + i, 1, run, out);
+		if (i + run < n) {
+			fputc('?', out);
+			run++;
+		}
+	}
+}
+
 int
 control_call(const char *dir, int argc, char *const *argv, FILE *out,
     FILE *errout, char *err, size_t errlen)
@@ -474,7 +501,7 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		if (r <= 0)
 			break;
 		if (!head) {
-			fwrite(buf, 1, (size_t)r, out);
+			write_safe(out, buf, (size_t)r);
 			continue;
 		}
 		hl += (size_t)r;
@@ -488,11 +515,14 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 			status = 0;
 		else {
 			status = 1;
-			fprintf(errout, "danerelay: %s\n",
-			    strncmp(buf, "ERR ", 4) == 0 ? buf + 4 : buf);
+			fputs("danerelay: ", errout);
+			write_safe(errout, strncmp(buf, "ERR ", 4) == 0 ?
+			    buf + 4 : buf, strlen(strncmp(buf, "ERR ", 4) == 0 ?
+			    buf + 4 : buf));
+			fputc('\n', errout);
 		}
 		head = false;
-		fwrite(nl + 1, 1, hl - (size_t)(nl + 1 - buf), out);
+		write_safe(out, nl + 1, hl - (size_t)(nl + 1 - buf));
 		hl = 0;		/* the body is copied as it comes, from buf[0] */
 	}
 	close(fd);
