@@ -57,7 +57,12 @@ struct control {
 	void			*arg;
 	struct control_conn	*conns;
 	unsigned		 nconns;
+	struct event		*resume;	/* re-enable after EMFILE */
+	unsigned		 pause;		/* seconds of the last pause, 0: none */
+	struct log_limit	 ll_accept;
 };
+
+#define CONTROL_PAUSE_MAX	8	/* seconds */
 
 bool
 control_peer_allowed(const struct control_peer *p, const gid_t *groups,
@@ -242,6 +247,10 @@ control_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)salen;
+	if (c->pause != 0) {
+		c->pause = 0;
+		log_limit_end(&c->ll_accept, NULL, "control: accepting again");
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn(NULL, "control: SO_PEERCRED");
 		close(fd);
@@ -289,6 +298,40 @@ control_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CONTROL_LINE_MAX + 2);
 	bufferevent_set_timeouts(k->bev, &tv, &tv);
 	bufferevent_enable(k->bev, EV_READ);
+}
+
+static void
+control_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *c = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(c->lev);
+}
+
+/*
+ * accept(2) failed for good (no descriptors, no memory). Without this
+ * libevent logs it and the socket, still readable, calls again at once:
+ * a tight loop. Pause the socket instead, 1 s doubling to
+ * CONTROL_PAUSE_MAX, as relay/listener.c does for SMTP; the client waits
+ * in the backlog meanwhile (or times out).
+ */
+static void
+control_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct control *c = arg;
+	struct timeval tv = { 0, 0 };
+	int e = errno;
+
+	c->pause = c->pause == 0 ? 1 : c->pause * 2 > CONTROL_PAUSE_MAX ?
+	    CONTROL_PAUSE_MAX : c->pause * 2;
+	evconnlistener_disable(lev);
+	tv.tv_sec = c->pause;
+	evtimer_add(c->resume, &tv);
+	errno = e;
+	log_limit_warn(&c->ll_accept, NULL, "control: accept: pausing the "
+	    "control socket for %us", c->pause);
 }
 
 struct control *
@@ -350,6 +393,9 @@ control_open(struct event_base *base, const char *dir, gid_t gid,
 		unlink(c->path);
 		goto fail;
 	}
+	if ((c->resume = evtimer_new(base, control_resume, c)) == NULL)
+		fatalx("control: evtimer_new");
+	evconnlistener_set_error_cb(c->lev, control_accept_error);
 	log_info(NULL, "control socket %s (mode 0660, group %u; spool 0710)",
 	    c->path, (unsigned)gid);
 	return c;
@@ -403,6 +449,8 @@ control_close(struct control *c)
 		return;
 	while (c->conns != NULL)
 		conn_free(c->conns);
+	if (c->resume != NULL)
+		event_free(c->resume);
 	evconnlistener_free(c->lev);
 	unlink(c->path);
 	free(c);
