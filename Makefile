@@ -19,6 +19,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 CONFDIR  ?= /etc/danerelay
+LOGROTATEDIR ?= /etc/logrotate.d
 SPOOLDIR ?= /var/spool/danerelay
 LOGDIR   ?= /var/log/danerelay
 RELAY_USER ?= danerelay
@@ -49,7 +50,7 @@ SINK_SRCS = $(sort $(wildcard tests/sink/*.c))
 TOOL_SRCS = $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all deps check demo clean unit asan-build soak fuzz fuzz-build
+.PHONY: all deps check demo clean unit asan-build soak fuzz fuzz-build bench
 all: danerelay
 
 danerelay: $(B)/danerelay
@@ -79,6 +80,11 @@ $(B)/sink: $(SINK_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SINK_SRCS) $(LDLIBS)
 
+# The load generator of scripts/bench (make bench).
+$(B)/loadgen: tests/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
@@ -87,7 +93,7 @@ deps:
 # The test build: AddressSanitizer + UBSan, in its own directory.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
-	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink \
+	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen \
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
@@ -118,6 +124,11 @@ check: asan-build fuzz-build
 soak: asan-build
 	./scripts/soak
 
+# The side-by-side benchmark against Postfix (scripts/bench; BENCH_ARGS
+# passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse-10").
+bench: deps all $(B)/sink $(B)/loadgen
+	./scripts/bench $(BENCH_ARGS)
+
 demo: deps all $(B)/sink
 	./scripts/demo
 
@@ -130,23 +141,33 @@ clean:
 # make install [PREFIX=/usr/local] [DESTDIR=]: the daemon in $(SBINDIR), the
 # man pages in $(MANDIR)/man5 and man8, the systemd unit in $(UNITDIR) (with
 # ExecStart pointing at $(SBINDIR)), the example configuration as
-# $(CONFDIR)/danerelay.conf only if there is none. Without DESTDIR (a real
+# $(CONFDIR)/danerelay.conf and the logrotate snippet as
+# $(LOGROTATEDIR)/danerelay, each only if there is none. Without DESTDIR (a real
 # install, not a package build) it also creates the system user and group
 # $(RELAY_USER) (idempotent), the spool $(SPOOLDIR) (0700) and the log
 # directory $(LOGDIR) (0750), both owned by that user, and tells systemd.
 # make uninstall removes what install put there; it keeps a configuration
-# that differs from the example, the spool (mail may be in it), the logs
-# and the user.
+# or logrotate snippet that was changed, the spool (mail may be in it), the
+# logs and the user.
 .PHONY: install uninstall
 install: $(B)/danerelay
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(LOGROTATEDIR)
 	$(INSTALL) -m 0755 $(B)/danerelay $(DESTDIR)$(SBINDIR)/danerelay
 	$(INSTALL) -m 0644 man/danerelay.8 $(DESTDIR)$(MANDIR)/man8/danerelay.8
 	$(INSTALL) -m 0644 man/danerelay.conf.5 $(DESTDIR)$(MANDIR)/man5/danerelay.conf.5
 	sed 's|/usr/local/sbin/danerelay|$(SBINDIR)/danerelay|' \
 	    scripts/danerelay.service > $(DESTDIR)$(UNITDIR)/danerelay.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/danerelay.service
+	@if [ -e $(DESTDIR)$(LOGROTATEDIR)/danerelay ]; then \
+		echo "install: keeping the existing $(DESTDIR)$(LOGROTATEDIR)/danerelay"; \
+	else \
+		echo "install scripts/danerelay.logrotate $(DESTDIR)$(LOGROTATEDIR)/danerelay"; \
+		sed 's|/usr/local/sbin/danerelay|$(SBINDIR)/danerelay|' \
+		    scripts/danerelay.logrotate > $(DESTDIR)$(LOGROTATEDIR)/danerelay; \
+		chmod 0644 $(DESTDIR)$(LOGROTATEDIR)/danerelay; \
+	fi
 	@if [ -e $(DESTDIR)$(CONFDIR)/danerelay.conf ]; then \
 		echo "install: keeping the existing $(DESTDIR)$(CONFDIR)/danerelay.conf"; \
 	else \
@@ -159,7 +180,7 @@ install: $(B)/danerelay
 		    { echo "groupadd --system $(RELAY_USER)"; groupadd --system $(RELAY_USER); }; \
 		getent passwd $(RELAY_USER) >/dev/null || \
 		    { echo "useradd --system $(RELAY_USER)"; \
-		      useradd --system --gid $(RELAY_USER) --home-dir /nonexistent \
+		      useradd --system --gid $(RELAY_USER) --home-dir $(SPOOLDIR) \
 		        --no-create-home --shell /usr/sbin/nologin \
 		        --comment "danerelay SMTP relay" $(RELAY_USER); }; \
 		$(INSTALL) -d -m 0700 -o $(RELAY_USER) -g $(RELAY_USER) $(SPOOLDIR); \
@@ -172,6 +193,13 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/danerelay.8 \
 	    $(DESTDIR)$(MANDIR)/man5/danerelay.conf.5 \
 	    $(DESTDIR)$(UNITDIR)/danerelay.service
+	@if sed 's|/usr/local/sbin/danerelay|$(SBINDIR)/danerelay|' scripts/danerelay.logrotate | \
+	    cmp -s - $(DESTDIR)$(LOGROTATEDIR)/danerelay; then \
+		echo "rm -f $(DESTDIR)$(LOGROTATEDIR)/danerelay (unchanged)"; \
+		rm -f $(DESTDIR)$(LOGROTATEDIR)/danerelay; \
+	elif [ -e $(DESTDIR)$(LOGROTATEDIR)/danerelay ]; then \
+		echo "uninstall: keeping $(DESTDIR)$(LOGROTATEDIR)/danerelay (changed)"; \
+	fi
 	@if cmp -s conf/danerelay.conf.example $(DESTDIR)$(CONFDIR)/danerelay.conf; then \
 		echo "rm -f $(DESTDIR)$(CONFDIR)/danerelay.conf (unchanged example)"; \
 		rm -f $(DESTDIR)$(CONFDIR)/danerelay.conf; \

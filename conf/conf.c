@@ -5,6 +5,8 @@
  * "FILE: why") and parsing goes on to find the rest; a struct conf is only
  * handed out when there was no error; a key is set at most once per section;
  * global keys come before the first [domain] section.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "conf/value.h"

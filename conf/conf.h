@@ -1,8 +1,10 @@
 /*
  * conf/conf.h - the configuration: `key = value` lines and [domain NAME] /
- * [domain .NAME] sections (see ../shared/INTERFACE.md and
+ * [domain .NAME] sections (see README.md and
  * conf/danerelay.conf.example). A loaded struct conf is immutable; SIGHUP
  * loads a new one and swaps it in only if it has no error.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef CONF_CONF_H
 #define CONF_CONF_H

@@ -3,6 +3,8 @@
  * Invariants: nothing here allocates, logs or touches the file system; every
  * number is range- and overflow-checked before it is stored; on error the
  * output is left untouched and err says what was expected.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/value.h"
 

@@ -4,6 +4,8 @@
  * dates, TLS policy names and domain names. No I/O, no allocation, no
  * global state. Each returns 0 and stores the result, or -1 and writes into
  * err a reason that quotes the bad text and says what was expected.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef CONF_VALUE_H
 #define CONF_VALUE_H

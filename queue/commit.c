@@ -20,6 +20,8 @@
  *   the loop was already told, writes one byte to a pipe; the loop's read
  *   event takes the whole list and runs the done callbacks. The loop only
  *   ever holds the mutex for list splices, never across I/O.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/commit.h"
 #include "relay/log.h"
@@ -42,6 +44,7 @@
 struct committer {
 	struct event_base	*base;
 	int			 tmpfd, msgfd;	/* spool dirs, not owned */
+	int			 sparefd;	/* -1: never recycle */
 
 	/* Loop thread only. */
 	struct commit_job	*lhead, **ltail;	/* not yet handed over */
@@ -85,6 +88,28 @@ commit_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 	if (unlinkat(fromfd, from, 0) == -1 && errno != ENOENT)
 		return -1;
 	return 0;
+}
+
+/*
+ * Recycle msg/ID as the empty spare/ID (queue/queue.c, "Spare files"):
+ * rename it out of msg/ (the batch's fsync of msg/ makes that durable, as
+ * it would an unlink), then empty it so that a spare never holds disk
+ * space. Sets j->recycled; on failure msg/ID is either still there (the
+ * caller unlinks it) or gone with the spare.
+ */
+static void
+commit_recycle(struct committer *c, struct commit_job *j)
+{
+	int fd;
+
+	if (c->sparefd == -1 || renameat(c->msgfd, j->id, c->sparefd, j->id) == -1)
+		return;
+	if ((fd = openat(c->sparefd, j->id, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1) {
+		(void)unlinkat(c->sparefd, j->id, 0);
+		return;
+	}
+	close(fd);
+	j->recycled = true;
 }
 
 static void
@@ -155,7 +180,10 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			/* Message first: a crash in between leaves an orphan
 			 * journal (removed at load), never a message whose
 			 * recipients look pending again. */
-			if (unlinkat(c->msgfd, j->id, 0) == -1 && errno != ENOENT)
+			if (j->recycle)
+				commit_recycle(c, j);
+			if (!j->recycled && unlinkat(c->msgfd, j->id, 0) == -1 &&
+			    errno != ENOENT)
 				j->error = errno;
 			snprintf(name, sizeof(name), "%s.st", j->id);
 			if (j->error == 0 && unlinkat(c->msgfd, name, 0) == -1 &&
@@ -338,6 +366,7 @@ committer_new(struct event_base *base, int tmpfd, int msgfd,
 	c->base = base;
 	c->tmpfd = tmpfd;
 	c->msgfd = msgfd;
+	c->sparefd = -1;
 	c->ltail = &c->lhead;
 	c->wtail = &c->whead;
 	c->dtail = &c->dhead;
@@ -382,11 +411,18 @@ fail:
 }
 
 void
+committer_set_spare_dir(struct committer *c, int sparefd)
+{
+	c->sparefd = sparefd;
+}
+
+void
 committer_submit(struct committer *c, struct commit_job *j)
 {
 	j->next = NULL;
 	j->error = 0;
 	j->renamed = false;
+	j->recycled = false;
 	*c->ltail = j;
 	c->ltail = &j->next;
 	c->nlocal++;

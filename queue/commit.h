@@ -4,6 +4,8 @@
  * in batches, off the event loop. Jobs are submitted on the loop thread;
  * each job's done callback runs on the loop thread afterwards. Design
  * notes in queue/commit.c. Internal to queue/.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef QUEUE_COMMIT_H
 #define QUEUE_COMMIT_H
@@ -19,7 +21,8 @@ struct committer;
 enum commit_kind {
 	COMMIT_MSG,		/* fdatasync fd, rename tmp/ID -> msg/ID, fsync msg/ */
 	COMMIT_JOURNAL,		/* fdatasync fd (msg/ID.st), fsync msg/ */
-	COMMIT_REMOVE,		/* unlink msg/ID then msg/ID.st, fsync msg/ */
+	COMMIT_REMOVE,		/* unlink msg/ID (or recycle it, below) then
+				   msg/ID.st, fsync msg/ */
 	COMMIT_DISCARD,		/* close fd, unlink tmp/ID; nothing synced */
 };
 
@@ -33,6 +36,14 @@ struct commit_job {
 	int			 fd;		/* -1 if none */
 	int			 error;		/* out: 0 or an errno value */
 	bool			 renamed;	/* worker private */
+	/*
+	 * COMMIT_REMOVE: recycle (in) asks to move msg/ID to spare/ID and
+	 * empty it rather than unlink it; recycled (out) says it was done.
+	 * A new message then takes that inode by a rename instead of
+	 * creating one (see queue/queue.c, "Spare files").
+	 */
+	bool			 recycle;
+	bool			 recycled;
 	char			 id[QUEUE_ID_MAX];
 	void			(*done)(struct commit_job *);	/* on the loop */
 };
@@ -40,6 +51,9 @@ struct commit_job {
 /* dirfds stay owned by the caller and must outlive the committer. */
 struct committer *committer_new(struct event_base *, int tmpfd, int msgfd,
 		    unsigned nworkers, char *err, size_t errlen);
+/* The spare/ directory for recycled files (before the first job); without
+ * it, recycle is ignored. */
+void		 committer_set_spare_dir(struct committer *, int sparefd);
 void		 committer_submit(struct committer *, struct commit_job *);
 /* Bumped each time submitted jobs are handed to the workers: a job
  * submitted in the same generation has not been seen by any worker yet. */

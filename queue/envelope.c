@@ -4,6 +4,8 @@
  * example in queue/queue.c). Decoders are strict: fixed line order, known
  * keys only, canonical escapes, and a version line, so that anything but
  * our own complete output is rejected instead of half-understood.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/envelope.h"
 #include "queue/queue_id.h"

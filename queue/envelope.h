@@ -5,6 +5,8 @@
  * escaped so that no byte of a peer-supplied address or error text can
  * break the line structure; decoders reject anything the encoder cannot
  * produce.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef QUEUE_ENVELOPE_H
 #define QUEUE_ENVELOPE_H

@@ -11,6 +11,8 @@
  * completions come back to the loop as callbacks (never from inside the
  * call that started them). The loop never waits on the disk. Do not call
  * queue_close() from inside a queue callback.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef QUEUE_QUEUE_H
 #define QUEUE_QUEUE_H

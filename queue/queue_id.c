@@ -5,6 +5,8 @@
  * back) and starts above the newest id found on disk, so a restart with a
  * clock that went backwards still continues upwards. The salt only keeps
  * ids of different spools or of an emptied spool apart in logs.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue_id.h"
 

@@ -5,6 +5,8 @@
  * the epoch, 4 of per-process salt. The alphabet is ascending in ASCII, so
  * strcmp() order is arrival order. A generator never issues the same time
  * part twice and never goes below its floor (the newest id in the spool).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef QUEUE_QUEUE_ID_H
 #define QUEUE_QUEUE_ID_H

@@ -4,6 +4,8 @@
  * removes nothing: a file that does not load is reported and skipped
  * (the daemon's queue_open() deals with it at its next start). The
  * formats are those of queue/queue.c, decoded by queue/envelope.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue.h"
 #include "queue/envelope.h"

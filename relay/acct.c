@@ -30,6 +30,8 @@
  * callbacks: the outcome's path never waits on the file. A failing write
  * is logged once per failure streak and the records are kept, up to
  * ACCT_BUF_MAX, then dropped with a count.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/acct.h"
 #include "queue/queue.h"

@@ -6,6 +6,8 @@
  * records are buffered in memory and written by one write(2) per loop
  * turn from an event of their own, never inside the caller; nothing is
  * fsync'ed (accounting is not mail). Loop thread only.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_ACCT_H
 #define RELAY_ACCT_H

@@ -1,6 +1,8 @@
 /*
  * relay/addr_literal.c - address literal recipient domains (see
  * addr_literal.h). Pure string work, no I/O.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/addr_literal.h"
 

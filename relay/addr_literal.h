@@ -4,6 +4,8 @@
  * refused at RCPT unless allow_address_literals = yes; when allowed,
  * delivery connects to the address itself: no MX, and no DANE, since
  * there is no name to look TLSA records up for (RFC 7672 2.2).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_ADDR_LITERAL_H
 #define RELAY_ADDR_LITERAL_H

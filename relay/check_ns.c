@@ -9,6 +9,8 @@
  * what each server holds. This only reports: no delivery decision is made
  * from these answers, which are not validated (a secondary that is behind
  * serves old but correctly signed data; the point is to see it).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/check_ns.h"
 #include "relay/util.h"

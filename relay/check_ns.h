@@ -4,6 +4,8 @@
  * directly (no recursion, no cache), so that an operator sees whether a
  * newly published ("next") record is on every secondary before switching
  * certificates (RFC 7671 8.1). A command-line helper: it blocks.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_CHECK_NS_H
 #define RELAY_CHECK_NS_H

@@ -37,6 +37,8 @@
  * match a published record, RFC 7671 8.1).
  * --ns: relay/check_ns.c asks every authoritative server of each TLSA
  * owner name directly and compares their answers.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/cmd_check.h"
 #include "conf/conf.h"

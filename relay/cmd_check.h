@@ -3,6 +3,8 @@
  * [--at +30d] [--ns]`: check a destination's DANE setup the way delivery
  * would meet it, without sending mail (RFC 7672 2.2, 3), for operators and
  * monitoring. See relay/cmd_check.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_CMD_CHECK_H
 #define RELAY_CMD_CHECK_H

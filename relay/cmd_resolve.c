@@ -14,6 +14,8 @@
  * own event base: it waits for each lookup in turn, which is fine here and
  * never done in the daemon. Output lines start with a keyword so that
  * scripts can grep them.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/cmd_resolve.h"
 #include "conf/conf.h"

@@ -2,6 +2,8 @@
  * relay/cmd_resolve.h - `danerelay -c FILE resolve DOMAIN`: print what the
  * delivery engine will see for DOMAIN (MX hosts in order, their addresses,
  * the TLSA records at _PORT._tcp.HOST, each with its DNSSEC state).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_CMD_RESOLVE_H
 #define RELAY_CMD_RESOLVE_H

@@ -11,6 +11,8 @@
  * next records are printed, so the next one can be published a few TTLs
  * before the switch (RFC 7671 8.1, "current + next"). Comments start with
  * ';' so the whole output can be pasted into a zone file.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/cmd_tlsa.h"
 #include "tls/dane.h"

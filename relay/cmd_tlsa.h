@@ -3,6 +3,8 @@
  * your own mail server, in zone-file form, for the current certificate
  * and, for a rollover, the next certificate or key (current + next,
  * RFC 7671 8.1). Needs no configuration file.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_CMD_TLSA_H
 #define RELAY_CMD_TLSA_H

@@ -7,6 +7,8 @@
  * CONTROL_TIMEOUT), check and log it, let the handler build the answer,
  * write it (CONTROL_TIMEOUT) and close. At most CONTROL_CONNS_MAX at once;
  * more are closed at accept. Nothing here blocks the loop.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/control.h"
 #include "relay/log.h"

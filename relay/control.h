@@ -16,6 +16,8 @@
  * handler never blocks: it answers at once, or later (CONTROL_LATER) once
  * what it started is durable. The client side (control_call) is for the
  * command line.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_CONTROL_H
 #define RELAY_CONTROL_H

@@ -16,6 +16,8 @@
  * is retried once on a fresh connection to the same address before the
  * address is charged; attempt_timeout ends the whole attempt (deferral);
  * MAIL 4xx goes to the next host, RCPT 4xx/5xx are final for the attempt.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <errno.h>
 #include <stdarg.h>

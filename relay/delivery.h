@@ -5,9 +5,11 @@
  * through relay/smtp_client.c with the security context relay/policy.c
  * derives, and moves to the next address or MX host on failure. It owns the
  * only defer / bounce / next-MX decision and logs the decision trace of
- * INTERFACE.md. The scheduler (relay/scheduler.c) decides WHEN to attempt
+ * README.md. The scheduler (relay/scheduler.c) decides WHEN to attempt
  * and records outcomes in the queue; the engine decides HOW and reports
  * each recipient's outcome as a value.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_DELIVERY_H
 #define RELAY_DELIVERY_H

@@ -3,6 +3,8 @@
  * dlv_trace.h). Fixed-size records, one per host tried (the scheduler
  * keeps a trace per deferred recipient, so it stays small); hosts beyond
  * TRACE_HOSTS_MAX go unrecorded (the engine tries at most max_mx_hosts).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/dlv_trace.h"
 #include "relay/util.h"

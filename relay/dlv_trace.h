@@ -8,6 +8,8 @@
  * keeps a reference per recipient for `queue explain`, and the accounting
  * file (relay/acct.c) takes the deciding host's facts from it. Reference
  * counted; only the loop thread touches it.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_DLV_TRACE_H
 #define RELAY_DLV_TRACE_H

@@ -7,6 +7,8 @@
  * is wrapped at spaces and the delivery-status fields are folded (RFC
  * 3464 2.1 uses RFC 5322 field syntax, 2.2.3 folding); a word longer than
  * WORD_MAX is cut, so no line can exceed the limit whatever the input.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/dsn.h"
 #include "queue/queue.h"

@@ -5,6 +5,8 @@
  * with the null sender. The scheduler decides when; this module only
  * writes the text. A message with the null sender never gets a DSN: the
  * caller checks that (no bounce loops).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_DSN_H
 #define RELAY_DSN_H

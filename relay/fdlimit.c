@@ -1,6 +1,8 @@
 /*
  * relay/fdlimit.c - RLIMIT_NOFILE: raise it, and compare it with what the
  * configuration needs (the budget is in relay/fdlimit.h).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/fdlimit.h"
 #include "conf/conf.h"

@@ -16,6 +16,8 @@
  * then costs 421/452 replies and paused deliveries (relay/listener.c,
  * relay/scheduler.c), never a hang, and an operator who raised the limit
  * outside (systemd LimitNOFILE=) is not second-guessed.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_FDLIMIT_H
 #define RELAY_FDLIMIT_H

@@ -12,6 +12,8 @@
  * httpd's pause, with libev's reserve descriptor). The rest of the
  * backlog waits in the kernel meanwhile. One log line per minute at most
  * says so, with a count; one says when accepting works again.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/listener.h"
 #include "conf/conf.h"

@@ -4,6 +4,8 @@
  * close) and the back-off when the process runs out of descriptors
  * (accepting pauses for a second instead of spinning on EMFILE).
  * Accepted connections are handed to smtp_session_accept().
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_LISTENER_H
 #define RELAY_LISTENER_H

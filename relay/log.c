@@ -1,8 +1,17 @@
 /*
  * relay/log.c - log destinations and the line format. The destination is
  * process-wide state (like syslog itself): set once at start and on SIGHUP.
- * Lines are written with one write(2) each so that concurrent writers to a
- * shared file never interleave within a line.
+ * Lines are written whole by one write(2) (O_APPEND), so that concurrent
+ * writers to a shared file never interleave within a line.
+ * Once log_buffer_start() has named the event loop, lines logged on the
+ * loop's thread are gathered and written together by one write(2) from an
+ * event that runs at the end of the loop turn (a busy relay logs about ten
+ * lines per message, and a write(2) plus a getpid(2) each). So a crash
+ * (SIGKILL) loses at most the lines of the turn it interrupts; SIGTERM,
+ * fatal() and exit() lose none. Lines from other threads, and every line
+ * when no loop is named, are written at once, after what is buffered.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "relay/util.h"
@@ -10,6 +19,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +37,111 @@ enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 static enum log_dest	 log_dest = DEST_STDERR;
 static int		 log_fd = STDERR_FILENO;
 static int		 log_debug_on;
+static long		 log_pid;	/* cached: one getpid() per process */
+
+/* The loop turn's lines (log_buffer_start()), under log_mu. */
+#define LOG_BUF_SIZE	65536
+static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char		 log_buf[LOG_BUF_SIZE];
+static size_t		 log_buf_len;
+static struct event	*log_flush_ev;		/* NULL: not buffering */
+static pthread_t	 log_loop_thread;
+
+/* Write out the buffered lines; log_mu held. */
+static void
+log_flush_locked(void)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < log_buf_len) {
+		n = write(log_fd, log_buf + off, log_buf_len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* a log that cannot be written: drop, go on */
+		off += (size_t)n;
+	}
+	log_buf_len = 0;
+}
+
+void
+log_flush(void)
+{
+	pthread_mutex_lock(&log_mu);
+	log_flush_locked();
+	pthread_mutex_unlock(&log_mu);
+}
+
+static void
+log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush();
+}
+
+int
+log_buffer_start(struct event_base *base)
+{
+	static int atexit_done;
+	struct event *ev;
+
+	if ((ev = event_new(base, -1, 0, log_flush_cb, NULL)) == NULL)
+		return -1;
+	if (!atexit_done && atexit(log_flush) == 0)
+		atexit_done = 1;
+	pthread_mutex_lock(&log_mu);
+	log_flush_locked();
+	log_flush_ev = ev;
+	log_loop_thread = pthread_self();
+	pthread_mutex_unlock(&log_mu);
+	return 0;
+}
+
+void
+log_buffer_stop(void)
+{
+	struct event *ev;
+
+	pthread_mutex_lock(&log_mu);
+	log_flush_locked();
+	ev = log_flush_ev;
+	log_flush_ev = NULL;
+	pthread_mutex_unlock(&log_mu);
+	if (ev != NULL)
+		event_free(ev);
+}
+
+/* Hand one complete line (with its newline) to the destination. */
+static void
+log_emit(const char *line, size_t len)
+{
+	pthread_mutex_lock(&log_mu);
+	if (log_flush_ev != NULL && pthread_equal(pthread_self(), log_loop_thread)) {
+		if (log_buf_len + len > sizeof(log_buf))
+			log_flush_locked();
+		memcpy(log_buf + log_buf_len, line, len);
+		if (log_buf_len == 0)
+			event_active(log_flush_ev, EV_TIMEOUT, 1);
+		log_buf_len += len;
+	} else {
+		log_flush_locked();
+		/* a short write to a log is not worth a retry loop */
+		if (write(log_fd, line, len) == -1) {
+			/* nothing to do */
+		}
+	}
+	pthread_mutex_unlock(&log_mu);
+}
 
 int
 log_open(const char *dest, char *err, size_t errlen)
 {
 	int fd;
 
+	log_pid = (long)getpid();
 	if (dest == NULL || strcmp(dest, "-") == 0) {
 		log_close();
 		log_dest = DEST_STDERR;
@@ -61,6 +170,7 @@ log_open(const char *dest, char *err, size_t errlen)
 void
 log_close(void)
 {
+	log_flush();
 	if (log_dest == DEST_FILE && log_fd != -1)
 		close(log_fd);
 	if (log_dest == DEST_SYSLOG)
@@ -100,7 +210,7 @@ log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
 		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ danerelay[%ld]: ",
 		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
-		    (long)getpid());
+		    log_pid != 0 ? log_pid : (long)getpid());
 	}
 	off = (size_t)n;
 	if (qid != NULL && *qid != '\0') {
@@ -127,9 +237,7 @@ log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
 	if (off >= sizeof(line) - 1)
 		off = sizeof(line) - 2;
 	line[off++] = '\n';
-	/* One write per line: a short write to a log is not worth a retry loop. */
-	if (write(log_fd, line, off) == -1)
-		return;
+	log_emit(line, off);
 }
 
 static void
@@ -199,6 +307,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(LOG_CRIT, NULL, strerror(saved), fmt, ap);
 	va_end(ap);
+	log_flush();
 	exit(1);
 }
 
@@ -210,6 +319,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(LOG_CRIT, NULL, NULL, fmt, ap);
 	va_end(ap);
+	log_flush();
 	exit(1);
 }
 

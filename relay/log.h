@@ -6,6 +6,8 @@
  * peer or from DNS (addresses, HELO, replies, certificate subjects, names,
  * error text carrying them) passes through log_esc() or log_safe() in the
  * log call; relay/log_safe.c describes the escaping.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H
@@ -20,6 +22,17 @@ int	 log_open(const char *dest, char *err, size_t errlen);	/* 0 / -1 + err */
 void	 log_close(void);
 void	 log_set_debug(int on);
 int	 log_debug_enabled(void);
+/*
+ * Buffer the lines logged on this (the loop's) thread and write them with
+ * one write(2) at the end of each turn of base's loop (an event), at
+ * log_buffer_stop(), log_close(), log_flush(), fatal() and exit(). Call
+ * log_buffer_stop() once the loop has returned, before base is freed.
+ * -1 if the event cannot be made (lines are then written one by one).
+ */
+struct event_base;
+int	 log_buffer_start(struct event_base *);
+void	 log_buffer_stop(void);
+void	 log_flush(void);
 /* Route libevent's warnings and errors into this log ("libevent: ..."). */
 void	 log_libevent(void);
 

@@ -20,6 +20,8 @@
  * without the backslash rule: log.c applies it to every formatted line as
  * a last line of defence, over text that log_safe() may already have
  * escaped.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "relay/util.h"

@@ -27,6 +27,8 @@
  * and attempts started from then on. SIGUSR1: every deferred recipient is
  * due now (queue flush). A service manager (systemd Type=notify) hears of
  * readiness, reloads and the stop through relay/notify.c.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/acct.h"
@@ -39,6 +41,7 @@
 #include "relay/delivery.h"
 #include "relay/fdlimit.h"
 #include "relay/listener.h"
+#include "relay/evio.h"
 #include "relay/log.h"
 #include "relay/notify.h"
 #include "relay/privsep.h"
@@ -438,6 +441,7 @@ daemon_run(const char *path, struct conf *conf)
 	if (fwarn[1][0] != '\0')
 		log_warnx(NULL, "acct_file %s", fwarn[1]);
 	fdlimit_apply(conf, 1);
+	/* before privsep_enter(): the socket's permissions are root's to pass */
 	if (notify_open(err, sizeof(err)) == -1)
 		log_warnx(NULL, "%s; readiness will not be reported", err);
 	if ((r->rc = relay_conf_new(conf, err, sizeof(err))) == NULL) {
@@ -449,13 +453,14 @@ daemon_run(const char *path, struct conf *conf)
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	log_libevent();
-	if ((r->base = event_base_new()) == NULL)
+	if ((r->base = evio_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danerelay: acct_file %s\n", err);
 		log_warnx(NULL, "acct_file %s, not starting", err);
 		goto fail;
 	}
+	(void)log_buffer_start(r->base);	/* one write(2) per loop turn */
 	log_info(NULL, "starting with %s", path);
 
 	d.resolver = resolver_new(r->base, conf->resolver_config,
@@ -537,6 +542,7 @@ daemon_run(const char *path, struct conf *conf)
 
 	if (event_base_dispatch(r->base) == -1)
 		log_warnx(NULL, "event loop failed");
+	log_buffer_stop();
 
 	listener_free(r->listener);
 	r->listener = NULL;
@@ -586,6 +592,7 @@ fail:
 		resolver_free(d.resolver);
 	relay_conf_unref(r->rc);
 	notify_close();
+	log_buffer_stop();
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();

@@ -9,6 +9,8 @@
  * close delimiter cannot swallow its parent. Output goes through a small
  * buffered writer; the first error (I/O or a refusal) stops the walk and
  * the caller throws the partial output away.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/mime7bit.h"
 #include "relay/util.h"

@@ -18,6 +18,8 @@
  *
  * Pure apart from the output descriptor; the unit test drives it on
  * buffers (tests/unit/test_mime7bit.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_MIME7BIT_H
 #define RELAY_MIME7BIT_H

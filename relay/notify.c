@@ -5,6 +5,8 @@
  * fails is logged once per streak of failures and never blocks the loop
  * (the socket is non-blocking: a notification the manager cannot take now
  * is dropped, the next state change sends a complete picture again).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/notify.h"
 #include "relay/log.h"

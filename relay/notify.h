@@ -11,6 +11,8 @@
  *
  * Without $NOTIFY_SOCKET every call is a no-op. One notifier per process;
  * call from the event loop's thread only.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_NOTIFY_H
 #define RELAY_NOTIFY_H

@@ -1,9 +1,11 @@
 /*
  * relay/policy.c - pure TLS/DANE decisions (see policy.h). Every branch
- * names the rule of issue 5 it implements. Test mode computes the same
+ * names the rule of docs/dane.md it implements. Test mode computes the same
  * verdict, writes it to note as "test mode: would have ...", and turns any
  * refusal into a connection as `may` would make (with the DANE context
  * kept where there is one, so that tls_client reports the match).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <stdarg.h>
 #include <stdio.h>

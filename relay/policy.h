@@ -1,10 +1,12 @@
 /*
- * relay/policy.h - pure TLS/DANE decisions (RFC 7672, issue 5 rules 1-16):
+ * relay/policy.h - pure TLS/DANE decisions (RFC 7672, docs/dane.md rules 1-16):
  * from the configured policy, test mode and the DNS facts of one step (the
  * MX RRset; one host's address and CNAME facts and TLSA answer) to a value
  * saying what the delivery engine does next. No I/O, no logging, no
  * allocation: every text lands in the caller's struct, every pointer in
  * an output points into the input. The engine logs what comes back.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_POLICY_H
 #define RELAY_POLICY_H

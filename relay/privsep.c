@@ -6,6 +6,8 @@
  * with more than one link (it could be a hard link to a file elsewhere);
  * once privsep_drop() returns 0, neither the real, effective nor saved
  * uid is 0 and setuid(0) has been seen to fail.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/privsep.h"
 #include "conf/conf.h"
@@ -42,7 +44,7 @@ static bool privsep_is_dropped;
 
 /* The names of a spool (queue/queue.c; control: the control socket). */
 static const char *const spool_files[] = { "lock", "control" };
-static const char *const spool_dirs[] = { "tmp", "msg", "corrupt" };
+static const char *const spool_dirs[] = { "tmp", "msg", "corrupt", "spare" };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int

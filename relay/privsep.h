@@ -19,6 +19,8 @@
  *				take over the spool), privsep_drop,
  *				privsep_spool_check (as the user)
  *	... open the spool, start threads, accept ...
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_PRIVSEP_H
 #define RELAY_PRIVSEP_H

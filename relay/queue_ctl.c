@@ -4,6 +4,8 @@
  * line like `postqueue -j`), and the command line client. The same
  * formatting serves the daemon's answer and the read-only listing of a
  * spool no daemon owns.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/queue_ctl.h"
 #include "conf/conf.h"

@@ -14,6 +14,8 @@
  * answers from the scheduler's view of the queue (relay/scheduler.h) and
  * logs every change with the operator's uid. Output formats and JSON
  * field names are documented in README.md.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_QUEUE_CTL_H
 #define RELAY_QUEUE_CTL_H

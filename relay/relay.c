@@ -2,6 +2,8 @@
  * relay/relay.c - configuration snapshots shared between main and the
  * sessions: a struct conf plus what is built from it once (the STARTTLS
  * SSL_CTX), freed when the last holder lets go.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/relay.h"
 #include "conf/conf.h"

@@ -8,6 +8,8 @@
  * A configuration is reference counted: a session keeps the one it
  * started with, so a SIGHUP applies to new sessions only and an old
  * configuration is freed when its last session ends.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_RELAY_H
 #define RELAY_RELAY_H

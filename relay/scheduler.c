@@ -30,6 +30,8 @@
  *   over bounces them, without an attempt.
  * - A pass visits at most the messages that were ready when it began.
  * - No wake-up is set later than a message's expiry.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/scheduler.h"
 #include "conf/conf.h"
@@ -633,7 +635,7 @@ static void sched_dsn_committed(struct queue_msg *, int, void *);
 /*
  * An outcome's text as logged, recorded and quoted: a remote reply as it
  * came ("450 4.2.0 ..."), our own reason with its enhanced status code in
- * front ("4.4.1 connect to ...: Connection refused", INTERFACE.md). The
+ * front ("4.4.1 connect to ...: Connection refused", README.md). The
  * engine already writes its reasons that way; a text that starts with no
  * digit gets the code here, never twice.
  */

@@ -6,6 +6,8 @@
  * serves fresh and retried mail alternately, records each outcome in the
  * queue (delivered, deferred with backoff, bounced with a DSN), and
  * removes a message once every recipient is final. One per process.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SCHEDULER_H
 #define RELAY_SCHEDULER_H

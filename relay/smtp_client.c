@@ -20,6 +20,8 @@
  * API call); c->busy counts handler frames so that smtp_client_free()
  * inside a callback only marks the client dead, and the outermost frame
  * frees it. closed() is always the last callback.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_client.h"
 #include "relay/mime7bit.h"

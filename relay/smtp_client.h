@@ -14,6 +14,8 @@
  * Callbacks run on the loop, never from inside smtp_client_connect(),
  * smtp_client_send() or smtp_client_quit(). From any callback the caller
  * may call smtp_client_send(), smtp_client_quit() or smtp_client_free().
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SMTP_CLIENT_H
 #define RELAY_SMTP_CLIENT_H

@@ -11,6 +11,8 @@
  * text, and peers downstream are free to choke on it (Postfix, Exim and
  * many filters do), so we refuse rather than store what we cannot relay
  * faithfully. Line length counts octets as sent, stuffing dot included.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_data.h"
 

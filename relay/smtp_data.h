@@ -10,6 +10,8 @@
  * decoder keeps looking for <CRLF>.<CRLF> so that the session stays in
  * step with the client: the bad message is discarded as a whole, and what
  * follows it (smuggled commands included) is never read as commands.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SMTP_DATA_H
 #define RELAY_SMTP_DATA_H

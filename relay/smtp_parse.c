@@ -10,6 +10,8 @@
  * a recipient needs a domain (a relay cannot deliver to a bare
  * "Postmaster"), octets >= 0x80 only as well-formed UTF-8 and only with
  * SMTPUTF8 (RFC 6531 3.3).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_parse.h"
 #include "relay/util.h"

@@ -5,6 +5,8 @@
  * land in caller buffers, and a failure comes back as the complete reply
  * line the session should send ("501 5.5.4 ..."), so every syntax decision
  * and its wording lives here.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SMTP_PARSE_H
 #define RELAY_SMTP_PARSE_H

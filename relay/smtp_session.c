@@ -18,11 +18,14 @@
  * - Per-session memory is the struct (one 512-octet line buffer, fixed
  *   address buffers), the recipient list and libevent's buffers (input
  *   capped by a read watermark, output by SMTP_OUT_MAX).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_session.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
 #include "relay/addr_literal.h"
+#include "relay/evio.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 #include "relay/smtp_data.h"
@@ -211,6 +214,18 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	}
 }
 
+/*
+ * Send the queued replies in this loop turn (relay/evio.h), where the
+ * write callback would have nothing to do once they are out: not after
+ * QUIT (it closes) nor while waiting for the output to drain.
+ */
+static void
+smtp_send_now(struct smtp_session *s)
+{
+	if (s->bev != NULL && s->state != SMTP_QUIT && !(s->flags & S_OUTWAIT))
+		(void)evio_send_now(s->bev);
+}
+
 /* Last reply queued: stop reading, close once the output has drained. */
 static void
 smtp_finish(struct smtp_session *s, const char *reason)
@@ -360,6 +375,7 @@ smtp_committed(struct queue_msg *m, int error, void *arg)
 	s->state = SMTP_RCPT;	/* so that the reset below ends the transaction */
 	smtp_tx_reset(s);
 	smtp_process(s);
+	smtp_send_now(s);
 	smtp_eof_settle(s);
 }
 
@@ -448,6 +464,7 @@ smtp_greet(struct smtp_session *s)
 	tv.tv_sec = (time_t)(left_ms / 1000);
 	tv.tv_usec = (suseconds_t)(left_ms % 1000) * 1000;
 	evtimer_add(s->timer, &tv);
+	smtp_send_now(s);
 }
 
 static bool
@@ -932,6 +949,7 @@ smtp_readcb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	smtp_process(s);
+	smtp_send_now(s);
 }
 
 /*

@@ -3,6 +3,8 @@
  * accepted connection, all on the relay's event loop. A session owns its
  * bufferevent, its timer and at most one message being received; it is
  * freed in one place only (it logs "disconnect from ..." there).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SMTP_SESSION_H
 #define RELAY_SMTP_SESSION_H

@@ -1,5 +1,7 @@
 /*
  * relay/util.c - allocation wrappers and string helpers.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/util.h"
 #include "relay/log.h"

@@ -2,6 +2,8 @@
  * relay/util.h - small allocation and string helpers shared by every module.
  * The x* allocators call fatal() on failure: they are for small, bounded
  * allocations; buffers whose size a peer drives must check and fail softly.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_UTIL_H
 #define RELAY_UTIL_H

@@ -3,6 +3,8 @@
  * libraries themselves, not from their headers: after a security update of
  * a shared library the binary is not rebuilt, and the operator wants to
  * know which code actually runs.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/version.h"
 

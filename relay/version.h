@@ -2,6 +2,8 @@
  * relay/version.h - the one place the release version is written. The
  * Makefile reads it for `make dist`-style names; `danerelay -V` prints it
  * with the versions of the libraries in use at run time.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_VERSION_H
 #define RELAY_VERSION_H

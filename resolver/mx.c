@@ -2,6 +2,8 @@
  * resolver/mx.c - pure MX processing (see mx.h). The only randomness is
  * the shuffle of equal preferences, from a splitmix64 stream seeded by the
  * caller so tests can pin the order. A failed lookup never yields hosts.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/mx.h"
 #include "relay/util.h"

@@ -5,6 +5,8 @@
  * for tests), merges duplicate hosts (best preference wins), recognises a
  * null MX, falls back to the domain itself on NODATA, and caps hosts and
  * addresses. No I/O; never guesses hosts from a failed lookup.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_MX_H
 #define RESOLVER_MX_H

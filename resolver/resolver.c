@@ -12,8 +12,11 @@
  * - a user callback runs only from the event loop (ub_process or a timer),
  *   after the handle is unlinked (so resolver_free() from it is safe but
  *   resolver_cancel() of it is not); its memory goes right after.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/resolver.h"
+#include "resolver/cache.h"
 #include "relay/log.h"
 #include "relay/util.h"
 
@@ -85,6 +88,7 @@ struct resolver {
 	char				*ta_name;	/* owner of the first trust anchor */
 	int				 in_process;	/* inside ub_process() */
 	TAILQ_HEAD(, resolver_query)	 pending;
+	struct dns_cache		*cache;		/* resolver/cache.h */
 };
 
 static void	rq_step(struct resolver_query *);
@@ -219,6 +223,7 @@ resolver_new(struct event_base *base, const char *config, const char *ta_file,
 	r->base = base;
 	r->timeout = RESOLVER_DEFAULT_TIMEOUT;
 	TAILQ_INIT(&r->pending);
+	r->cache = dns_cache_new();
 	if (ta_file_owner(ta_file, &r->ta_name, err, errlen) == -1)
 		goto fail;
 	if ((r->ctx = ub_ctx_create()) == NULL) {
@@ -274,6 +279,7 @@ fail:
 		event_free(r->ev);
 	if (r->ctx != NULL)
 		ub_ctx_delete(r->ctx);
+	dns_cache_free(r->cache);
 	free(r->ta_name);
 	free(r);
 	return NULL;
@@ -331,6 +337,7 @@ resolver_free(struct resolver *r)
 		resolver_cancel(q);
 	event_free(r->ev);
 	ub_ctx_delete(r->ctx);
+	dns_cache_free(r->cache);
 	free(r->ta_name);
 	free(r);
 }
@@ -547,6 +554,8 @@ rsub_cb(void *arg, int err, struct ub_result *ur)
 	s->pending = false;
 	s->res = result_from_ub(q->name, s->qtype, err, ur);
 	ub_resolve_free(ur);
+	if (type_decoded(s->qtype))
+		dns_cache_put(q->r->cache, s->res);
 	rq_step(q);
 }
 
@@ -563,6 +572,10 @@ rsub_start(struct resolver_query *q, int i, int qtype)
 		s->res = result_error(q->name, qtype, q->invalid);
 		return;
 	}
+	/* answered from the cache: rq_arm() completes it from the loop */
+	if (type_decoded(qtype) &&
+	    (s->res = dns_cache_get(q->r->cache, q->name, qtype)) != NULL)
+		return;
 	rv = ub_resolve_async(q->r->ctx, q->name, qtype, 1 /* IN */, s,
 	    rsub_cb, &s->async_id);
 	if (rv != 0) {

@@ -16,6 +16,8 @@
  *   resolver_cancel() or resolver_free() it never runs. The handle is dead
  *   once the callback has been entered: clear your pointer to it first.
  * - Results passed to a callback belong to the callee (free them).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_RESOLVER_H
 #define RESOLVER_RESOLVER_H
@@ -147,7 +149,7 @@ struct resolver_query *resolver_lookup_tlsa(struct resolver *, const char *host,
 struct resolver_query *resolver_lookup_host(struct resolver *, const char *name,
 		    unsigned flags, resolver_host_cb *, void *arg);
 /*
- * Does validation work (RFC 7672 rule, issue 5 rule 16)? Asks DNSKEY at
+ * Does validation work (RFC 7672 rule, docs/dane.md rule 16)? Asks DNSKEY at
  * the owner name of the first trust anchor; ok only if SECURE with data.
  */
 struct resolver_query *resolver_check_validation(struct resolver *,

@@ -2,6 +2,8 @@
  * resolver/rr.c - pure rdata decoders (see rr.h). Input is hostile: every
  * read is bounds-checked against len, and names must be uncompressed (as
  * libunbound returns them), at most 255 octets, labels at most 63.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/rr.h"
 #include "relay/util.h"

@@ -5,6 +5,8 @@
  * len and never crashes on hostile rdata: it returns -1 ("malformed") and
  * leaves *out zeroed. Names come out in presentation form, lower case, no
  * trailing dot ("." for the root), with \DDD / \. escapes for odd bytes.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_RR_H
 #define RESOLVER_RR_H

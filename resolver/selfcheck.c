@@ -4,6 +4,8 @@
  * anchor's owner through the process's resolver, bounded by the
  * resolver's own deadline. Between checks one timer: the backoff while
  * validation is not confirmed, the hourly period once it is decided.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/selfcheck.h"
 #include "relay/log.h"

@@ -20,6 +20,8 @@
  * confirmed (the validator's setup cannot change while the process runs;
  * each lookup fails closed on its own) and is retried with backoff.
  * Every verdict is logged; the listener hears of each finished check.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RESOLVER_SELFCHECK_H
 #define RESOLVER_SELFCHECK_H

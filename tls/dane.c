@@ -5,6 +5,8 @@
  * Invariant: only records dane_tlsa_check() calls usable reach
  * SSL_dane_tlsa_add(); PKIX usages never do, so OpenSSL never falls back
  * to a PKIX trust store for SMTP.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/dane.h"
 #include "tls/tls.h"

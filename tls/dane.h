@@ -5,6 +5,8 @@
  * DANE-EE), and after the handshake what matched or why nothing did, with
  * the RFC 8460 result type. Pure functions of their arguments and the SSL;
  * no logging, no allocation that outlives a call.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_DANE_H
 #define TLS_DANE_H

@@ -2,6 +2,8 @@
  * tls/tls.c - OpenSSL initialisation, the server SSL_CTX, the session
  * description for logs and the error queue as text. Stateless apart from
  * OpenSSL's own one-time initialisation.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/tls.h"
 #include "relay/util.h"

@@ -3,6 +3,8 @@
  * OpenSSL initialisation, a server SSL_CTX, the one-line session
  * description the logs use ("TLSv1.3 with cipher X (256 bits)"), and the
  * OpenSSL error queue as text. Nothing here logs: callers get text back.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_TLS_H
 #define TLS_TLS_H

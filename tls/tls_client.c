@@ -6,6 +6,8 @@
  * certificate verification, so the key must pin every input to it (peer,
  * level, TLSA RRset, base domain, reference identifiers, SNI). The cache
  * is an LRU hash table of at most cache_max entries, loop thread only.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/tls_client.h"
 #include "relay/util.h"

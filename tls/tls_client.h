@@ -3,9 +3,11 @@
  * 1.2, DANE enabled, OpenSSL's own session cache off) and our session
  * cache keyed by the full security context, so that a session is resumed
  * only under the same security requirements a fresh handshake would face
- * (RFC 7672; issue 5 rule 15). Per connection the caller hands in a
+ * (RFC 7672; docs/dane.md rule 15). Per connection the caller hands in a
  * struct tls_secctx by value; after the handshake it gets a struct
  * tls_result by value. Nothing here logs.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_TLS_CLIENT_H
 #define TLS_TLS_CLIENT_H

@@ -5,6 +5,8 @@
  * (`openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER`),
  * selector 0 the DER certificate (`openssl x509 -outform DER`); RFC 6698
  * 2.1.2 and 2.1.3.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/tlsa_make.h"
 

@@ -6,6 +6,8 @@
  * differs from the current one). Pure functions of their arguments; no
  * I/O except the PEM readers, no logging. Used by `danerelay tlsa`
  * (relay/cmd_tlsa.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_TLSA_MAKE_H
 #define TLS_TLSA_MAKE_H

@@ -7,6 +7,8 @@
  * Prints messages/s and syncs per message; asserts nothing. With
  * CONCURRENCY 0 it runs the naive serial baseline instead: per message
  * write, fsync, rename, fsync of the directory, on one thread.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/crashload.py - the load and the checks of t_crash_kill9.
 
     crashload.py load ROUND PID    run concurrent clients against the relay,

@@ -1,5 +1,6 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/dane.sh - helpers for the DANE delivery scenarios
-# (tests/e2e/t_dane_*.sh, issue 5). Source after lib.sh. The scenarios run
+# (tests/e2e/t_dane_*.sh, docs/dane.md). Source after lib.sh. The scenarios run
 # against the signed test world (tests/world): tests/run starts one and
 # exports WORLD_DIR; a scenario run alone starts its own in $T/world on
 # DANE_WORLD_NS / DANE_WORLD_NET (default 127.53.2.1 / 127.62) and stops

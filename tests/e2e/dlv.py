@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/dlv.py - helpers for the delivery scenarios (t_dlv_*.sh):
 inject mail into the relay, and read what the test sink (tests/sink) wrote.
 

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/dlv_lib.sh - helpers for the delivery scenarios (t_dlv_*.sh).
 # Source after lib.sh. Uses the DNS test world in $WORLD_DIR (tests/run
 # starts one); run alone without it, the scenario starts its own world in

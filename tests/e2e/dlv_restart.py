@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/dlv_restart.py - bookkeeping for t_dlv_restart.
 
     dlv_restart.py snap SPOOL OUT SINKDIR...

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/dnsfault.sh - DNS faults for the fail-closed scenarios
 # (t_dns_*.sh). Source after lib.sh and dane.sh. A fault is a real DNS
 # server that does not answer: tests/e2e/dnsproxy.py relays queries to the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/dnsproxy.py - a DNS forwarder that misbehaves on purpose.
 
     dnsproxy.py ADDR UPSTREAM [--drop TYPE]... [--silent-from TYPE:NAME]

@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/hostile_lib.sh - helpers for the hostile receiving server
 # scenarios (t_hostile_*.sh). Source after lib.sh and dlv_lib.sh.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/hostile_mx.py - a scripted, misbehaving receiving SMTP server
 for the t_hostile_*.sh scenarios (asyncio, plaintext, no STARTTLS).
 

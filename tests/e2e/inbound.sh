@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/inbound.sh - helpers for the inbound scenarios (SMTP in, spool).
 # Source after lib.sh. Python dialogues (smtpclient.py) and the spool reader
 # (spool.py) find each other through PYTHONPATH; the relay's address, port

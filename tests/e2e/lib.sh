@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/lib.sh - shared helpers for end-to-end scenarios. Source it from
 # a tests/e2e/t_*.sh script (bash). Each scenario gets:
 #   T     a private temporary directory, removed at exit

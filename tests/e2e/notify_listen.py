@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """notify_listen.py SOCKET LOG HOST PORT - play the service manager's side of
 sd_notify(3): bind a datagram socket at SOCKET (a path, or "@name" for the
 abstract namespace), and for every datagram append one JSON line to LOG:

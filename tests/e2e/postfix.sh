@@ -1,3 +1,4 @@
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/postfix.sh - a private Postfix instance for end-to-end tests.
 # Source it after lib.sh. Everything lives under one directory (default
 # $T/postfix): conf/ (main.cf, master.cf), queue/, data/, maillog. Every

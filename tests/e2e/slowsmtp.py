@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/slowsmtp.py - an SMTP server (plaintext, no STARTTLS) that
 holds the reply to the final "." until the test says so, to act on a
 message while its delivery is in flight.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/smtpclient.py - a byte-exact SMTP client for end-to-end tests.
 
 Scenarios import it (sys.path has tests/e2e) and drive dialogues themselves:

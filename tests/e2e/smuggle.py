@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/smuggle.py - SMTP smuggling probes for t_smuggle_lf/t_smuggle_cr.
 
 Each probe opens a session, starts a transaction and sends, in one write,

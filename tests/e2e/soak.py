@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/soak.py - the crash-cycle soak (t_crash_soak.sh, scripts/soak).
 
     soak.py --bin BIN --conf CONF --log LOG --spool SPOOL --addr A --port P

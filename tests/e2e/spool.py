@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/spool.py - read danerelay's spool from the outside, for tests
 and the demo. Knows the on-disk layout documented in queue/queue.c and
 nothing else of the daemon: tests compare what it finds with what they sent.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_acct: the accounting file (acct_file), read back with Python's csv
 # module (RFC 4180) after real outcomes on the signed test world under
 # tls_policy dane:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_addr_literal: RCPT TO:<u@[127.125.5.1]> is refused with 550 5.1.3 by
 # default (allow_address_literals = no). After a reload with
 # allow_address_literals = yes it is accepted and delivered to a sink on

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_bad_commands: malformed MAIL/RCPT get 501 (555 for an unknown
 # parameter), an unknown command 500, commands out of order 503, and the
 # session stays usable; max_errors bad commands get 421 and a close;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_check_at: `danerelay check --at +30d` reports certificates that will
 # have expired by then, and the TLSA TTL advice (30 minutes to 1 hour).
 #   soon.check.test: the leaf (issued by ica) expires in 10 days; its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_check_cmd: `danerelay -c FILE check DOMAIN` against the signed test world
 # and real TLS servers (tests/sink): the DNS findings come from delivery's
 # policy functions, the probes from the real outbound client, once with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_check_ns: `danerelay check --ns` asks every authoritative name server
 # of a TLSA owner's zone directly and shows whether they agree, so that a
 # "next" record can be seen on every secondary before the switch (RFC 7671
@@ -45,6 +46,9 @@ spki311() {	# CERT: the 3 1 1 digest (the usual openssl pipeline)
 }
 
 NS2_IP=$(addr_of ns2.nsdiff.test)
+# the world's own name server (mkworld records it; the caller may not export it)
+WORLD_NS=$(sed -n 's/^WORLD_NS=//p' "$WORLD_DIR/env")
+[ -n "$WORLD_NS" ] || fail "no WORLD_NS in $WORLD_DIR/env"
 MX_IP=$(addr_of mx.nsdiff.test)
 NEXT=$(spki311 "$CERTS/mx.nsdiff.test.next.crt")
 CUR=$(spki311 "$CERTS/mx.nsdiff.test.crt")

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_client_postfix: relay/smtp_client against a real Postfix smtpd on
 # $NET.2:25 (a private instance that discards what it accepts): STARTTLS
 # under `encrypt`, pipelined MAIL/RCPT/DATA without Postfix seeing improper

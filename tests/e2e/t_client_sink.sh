@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_client_sink: relay/smtp_client against the test sink (tests/sink) on
 # $NET.2..$NET.6 port 25, driven by the unit-test binary's `send` mode:
 # pipelined and synchronous servers (the sink counts synchronisation

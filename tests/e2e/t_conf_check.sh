@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_conf_check: `danerelay -c FILE -t` accepts a good file and the shipped
 # example; a file with three different errors exits 2 and names all three
 # with file:line: key; the daemon itself refuses a bad file with status 2

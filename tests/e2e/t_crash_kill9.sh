@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_crash_kill9: crash safety. Three rounds of: many concurrent clients
 # sending back to back, some stuck in the middle of DATA; kill -9 of the
 # daemon at a moment when clients wait for their 250 (crashload.py); a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_crash_soak: the crash-cycle soak, short (SOAK_CYCLES, default 10;
 # scripts/soak runs 100). While 6 clients send mail back to back, the
 # daemon is killed with SIGKILL at a random moment and restarted on the

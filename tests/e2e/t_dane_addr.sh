@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_addr: RFC 7672 2.2.2 (issue 5 rule 4): address records first.
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_addr: RFC 7672 2.2.2 (docs/dane.md rule 4): address records first.
 # insec.mxhost.test: secure MX to mx-insec.insecure.test whose A is
 # insecure: no TLSA query for that host (its insecure TLSA would not match
 # the certificate presented), delivered over TLS unauthenticated.

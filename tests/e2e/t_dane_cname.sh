@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_cname: RFC 7672 2.1.3, 2.2.2, 2.2.3 (issue 5 rules 5 and 12).
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_cname: RFC 7672 2.1.3, 2.2.2, 2.2.3 (docs/dane.md rules 5 and 12).
 #   cn-exp:  MX host alias-exp.cname.test -> host-exp.cname2.test (secure
 #            chain): TLSA at the expanded name; SNI host-exp.cname2.test
 #   cn-orig: alias-orig -> host-orig.cname2.test: no TLSA at the expanded

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_cname_fail: issue 5 rules 4, 5 and 1: an MX host whose CNAME
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_cname_fail: docs/dane.md rules 4, 5 and 1: an MX host whose CNAME
 # chain ends in a bogus address (cn-bogus.cname.test: alias-bogus ->
 # mx1.bogus.test) or in NXDOMAIN (cn-nx.cname.test), with no other host:
 # deferred, kept in the spool, the bogus host's sink never contacted, no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_dnssec_check: before delivering under dane or dane-only the daemon
 # checks that DNSSEC validation works (resolver/selfcheck.c: the trust
 # anchor's own DNSKEY RRset must validate as secure), and tells "the

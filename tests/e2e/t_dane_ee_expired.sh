@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_ee_expired: RFC 7672 3.1.1, 3.2.1 (issue 5 rule 10): DANE-EE(3)
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_ee_expired: RFC 7672 3.1.1, 3.2.1 (docs/dane.md rule 10): DANE-EE(3)
 # ignores expiry and names. expired.dane.test's TLSA holds 3 1 1 of an
 # expired self-signed certificate and 2 1 1 of ca. The sink first presents
 # .ca-expired (issued by ica, expired: the DANE-TA path fails with

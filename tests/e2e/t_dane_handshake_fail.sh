@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_handshake_fail: issue 5 rule 6, the handshake-failure case:
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_handshake_fail: docs/dane.md rule 6, the handshake-failure case:
 # mx1.secure.test (secure TLSA 3 1 1) offers STARTTLS, answers 220, then
 # sends a TLS alert instead of a handshake. Under `dane` the host fails and
 # the relay must not fall back to plaintext on it (as `may` would): mx2 is

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_insecure_mx: RFC 7672 2.2.1, 6 (issue 5 rule 2): an insecure MX
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_insecure_mx: RFC 7672 2.2.1, 6 (docs/dane.md rule 2): an insecure MX
 # RRset takes the destination out of DANE. insecure.test (MX insecure, 10
 # mx1.insecure.test whose A and TLSA are insecure too) under `dane`: the
 # message goes over TLS unauthenticated, even though mx1 presents a

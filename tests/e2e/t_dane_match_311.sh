@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_match_311: the plain DANE success (issue 5 rules 3, 6, 12).
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_match_311: the plain DANE success (docs/dane.md rules 3, 6, 12).
 # secure.test: secure MX 10 mx1, 20 mx2; mx1 presents the self-signed
 # certificate its TLSA 3 1 1 names. The message goes to mx1 (the preferred
 # host; mx2 is up too and gets nothing), over TLS with SNI

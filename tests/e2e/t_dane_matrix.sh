@@ -1,6 +1,7 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dane_matrix: every TLSA form of RFC 6698/7671 that must authenticate
-# (issue 5 rules 6, 10, 11 and the certificate list): 3 S M and 2 S M for
+# (docs/dane.md rules 6, 10, 11 and the certificate list): 3 S M and 2 S M for
 # selector 0/1 and matching type 0/1/2, 2 1 1 of the intermediate, an
 # RRset with every form (ee), one where only one of four records matches
 # (one), a good record beside a malformed one (malformed-plus) and an RSA

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_mx_bogus: RFC 7672 2.1.1 (issue 5 rule 1): a bogus MX RRset or an
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_mx_bogus: RFC 7672 2.1.1 (docs/dane.md rule 1): a bogus MX RRset or an
 # MX lookup error defers the message; the relay never guesses hosts.
 # bogus.test (everything bogus; its mx1.bogus.test has a sink),
 # partbogus.test (MX bogus, the host mx.partbogus.test itself secure, sink

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_nomatch_next_mx: RFC 7672 2.2, 3.2, 9.1 (issue 5 rule 6). secure.test
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_nomatch_next_mx: RFC 7672 2.2, 3.2, 9.1 (docs/dane.md rule 6). secure.test
 # has MX 10 mx1, 20 mx2, each with a secure 3 1 1 TLSA RRset. mx1 presents
 # a certificate with the right name but another key (no record matches),
 # mx2 offers no STARTTLS: both hosts fail, the recipient is deferred with

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_notlsa: RFC 7672 2.2 (issue 5 rule 9): no TLSA records (secure
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_notlsa: RFC 7672 2.2 (docs/dane.md rule 9): no TLSA records (secure
 # NXDOMAIN at _25._tcp.notlsa.secure.test, secure NODATA at
 # _25._tcp.nodata.secure.test). Under `dane` the host is treated as `may`:
 # notlsa.secure.test receives the message over TLS, unauthenticated, and

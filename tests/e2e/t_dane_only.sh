@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_only: issue 5 rule 13: `dane-only` delivers only to hosts
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_only: docs/dane.md rule 13: `dane-only` delivers only to hosts
 # authenticated by DANE. secure.test (3 1 1 matches): delivered, (DANE).
 # unusable.dane.test (TLS offered, only unusable TLSA records: TLS would be
 # enough under dane): deferred. insecure.test (insecure MX): deferred.

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_override_expiry: issue 5 overrides with `until` and `reason`.
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_override_expiry: docs/dane.md overrides with `until` and `reason`.
 # none.dane.test (usable TLSA, nothing matches) has an override to `may`
 # that expired in 2020: it no longer applies, DANE is enforced, the message
 # is deferred, the log says the override expired. secure.test has an

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_port: issue 5 rule 14: TLSA is looked up at _PORT._tcp with the
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_port: docs/dane.md rule 14: TLSA is looked up at _PORT._tcp with the
 # real destination port. remote_port = 2525: mx1.secure.test listens on
 # 2525 presenting its RSA certificate, which only _2525._tcp.mx1.secure.test
 # (3 1 1 of the RSA key) matches; _25._tcp names the ECDSA one. Delivered

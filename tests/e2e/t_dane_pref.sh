@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_pref: RFC 7672 2.2.1 (issue 5 rule 3): a less preferred MX host
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_pref: RFC 7672 2.2.1 (docs/dane.md rule 3): a less preferred MX host
 # with TLSA never pre-empts a more preferred one without. pref.secure.test
 # has MX 10 notlsa.secure.test (secure, TLSA secure NXDOMAIN), 20
 # mx1.secure.test (TLSA 3 1 1). Under `dane` the message goes to notlsa

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_reuse: issue 5 rule 15: a connection is reused, and a TLS session
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_reuse: docs/dane.md rule 15: a connection is reused, and a TLS session
 # resumed, only under the same security requirements. mx.names.dane.test
 # (TLSA 2 1 1 ca) presents a certificate naming only alias.dane.test.
 # A message to alias.dane.test (a CNAME to names.dane.test: alias.dane.test

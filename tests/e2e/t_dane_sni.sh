@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_sni: RFC 7672 8.1 (issue 5 rule 12): SNI carries the TLSA base
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_sni: RFC 7672 8.1 (docs/dane.md rule 12): SNI carries the TLSA base
 # domain whenever TLSA records are in use. cn-orig.cname.test: MX host
 # alias-orig.cname.test is a CNAME to host-orig.cname2.test and the TLSA
 # RRset is at the original name: SNI alias-orig.cname.test (neither the

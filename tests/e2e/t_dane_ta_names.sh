@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_ta_names: RFC 7672 3.2.2 (issue 5 rule 11): DANE-TA(2) needs a
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_ta_names: RFC 7672 3.2.2 (docs/dane.md rule 11): DANE-TA(2) needs a
 # chain to the anchor and a name check against the reference identifiers
 # (TLSA base domain mx.names.dane.test and, the MX lookup being secure, the
 # next-hop domain names.dane.test); partial wildcards are refused.

@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_ta_refids: RFC 7672 3.2.2 (issue 5 rule 11), the reference
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_ta_refids: RFC 7672 3.2.2 (docs/dane.md rule 11), the reference
 # identifiers through a CNAME'd destination and an insecure MX.
 # alias.dane.test is a CNAME to names.dane.test (secure MX 10
 # mx.names.dane.test, TLSA 2 1 1 ca): a certificate naming only

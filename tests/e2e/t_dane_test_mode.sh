@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_test_mode: issue 5 test mode (RFC 7672 9.1 "audit only"):
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_test_mode: docs/dane.md test mode (RFC 7672 9.1 "audit only"):
 # test_mode = yes with tls_policy = dane computes and logs every verdict
 # with the words "test mode" and delivers as `may`.
 #   none.dane.test: usable TLSA, nothing matches: logged "test mode: would

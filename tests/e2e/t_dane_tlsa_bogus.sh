@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_tlsa_bogus: RFC 7672 2.1.2, 2.2 (issue 5 rule 8): a TLSA lookup
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_tlsa_bogus: RFC 7672 2.1.2, 2.2 (docs/dane.md rule 8): a TLSA lookup
 # error makes the host unreachable; the relay must not even connect to it.
 # tlsabogus.mxhost.test: MX 10 mx.partbogus.test (secure A, bogus TLSA),
 # 20 mx.mxhost.test (good). tlsadead.mxhost.test: MX 10 itself (secure A,

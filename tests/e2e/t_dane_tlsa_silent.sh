@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_tlsa_silent: issue 5 rule 8 with a TLSA lookup that never gets an
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_tlsa_silent: docs/dane.md rule 8 with a TLSA lookup that never gets an
 # answer (tlsasilent.mxhost.test: MX 10 itself, secure A, _tcp delegated to
 # a server that never answers; 20 mx.mxhost.test). The host is skipped
 # without a connection once the lookup gives up, and the message goes to

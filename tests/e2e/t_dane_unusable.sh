@@ -1,5 +1,6 @@
 #!/bin/bash
-# t_dane_unusable: RFC 7672 2.2, 3.1.3 (issue 5 rule 7): a secure TLSA
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+# t_dane_unusable: RFC 7672 2.2, 3.1.3 (docs/dane.md rule 7): a secure TLSA
 # RRset whose records are all unusable (usages 0/1, unknown usage, selector
 # or matching type; malformed data) makes TLS mandatory but not
 # authentication. unusable.dane.test's host first offers no STARTTLS: the

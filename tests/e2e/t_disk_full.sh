@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_disk_full: the spool lives on a 2 MB tmpfs. A message that does not fit,
 # and then any message while a filler file takes the rest of the space, get
 # 452 4.3.1; nothing half-written remains (tmp/ empty), earlier mail is

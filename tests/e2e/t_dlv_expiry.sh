@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_expiry: single.test's MX answers every RCPT with 450: the
 # recipient is deferred again and again until max_queue_lifetime (5s)
 # has passed, then it bounces ("Permanent failure"), the message is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_failover_421: the preferred MX of three.test (mx1) greets with
 # "421 4.3.2 too busy": the engine moves on to mx2 in the same attempt;
 # mx2 gets the message intact, mx1 accepted nothing; the 421 reply is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_failover_refused: the preferred MX of three.test (mx1) refuses the
 # connection (nothing listens there): the engine moves on to mx2 in the
 # same attempt, which gets the message intact; mx3 is not needed; no

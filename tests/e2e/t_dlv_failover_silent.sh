@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_failover_silent: the preferred MX of three.test (mx1) accepts the
 # TCP connection but never greets (a Python server that holds every
 # connection open and says nothing). With greeting_timeout = 2s the

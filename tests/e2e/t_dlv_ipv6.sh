@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_ipv6: delivery over IPv6. secure.test: 10 mx1 (A only), 20 mx2
 # (A .1.2 and AAAA ::1), both with a secure TLSA 3 1 1. Nothing listens on
 # mx1 nor on mx2's IPv4 address; the sink on [::1]:25 presents

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_null_sender_no_bounce: bounces never loop.
 #  1. control: a message from sender@sender.test to a 550 recipient bounces
 #     and its DSN reaches mx.sender.test (so DSNs do work here);

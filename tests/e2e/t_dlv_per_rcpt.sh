@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_per_rcpt: one message to three recipients of single.test, answered
 # 250 / 450 / 550 at RCPT in one transaction: ok@ is delivered, temp@ is
 # deferred ("Temporary failure ... next attempt in Ns"), perm@ bounces

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_pipelining: one message to two recipients in each of two domains:
 # single.test's MX does not offer PIPELINING (sink -P answers a client
 # that pipelines anyway with 554 and counts it as a sync error), three.test's

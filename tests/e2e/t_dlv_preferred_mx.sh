@@ -1,8 +1,9 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_preferred_mx: with every MX host of three.test up (10 mx1, 20 mx2,
 # 30 mx3), a message goes to the preferred one only, over STARTTLS
 # (tls_policy may, no TLSA in three.test), content intact plus our
-# Received: header; the log has the INTERFACE.md delivery trace, from
+# Received: header; the log has the README.md delivery trace, from
 # "Processing message" to "Deleting mail file".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_restart: a restart in the middle of deliveries loses nothing and
 # does not deliver again a recipient whose 250 was recorded.
 #  1. deterministic: 5 messages to a@single.test and b@three.test while

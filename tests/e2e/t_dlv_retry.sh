@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_retry: single.test's only MX is down (connection refused): the
 # recipient is deferred ("Temporary failure ... next attempt in Ns"), the
 # message stays queued; once the server is up, a retry delivers it

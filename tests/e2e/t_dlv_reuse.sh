@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_reuse: several messages to the same destination share a
 # connection: (1) five messages sent one after the other, each delivered
 # before the next is injected, reuse the cached idle connection; (2) a

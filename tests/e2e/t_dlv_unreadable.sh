@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dlv_unreadable: a deferred message's file is damaged in the spool (cut
 # short, as a failing disk would leave it), so no attempt can start: the
 # scheduler does not retry it at once nor forever. Each failed start backs

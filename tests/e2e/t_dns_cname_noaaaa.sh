@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dns_cname_noaaaa: RFC 7672 2.1.3 for a CNAME'd MX host. cn-insec.cname.test
 # has MX 10 alias-insec.cname.test, a secure CNAME to host-cn.insecure.test
 # (insecure A); the secure TLSA record at _25._tcp.alias-insec.cname.test

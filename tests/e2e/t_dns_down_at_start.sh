@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dns_down_at_start: the daemon starts while its DNS does not answer
 # (resolver_config's root server is a loopback address where nothing
 # listens yet), as when systemd starts it before the network. The DNSSEC

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_dns_silent_midway: the name server of secure.test stops answering in the
 # middle of a delivery's lookups. It answers the MX and address queries of
 # mx1.secure.test, then swallows the TLSA query for it and every query

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_early_talker: a client that sends before the greeting (here: a whole
 # pipelined transaction at connect) is rejected and nothing it sent is
 # queued; a client that waits for the greeting is served as usual.

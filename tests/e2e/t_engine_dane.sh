@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_engine_dane: relay/delivery.c alone (tests/tools/dlv_drive) on the test
 # world with real TLS sinks: DANE match and failure (rules 3, 6), TLSA bogus
 # host skipped (8), CNAME base domains (5), dane-only on an insecure MX (2),

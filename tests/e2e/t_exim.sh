@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_exim: a real Exim 4.96 (unpacked privately by scripts/install-exim, run
 # with its own -C configuration) hands mail to danerelay on 127.0.0.1 with
 # the router and transport printed in README.md, taken from there

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # tests/e2e/t_fuzz_dns.sh - the libFuzzer target tests/fuzz/fuzz_dns.c for
 # about 10 s (FUZZ_CHECK_SECONDS): passes if it finds no crash. The fuzz
 # build (build-fuzz/, make fuzz-build) is made first if it is missing.

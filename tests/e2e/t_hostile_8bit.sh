@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_hostile_8bit: a receiving server (tests/sink -8 -U) that announces
 # neither 8BITMIME nor SMTPUTF8.
 # 1. A MIME message with an 8-bit text part (BODY=8BITMIME) arrives

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_hostile_drop: receiving servers that drop the connection. Never lost:
 # 1. single.test's only MX closes mid-DATA: deferred, retried later,
 #    delivered once; no duplicate warning (the "." never went out).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_hostile_dsn_long: a bounce whose one-line form would exceed 998
 # octets (RFC 5322 2.1.1): a 255-octet recipient address, its MX host's
 # 250-octet name (tests/world: anything under long.single.test) and a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_hostile_slow: receiving servers that keep every reply alive by
 # trickling it cannot hold an attempt (RFC 5321 4.5.3.2 timeouts are
 # totals, not inactivity timers):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_inbound_limits: limits that hold against hostile clients
 # (relay/smtp_session.c, relay/listener.c). relay_clients = $NET.2/32,
 # $NET.3/32; $NET.4 is outside. Defaults only: max_clients_per_ip 20,

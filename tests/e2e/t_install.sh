@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_install: `make install` and `make uninstall` as a packager and as an
 # administrator use them.
 # 1. A packager's build: CPPFLAGS, CFLAGS and LDFLAGS from dpkg-buildflags
@@ -50,19 +51,27 @@ ok "the installed binary is hardened (BIND_NOW, RELRO, stack protector, fortify)
 
 # 2. what install put where
 want="etc/danerelay/danerelay.conf
+etc/logrotate.d/danerelay
 usr/local/lib/systemd/system/danerelay.service
 usr/local/sbin/danerelay
 usr/local/share/man/man5/danerelay.conf.5
 usr/local/share/man/man8/danerelay.8"
 got=$(cd "$D" && find . -type f -o -type l | sed 's|^\./||' | sort)
 [ "$got" = "$want" ] || { echo "got:"; echo "$got"; fail "installed files differ"; }
-ok "install put exactly the five files in place"
+ok "install put exactly the six files in place"
 [ "$(stat -c %a "$bin")" = 755 ] || fail "binary mode $(stat -c %a "$bin")"
 cmp -s conf/danerelay.conf.example "$D/etc/danerelay/danerelay.conf" || fail "config is not the example"
 cmp -s man/danerelay.8 "$D/usr/local/share/man/man8/danerelay.8" || fail "danerelay.8 differs"
 unit=$D/usr/local/lib/systemd/system/danerelay.service
 grep -qx 'ExecStart=/usr/local/sbin/danerelay -c /etc/danerelay/danerelay.conf' "$unit" ||
     fail "unit ExecStart: $(grep ExecStart= "$unit")"
+lr=$D/etc/logrotate.d/danerelay
+grep -q '/usr/local/sbin/danerelay -c /etc/danerelay/danerelay.conf reopen' "$lr" ||
+    fail "logrotate snippet does not call the installed binary's reopen"
+command -v logrotate > /dev/null || fail "logrotate missing (scripts/install-deps installs it)"
+logrotate -d "$lr" > "$T/logrotate.out" 2>&1 || { cat "$T/logrotate.out"; fail "logrotate -d rejects the snippet"; }
+grep -qi 'error' "$T/logrotate.out" && { cat "$T/logrotate.out"; fail "logrotate -d reports an error"; }
+ok "logrotate -d accepts the installed snippet"
 grep -q "useradd\|groupadd" "$T/make.out" && fail "install under DESTDIR tried to create a user"
 [ ! -e "$D/var" ] || fail "install under DESTDIR created $D/var"
 ok "modes, contents, ExecStart; no user, spool or log directory under DESTDIR"
@@ -84,16 +93,21 @@ fi
 "$bin" -c "$D/etc/danerelay/danerelay.conf" -t > "$T/t.out" 2>&1 || { cat "$T/t.out"; fail "installed config fails -t"; }
 ok "the installed binary runs -V, and -t accepts the installed configuration"
 
-# 3. a changed configuration survives install and uninstall
+# 3. a changed configuration (and logrotate snippet) survives install and
+# uninstall
 echo "max_errors = 5" >> "$D/etc/danerelay/danerelay.conf"
+sed -i 's/rotate 14/rotate 30/' "$lr"
 make -s B="$T/build" DESTDIR="$D" install > "$T/make2.out" 2>&1 || { cat "$T/make2.out"; fail "second install"; }
 grep -q "max_errors = 5" "$D/etc/danerelay/danerelay.conf" || fail "install overwrote a changed configuration"
+grep -q "rotate 30" "$lr" || fail "install overwrote a changed logrotate snippet"
 ok "a second install keeps the changed configuration"
 make -s B="$T/build" DESTDIR="$D" uninstall > "$T/un.out" 2>&1 || { cat "$T/un.out"; fail "uninstall"; }
-got=$(cd "$D" && find . -type f | sed 's|^\./||')
-[ "$got" = "etc/danerelay/danerelay.conf" ] || { echo "$got"; fail "uninstall left other files or removed the changed configuration"; }
-ok "uninstall removed four files and kept the changed configuration"
+got=$(cd "$D" && find . -type f | sed 's|^\./||' | sort)
+[ "$got" = "etc/danerelay/danerelay.conf
+etc/logrotate.d/danerelay" ] || { echo "$got"; fail "uninstall left other files or removed a changed one"; }
+ok "uninstall removed four files and kept the changed configuration and snippet"
 cp conf/danerelay.conf.example "$D/etc/danerelay/danerelay.conf"
+sed -i 's/rotate 30/rotate 14/' "$lr"
 make -s B="$T/build" DESTDIR="$D" uninstall > "$T/un2.out" 2>&1 || { cat "$T/un2.out"; fail "uninstall 2"; }
 [ -z "$(find "$D" -type f)" ] || { find "$D" -type f; fail "files left after uninstall"; }
 ok "uninstall of an unchanged configuration leaves no file"
@@ -111,7 +125,7 @@ R=$T/root
 had_user=no
 getent passwd danerelay > /dev/null && had_user=yes
 for n in 1 2; do
-	make -s B="$T/build" PREFIX="$R/usr" CONFDIR="$R/etc" SPOOLDIR="$R/spool" \
+	make -s B="$T/build" PREFIX="$R/usr" CONFDIR="$R/etc" SPOOLDIR="$R/spool" LOGROTATEDIR="$R/logrotate.d" \
 	    LOGDIR="$R/log" install > "$T/real$n.out" 2>&1 ||
 	    { cat "$T/real$n.out"; fail "install without DESTDIR (run $n)"; }
 done
@@ -119,9 +133,9 @@ getent passwd danerelay > /dev/null || fail "no user danerelay after install"
 getent group danerelay > /dev/null || fail "no group danerelay after install"
 if [ "$had_user" = no ]; then
 	grep -q useradd "$T/real1.out" || fail "the user was created, but not by install?"
-	[ "$(getent passwd danerelay | cut -d: -f6,7)" = /nonexistent:/usr/sbin/nologin ] ||
+	[ "$(getent passwd danerelay | cut -d: -f6,7)" = "$R/spool:/usr/sbin/nologin" ] ||
 	    fail "new user: $(getent passwd danerelay)"
-	ok "install created the system user danerelay (no home, nologin)"
+	ok "install created the system user danerelay (home: the spool, nologin)"
 else
 	grep -q useradd "$T/real1.out" && fail "install ran useradd for an existing user"
 	ok "the user danerelay existed already; install left it alone"
@@ -129,5 +143,6 @@ fi
 [ "$(stat -c '%U:%G %a' "$R/spool")" = "danerelay:danerelay 700" ] || fail "spool: $(stat -c '%U:%G %a' "$R/spool")"
 [ "$(stat -c '%U:%G %a' "$R/log")" = "danerelay:danerelay 750" ] || fail "log dir: $(stat -c '%U:%G %a' "$R/log")"
 grep -q useradd "$T/real2.out" && fail "the second install ran useradd again"
+[ -f "$R/logrotate.d/danerelay" ] || fail "no logrotate snippet in LOGROTATEDIR"
 ok "install without DESTDIR: user and group exist, spool 0700 and log 0750 are theirs; idempotent"
 exit 0

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_large_10mb: a 10 MB message of random-ish lines (some dot-stuffed, some
 # empty, up to 140 octets) arrives byte for byte; SIZE= at MAIL is honoured.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_log_escape: peer-supplied text cannot break or disguise a log line
 # (relay/log_safe.c). An SMTPUTF8 message from a sender whose address holds
 # U+0085 (NEL, a C1 line break) and U+2028 (LINE SEPARATOR), to recipients

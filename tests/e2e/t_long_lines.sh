@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_long_lines: RFC 5321 4.5.3.1. A command line of 512 octets (with CRLF)
 # is served, one of 513 or far more gets 500 5.5.2 and exactly one reply
 # (never truncated or split into two commands), and the session stays in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_man_lint: the manual pages (man/danerelay.8, man/danerelay.conf.5) pass
 # `mandoc -Tlint` with nothing to say at any level, style included, except
 # the one remark that depends on this machine rather than on the pages:

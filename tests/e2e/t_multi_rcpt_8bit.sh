@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_multi_rcpt_8bit: several recipients and an 8-bit body sent with
 # BODY=8BITMIME arrive in the spool byte for byte, with every recipient and
 # the 8BITMIME flag; an SMTPUTF8 transaction with UTF-8 addresses is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_nofile_starved: the daemon runs under RLIMIT_NOFILE 64 (prlimit) with
 # the default max_clients, which cannot fit: it says so at start. Three
 # messages are deferred (their MX is down) and fall due again while inbound

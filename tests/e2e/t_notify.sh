@@ -1,10 +1,12 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_notify: the sd_notify protocol (relay/notify.c) as systemd's Type=notify
 # sees it, read from a datagram socket the test binds at NOTIFY_SOCKET:
 # READY=1 arrives and the SMTP port accepts at that moment; STATUS= carries
 # the queue size (0, then 1 after a message is accepted and deferred);
 # SIGHUP gives RELOADING=1 with a MONOTONIC_USEC near the receiver's clock,
-# then READY=1 (also when the new file is bad and the old one stays);
+# then READY=1 (also when the new file is bad and the old one stays), and so
+# does `danerelay reload` over the control socket;
 # SIGTERM gives STOPPING=1. A second run uses an abstract "@name" socket.
 . "$(dirname "$0")/lib.sh"
 
@@ -102,6 +104,15 @@ while [ "$(ready_after)" -lt 1 ]; do
 done
 ok "READY=1 after a failed reload (old configuration kept)"
 cp "$T/relay.conf.good" "$T/relay.conf"
+
+# the control socket's `reload` is a reload too
+"$BIN" -c "$T/relay.conf" reload > "$T/reload.out" 2>&1 || { cat "$T/reload.out"; fail "danerelay reload"; }
+i=0
+while [ "$(n_of 'f.get("RELOADING") == "1"')" -lt 3 ] || [ "$(ready_after)" -lt 1 ]; do
+	i=$((i + 1)); [ "$i" -gt 100 ] && { cat "$NLOG"; fail "no RELOADING=1 then READY=1 for 'danerelay reload'"; }
+	sleep 0.1
+done
+ok "'danerelay reload' (control socket): RELOADING=1, then READY=1"
 
 # 3. SIGTERM: STOPPING=1, and it is the last word
 relay_stop

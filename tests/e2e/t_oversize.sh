@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_oversize: max_message_size = 100K. EHLO advertises SIZE 102400; MAIL
 # with SIZE= over it gets 552 5.3.4; a message whose content grows over it
 # (no SIZE=, or a SIZE= that lies) gets 552 5.3.4 after its end of data and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_pipelining: RFC 2920. MAIL, several RCPT and DATA in one write get their
 # replies in order; the message is spooled once, with every recipient and
 # its content byte for byte (plus one Received:). A second pipelined group

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_postfix_relayhost: a real, private Postfix instance (own config, queue
 # and data directories under $T, chroot n everywhere, smtpd on $NET.2:2525,
 # its SMTP client bound to $NET.3) with relayhost = [$NET.1]:10025 hands

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_postfix_same_hostname: Postfix and danerelay on one machine, both with
 # the host name their defaults give there (danerelay: the system host name,
 # no `hostname` key; Postfix's myhostname set to the same name, as when

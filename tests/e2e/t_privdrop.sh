@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_privdrop: started as root with user = danerelay, the daemon drops root
 # for good (relay/privsep.c): /proc/PID/status shows the user's uid and gid
 # (real, effective, saved, fs), no other group and NoNewPrivs; mail still

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_queue_explain: `queue explain ID` shows a deferred recipient's last
 # decision trace in DANE terms, from the delivery engine's values kept by
 # the scheduler (not from the log). secure.test: MX 10 mx1, 20 mx2, each

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_queue_flush: `danerelay -c FILE queue flush` makes the running daemon
 # retry deferred mail now, over the control socket SPOOL/control (the pid
 # in SPOOL/lock is informational only). single.test's MX is down, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_queue_inflight: hold and delete act on a message whose delivery is in
 # flight without corrupting it. mx.single.test is tests/e2e/slowsmtp.py,
 # which holds its reply to the final "." until the test lets it go.

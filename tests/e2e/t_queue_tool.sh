@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_queue_tool: the queue tool over the control socket SPOOL/control, on a
 # real daemon with real sinks. Four messages are deferred (their MX hosts
 # refuse connections, 10m backoff): A and B to single.test, C to

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_cmd: `danerelay -c FILE resolve DOMAIN` on the DNS test world
 # prints what delivery will see - MX hosts in order with the MX RRset's
 # state, each address with its state, the TLSA base domains tried (host

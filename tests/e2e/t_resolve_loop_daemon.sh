@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_loop_daemon: the daemon's event loop never waits on DNS. A
 # message to a domain under silent.test (its name server takes queries and
 # never answers) starts an MX lookup that hangs until libunbound gives up;

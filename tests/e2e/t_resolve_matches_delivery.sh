@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_matches_delivery: `danerelay resolve DOMAIN` is what delivery
 # sees. For destinations covering every host decision (DANE required,
 # CNAME expanded / original / first link insecure / bogus, bogus or failing

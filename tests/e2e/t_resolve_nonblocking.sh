@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_nonblocking: a lookup to a server that never answers does not
 # block the event loop. resolve_probe starts a lookup under the world's
 # silent zone, then a 50 ms timer and a lookup in a secure zone: the secure answer

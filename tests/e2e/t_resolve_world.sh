@@ -1,6 +1,7 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_resolve_world: resolver/ against the DNS test world, one assertion set
-# per case of issue 3 - DNSSEC state, records, CNAME target and chain
+# per case of tests/world/README.md - DNSSEC state, records, CNAME target and chain
 # security, null MX, implicit MX, NXDOMAIN vs NODATA (secure and insecure),
 # bogus (signature and DS), dead server. A bogus or unanswered lookup must
 # never read as insecure, NODATA or NXDOMAIN. Drives the resolver through

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_sched_limits: the scheduler keeps max_connections (3) and
 # max_connections_per_domain (2) while 40 messages for two domains
 # (single.test, sender.test; every fifth also to both) are delivered,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_signals: SIGHUP with a broken configuration keeps the daemon running
 # on the old one and logs why (file:line); SIGHUP with a good one applies
 # it (max_message_size, then log_file); SIGTERM with an idle session and a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_sink: the test SMTP sink itself (tests/sink/), which the delivery and
 # DANE scenarios rely on. Proves with swaks, openssl s_client and raw Python
 # clients: plain and STARTTLS (TLS 1.3 and 1.2) delivery written to -D, SNI

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_smtp_basic: the daemon greets, lists its EHLO features, accepts one
 # message from swaks, answers "250 2.0.0 Ok: queued as ID", and that ID is
 # in the spool holding the message plus one Received: header; the log has

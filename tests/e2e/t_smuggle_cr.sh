@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_smuggle_cr: SMTP smuggling with <CR>.<CR>, <CR>.<CRLF>, <CRLF>.<CR> and bare CR in
 # DATA (see smuggle.py): never an early end of the message, never a second
 # message; each such message is rejected, nothing smuggled is queued, and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_smuggle_lf: SMTP smuggling with <LF>.<LF>, <LF>.<CRLF>, <CRLF>.<LF> and bare LF in
 # DATA (see smuggle.py): never an early end of the message, never a second
 # message; each such message is rejected, nothing smuggled is queued, and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_spool_full_dlv: the spool is a 2 MB tmpfs, filled so that exactly the
 # page the next message needs is free. One message to ok@ (answered 250) and
 # temp@ (450) of single.test is accepted and fills the disk: when its

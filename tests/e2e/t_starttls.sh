@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_starttls: STARTTLS (RFC 3207) with a test certificate. swaks --tls
 # delivers a message that lands in the spool byte for byte; TLS 1.2 and
 # TLS 1.3 each complete a handshake (openssl s_client) and carry a message

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_starttls_injection: STARTTLS command injection (CVE-2011-0411 class).
 # "STARTTLS\r\nRSET\r\n" and "STARTTLS\r\nMAIL FROM:<injected@...>\r\n" sent
 # in one packet: the plaintext after STARTTLS is discarded, never answered

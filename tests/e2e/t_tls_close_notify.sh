@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_tls_close_notify: the relay ends every inbound TLS session with a
 # close_notify alert (RFC 8446 6.1; RFC 5246 7.2.1), so a client can tell
 # a proper close from a truncation: after QUIT (221) and after an idle

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_tlsa_cmd: `danerelay tlsa` prints the TLSA records to publish (RFC 6698
 # 2.1, RFC 7671 8.1 current + next). Every digest is compared with the
 # openssl pipelines operators run by hand, for RSA and ECDSA keys, both

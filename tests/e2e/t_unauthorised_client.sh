@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_unauthorised_client: relay_clients = $NET.3/32, 127.0.0.9/32. A client
 # connecting from $NET.2 (a bound source address) gets 554 5.7.1 and
 # whatever it sends is not queued; the same dialogue from $NET.3 (allowed)

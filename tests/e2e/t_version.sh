@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_version: `danerelay -V` prints the version written in relay/version.h
 # and the OpenSSL, libunbound and libevent versions loaded at run time,
 # which must be those of the shared libraries this machine has installed

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_world: the DNS test world (tests/world/mkworld) is what its README says.
 # 1. Every name of a table resolves, through libunbound (unbound-host with
 #    the world's unbound.conf), with the expected DNSSEC state, rcode and

@@ -3,6 +3,8 @@
  * the entry point's prototype (the build uses -Wmissing-prototypes) and a
  * check that aborts, so that libFuzzer records the input as a crash when
  * a target's own invariant fails, not only when a sanitizer fires.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TESTS_FUZZ_H
 #define TESTS_FUZZ_H

@@ -6,6 +6,8 @@
  * exactly when no error was reported; every error message is one line of
  * printable text (values are quoted and escaped); a loaded configuration
  * answers conf_dest_for() and conf_client_allowed() and frees cleanly.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "tests/fuzz/fuzz.h"

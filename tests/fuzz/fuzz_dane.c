@@ -13,6 +13,8 @@
  * a record we call unusable (dane_ssl_arm() adds only usable ones, so
  * usable + unusable = n and its usable <= ours), PKIX usages are never
  * usable, and a subject is a line that log_esc() leaves printable.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "tls/dane.h"

@@ -14,6 +14,8 @@
  * answer has a reason and acts on no data, DATA has records, a malformed
  * non-TLSA answer is never DATA), MX lists obey their caps and never
  * offer hosts for a failed lookup, names are presentation text.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/resolver.c"
 #include "resolver/mx.h"

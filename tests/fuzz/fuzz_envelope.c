@@ -9,6 +9,8 @@
  *  mode odd: journal_apply() of the whole input to a 3-recipient envelope;
  *	every applied record must encode back to a line journal_apply()
  *	takes again.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/envelope.h"
 #include "relay/util.h"

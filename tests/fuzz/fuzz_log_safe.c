@@ -5,6 +5,8 @@
  * the buffer, is well-formed UTF-8, has no control, DEL, C1, U+2028,
  * U+2029 or bidi control left, and when it was not cut ("..." at the end,
  * in a buffer of 4 or more) it decodes back to the input.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "tests/fuzz/fuzz.h"

@@ -6,6 +6,8 @@
  * only for input with no 8-bit octet; a converted message is 7-bit and
  * converting it again finds nothing to do; a refusal's reason is a line
  * fit for the log.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "relay/mime7bit.h"

@@ -7,6 +7,8 @@
  * message judged OK; a refused one is discarded) the content never depend
  * on where the input was cut; the content is size octets, never more than
  * max_size, with no NUL and only CRLF line ends.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_data.h"
 #include "tests/fuzz/fuzz.h"

@@ -7,6 +7,8 @@
  * the address has an octet >= 0x80 and only when the path has one (a
  * dropped source route counts: RFC 6531 3.3), the Received: copy of a HELO is
  * printable ASCII, and the reject log line is escaped (relay/log_safe.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "relay/smtp_parse.h"

@@ -12,6 +12,8 @@
  * 2xx-5xx code, text NUL-terminated inside SMTP_REPLY_MAX and starting with
  * the code, an enhanced status code (if any) of the reply's class, and a
  * log line that is escaped (relay/log_safe.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_client.c"
 #include "relay/log.h"

@@ -8,6 +8,8 @@
  * the owner name the command prints is a DNS name (letters, digits, '-',
  * '_' and dots), never text that could carry control characters to the
  * operator's terminal or a zone file.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/tlsa_make.h"
 #include "tests/fuzz/fuzz.h"

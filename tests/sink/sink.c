@@ -10,6 +10,7 @@
  *             [-b REPLY] [-e REPLY] [-m REPLY] [-d REPLY] [-r RULES]
  *             [-D DIR] [-s STATS] [-p PIDFILE] [-x SECS] [-H NAME]
  *             [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q] [-w MS] [-E FILE]
+ *             [-A FILE]
  *   -l ADDR:PORT  listen there (IPv4 "127.0.0.5:25" or IPv6 "[::1]:25");
  *                 may be repeated
  *   -c CERT       certificate chain (PEM) offered with STARTTLS; may be
@@ -67,9 +68,16 @@
  *                 concurrent transactions per server address and in all.
  *                 Each transaction lies inside the client's attempt, so
  *                 an overlap seen here is an overlap at the client
+ *   -A FILE       append "SEQ NS tls|plain" per accepted message for
+ *                 scripts/bench: SEQ from its "X-Bench-Seq:" header (0 if
+ *                 none), NS its arrival (CLOCK_REALTIME in nanoseconds,
+ *                 taken before the 250 is queued); buffered, flushed every
+ *                 200 ms and at exit
  * Logs go to stderr, one line per event: connect, helo, starttls, tls
  * established (version, cipher, SNI, resumption) or failed, mail, rcpt,
  * data done, rset, quit, disconnect.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -92,7 +100,7 @@
 
 #include "tests/sink/sink.h"
 
-#define SINK_LISTEN_MAX	32
+#define SINK_LISTEN_MAX	256
 #define SINK_CERT_MAX	8
 
 struct sink_conf	 sink_conf;
@@ -111,6 +119,7 @@ static const char		*sink_rules_path;
 static int			 sink_idle_secs;
 static int			 sink_exit_status;
 static int			 sink_events_fd = -1;	/* -E */
+static struct event		*sink_ev_arrivals;	/* -A flush timer */
 
 static void
 sink_vlog(const char *fmt, va_list ap)
@@ -600,6 +609,7 @@ sink_usage(int status)
 "            [-b REPLY] [-e REPLY] [-m REPLY] [-d REPLY] [-r RULES]\n"
 "            [-D DIR] [-s STATS] [-p PIDFILE] [-x SECS] [-H NAME]\n"
 "            [-S BYTES] [-T SECS] [-V 1.2|1.3] [-q] [-w MS] [-E FILE]\n"
+"            [-A FILE]\n"
 "  -l ADDR:PORT  listen (IPv4 or [IPv6]:port), repeatable\n"
 "  -c CERT       offer STARTTLS with this PEM chain, repeatable (RSA + ECDSA)\n"
 "  -k KEY        key of the last -c (default: inside the -c file)\n"
@@ -622,8 +632,15 @@ sink_usage(int status)
 "  -q            quiet: log warnings only\n"
 "  -w MS         wait MS milliseconds before the reply to the final \".\"\n"
 "  -E FILE       append \"+|- ADDR:PORT PID#SESSION\" per transaction start/end\n"
+"  -A FILE       append \"SEQ NS tls|plain\" per accepted message (X-Bench-Seq)\n"
 "SIGTERM/SIGINT: exit 0 after writing stats; SIGHUP: reread -r rules.\n");
 	exit(status);
+}
+
+static void
+sink_arrivals_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fflush(sink_conf.arrivals);
 }
 
 int
@@ -643,7 +660,7 @@ main(int argc, char *argv[])
 	sink_conf.timeout = 300;
 
 	while ((ch = getopt(argc, argv,
-	    "l:c:k:nP8Ub:e:r:m:d:D:s:x:p:qhH:S:T:V:w:E:")) != -1) {
+	    "l:c:k:nP8Ub:e:r:m:d:D:s:x:p:qhH:S:T:V:w:E:A:")) != -1) {
 		switch (ch) {
 		case 'l':
 			if (nlisten == SINK_LISTEN_MAX)
@@ -694,6 +711,13 @@ main(int argc, char *argv[])
 			if (sink_events_fd == -1)
 				sink_fatal("cannot open %s: %s", optarg,
 				    strerror(errno));
+			break;
+		case 'A':
+			sink_conf.arrivals = fopen(optarg, "ae");
+			if (sink_conf.arrivals == NULL)
+				sink_fatal("cannot open %s: %s", optarg,
+				    strerror(errno));
+			setvbuf(sink_conf.arrivals, NULL, _IOFBF, 1 << 16);
 			break;
 		case 'h': sink_usage(0);
 		default: sink_usage(1);
@@ -749,6 +773,15 @@ main(int argc, char *argv[])
 			sink_fatal("evtimer_new failed");
 		sink_sessions_changed(0);
 	}
+	if (sink_conf.arrivals != NULL) {
+		struct timeval tv = { 0, 200000 };
+
+		sink_ev_arrivals = event_new(sink_base, -1, EV_PERSIST,
+		    sink_arrivals_cb, NULL);
+		if (sink_ev_arrivals == NULL ||
+		    event_add(sink_ev_arrivals, &tv) == -1)
+			sink_fatal("cannot create the arrivals timer");
+	}
 	for (i = 0; i < nlisten; i++)
 		sink_listen(listens[i]);
 	sink_stats_write();
@@ -777,6 +810,12 @@ main(int argc, char *argv[])
 	sink_stats_close();
 	if (sink_events_fd != -1)
 		close(sink_events_fd);
+	if (sink_ev_arrivals != NULL)
+		event_free(sink_ev_arrivals);
+	if (sink_conf.arrivals != NULL && fclose(sink_conf.arrivals) != 0) {
+		sink_warn("arrivals file: %s", strerror(errno));
+		sink_exit_status = 1;
+	}
 	if (sink_pid_path != NULL)
 		unlink(sink_pid_path);
 	SSL_CTX_free(sink_conf.tls_ctx);

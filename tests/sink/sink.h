@@ -4,11 +4,14 @@
  * context, stats file, signals) and the SMTP session engine (sink_smtp.c).
  * Everything runs on one libevent loop in one thread: the globals below are
  * only touched from that loop, so they need no locking.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef SINK_H
 #define SINK_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/util.h>
@@ -37,6 +40,7 @@ struct sink_conf {
 	int		 timeout;	/* -T, seconds of client silence */
 	int		 quiet;		/* -q: no per-event log lines */
 	int		 dot_delay_ms;	/* -w: wait before the reply to "." */
+	FILE		*arrivals;	/* -A: "SEQ NS tls|plain" per message */
 };
 
 /* Counters written to the stats file (-s); see sink_stats_write(). */

@@ -9,6 +9,8 @@
  * passed on in pieces); no byte read before STARTTLS survives it; a
  * session is freed only from its own bufferevent callbacks or at exit,
  * never while smtp_input() is running for it.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -84,6 +87,8 @@ struct smtp_session {
 	FILE			*msg;		/* open temporary file, -D */
 	struct event		*dot_ev;	/* -w timer */
 	unsigned long		 msgno;
+	unsigned long		 bench_seq;	/* X-Bench-Seq (-A), 0: none */
+	int			 in_header;	/* content still in the header */
 	unsigned long		 size;		/* content bytes, CRLF counted 2 */
 	int			 too_big;
 	int			 write_err;
@@ -280,6 +285,8 @@ smtp_tx_reset(struct smtp_session *s)
 	s->nrcpt = 0;
 	s->size = 0;
 	s->too_big = s->write_err = s->midline = 0;
+	s->bench_seq = 0;
+	s->in_header = 1;
 }
 
 static void
@@ -706,6 +713,20 @@ smtp_data(struct smtp_session *s, const char *arg)
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/* -A: one line per accepted message for scripts/bench: the number its
+ * X-Bench-Seq header carried, the arrival time (CLOCK_REALTIME, ns: the
+ * load generator stamps the relay's 250 with the same clock) and whether
+ * it came over TLS. Buffered; sink.c flushes it every 200 ms and at exit. */
+static void
+smtp_arrival(struct smtp_session *s)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(sink_conf.arrivals, "%lu %lld%09ld %s\n", s->bench_seq,
+	    (long long)ts.tv_sec, ts.tv_nsec, s->ssl != NULL ? "tls" : "plain");
+}
+
 static void
 smtp_data_end(struct smtp_session *s)
 {
@@ -732,6 +753,8 @@ smtp_data_end(struct smtp_session *s)
 		}
 		s->messages++;
 		sink_stats.messages++;
+		if (sink_conf.arrivals != NULL)
+			smtp_arrival(s);
 		sink_stats.recipients += s->nrcpt;
 		sink_stats_changed();
 	}
@@ -795,6 +818,12 @@ smtp_data_piece(struct smtp_session *s, const char *p, size_t len, int eol)
 			p++;
 			len--;
 		}
+	}
+	if (s->in_header && !s->midline && eol) {
+		if (len == 0)
+			s->in_header = 0;
+		else if (len > 12 && strncasecmp(p, "X-Bench-Seq:", 12) == 0)
+			s->bench_seq = strtoul(p + 12, NULL, 10);
 	}
 	s->midline = !eol;
 	s->size += len + (eol ? 2 : 0);

@@ -7,6 +7,8 @@
  * and exit 0. Logs go to stderr. -N: the engine gets no TLS client (a
  * host that requires TLS must then fail, never get plaintext). Usage:
  *	dlv_drive -c CONF [-n N] [-N] SENDER RCPT...
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <errno.h>
 #include <stdio.h>

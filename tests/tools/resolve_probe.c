@@ -15,6 +15,8 @@
  *	resolve DOMAIN PORT	cmd_resolve() on a conf built from -C/-T/-H/-A
  *
  * Exit 0 when the command ran (the script judges the output); 3 on usage.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/cmd_resolve.h"

@@ -6,6 +6,8 @@
  * skipped" for the binary and returns the exit status: 1 if a check
  * failed, else 77 if a case was skipped (tests/run counts the binary as
  * skipped, as automake does), else 0.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TESTS_CHECK_H
 #define TESTS_CHECK_H

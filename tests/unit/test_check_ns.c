@@ -6,6 +6,8 @@
  * error, and hostile messages (pointer loops, lengths past the end, a
  * wrong id, a query instead of a response) are refused without reading
  * out of bounds (run under ASan).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/check_ns.h"
 #include "tests/unit/check.h"

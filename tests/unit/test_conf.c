@@ -4,6 +4,8 @@
  * error with its exact "FILE:LINE: KEY: why" text (all of them, in order),
  * conf_dest_for specificity and expiry, conf_client_allowed for IPv4, IPv6
  * and IPv4-mapped clients.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "tests/unit/check.h"

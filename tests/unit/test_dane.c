@@ -6,6 +6,8 @@
  * server and our client over an in-memory BIO pair: usability filtering,
  * every verdict and its RFC 8460 type, and session resumption only under
  * the same security context.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/dane.h"
 #include "tls/tls.h"

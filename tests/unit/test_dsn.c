@@ -3,6 +3,8 @@
  * structure (multipart/report with the three parts), per-recipient fields,
  * the remote reply quoted, CRLF only, and no way for peer text to inject
  * lines.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/dsn.h"
 #include "tests/unit/check.h"

@@ -3,6 +3,8 @@
  * trip with odd bytes, every truncation and a table of corruptions
  * rejected; escaping edge cases; journal records (last wins, bad checksum
  * skipped, torn tail ignored, bad index skipped).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/envelope.h"
 #include "tests/unit/check.h"

@@ -2,6 +2,8 @@
  * tests/unit/test_fdlimit.c - the descriptor budget of relay/fdlimit.h:
  * what a configuration needs, the message that names the keys to change,
  * and raising a real (lowered) soft RLIMIT_NOFILE to the hard limit.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/fdlimit.h"

@@ -1,16 +1,23 @@
 /*
  * tests/unit/test_log.c - the log's rate limiter for repeating errors
  * (relay/log.h): the decision at given seconds, and the lines it writes
- * to a real log file.
+ * to a real log file; the loop-turn buffer: lines reach the file at the
+ * end of the turn, in order, a line from another thread after them, and
+ * everything at log_buffer_stop() and log_close().
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
 #include "tests/unit/check.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 static void
 test_pass(void)
@@ -122,10 +129,89 @@ test_lines(void)
 	unlink(path);
 }
 
+static void *
+other_thread(void *arg)
+{
+	(void)arg;
+	log_info(NULL, "from another thread");
+	return NULL;
+}
+
+static void
+turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	log_info("1QID", "logged inside the turn %d", *(int *)arg);
+}
+
+static void
+test_buffered(void)
+{
+	char path[] = "/tmp/test_log.XXXXXX", err[256], *buf;
+	struct event_base *base;
+	struct event *ev;
+	pthread_t t;
+	int fd, i, one = 1;
+
+	fd = mkstemp(path);
+	CHECK(fd != -1);
+	close(fd);
+	CHECK_INT(log_open(path, err, sizeof(err)), 0);
+	base = event_base_new();
+	CHECK_INT(log_buffer_start(base), 0);
+	for (i = 0; i < 3; i++)
+		log_info("0QID", "line %d", i);
+	buf = slurp(path);
+	CHECK(buf != NULL && buf[0] == '\0');	/* nothing yet: buffered */
+	free(buf);
+	/* a turn of the loop: its callbacks' lines go out with them */
+	ev = event_new(base, -1, 0, turn_cb, &one);
+	event_active(ev, EV_TIMEOUT, 1);
+	CHECK_INT(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), 0);
+	buf = slurp(path);
+	CHECK(buf != NULL && count(buf, "\n") == 4 &&
+	    strstr(buf, "0QID: line 0\n") < strstr(buf, "0QID: line 2\n") &&
+	    strstr(buf, "0QID: line 2\n") < strstr(buf, "1QID: logged inside "
+	    "the turn 1\n"));
+	free(buf);
+	/* another thread writes at once, after what was buffered */
+	log_info(NULL, "buffered before the thread");
+	CHECK_INT(pthread_create(&t, NULL, other_thread, NULL), 0);
+	pthread_join(t, NULL);
+	buf = slurp(path);
+	CHECK(buf != NULL && count(buf, "\n") == 6 &&
+	    strstr(buf, "buffered before the thread\n") <
+	    strstr(buf, "from another thread\n"));
+	free(buf);
+	/* more than the buffer holds: written as it fills, nothing lost */
+	for (i = 0; i < 2000; i++)
+		log_info("2QID", "a long run of lines to overflow the buffer %04d", i);
+	log_buffer_stop();
+	log_info(NULL, "after stop: at once");
+	buf = slurp(path);
+	CHECK(buf != NULL && count(buf, "\n") == 2007 &&
+	    count(buf, "overflow the buffer 1999\n") == 1 &&
+	    count(buf, "after stop: at once\n") == 1);
+	free(buf);
+	/* close flushes too */
+	CHECK_INT(log_buffer_start(base), 0);
+	log_info(NULL, "flushed by close");
+	log_close();
+	buf = slurp(path);
+	CHECK(buf != NULL && count(buf, "flushed by close\n") == 1);
+	free(buf);
+	log_buffer_stop();
+	event_free(ev);
+	event_base_free(base);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	test_pass();
 	test_lines();
+	test_buffered();
 	return check_done("test_log");
 }

@@ -4,6 +4,8 @@
  * escaped, other UTF-8 passes, cuts land on character boundaries, and a
  * line written through log.c carries none of those bytes even when a call
  * site forgot to escape.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <fcntl.h>
 #include <stdlib.h>

@@ -4,6 +4,8 @@
  * within RFC 2045 6.7's 76, CTE rewritten), what is refused (8-bit
  * headers, base64 claims, preambles, message/partial), and the MIME
  * structure kept intact (boundaries, nested parts, message/rfc822).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/mime7bit.h"
 #include "tests/unit/check.h"

@@ -2,6 +2,8 @@
  * tests/unit/test_mx.c - resolver/mx.c: preference order, shuffle of equal
  * preferences (seeded), duplicates, null MX, implicit MX, NXDOMAIN, failed
  * lookups (never any host), host and address caps.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/mx.h"
 #include "check.h"

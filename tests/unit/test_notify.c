@@ -4,6 +4,8 @@
  * datagrams themselves, received on a real socket bound by the test:
  * READY=1 with the queue STATUS, RELOADING=1 with MONOTONIC_USEC on
  * CLOCK_MONOTONIC, STOPPING=1; and no datagram at all without the variable.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/notify.h"
 #include "tests/unit/check.h"

@@ -2,6 +2,8 @@
  * tests/unit/test_policy.c - relay/policy.c over every rule it decides
  * (RFC 7672: MX and TLSA states, CNAME expansion, usability, validation
  * self-check) and test mode: table-driven, no network.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include <string.h>
 

@@ -4,6 +4,8 @@
  * allow_address_literals), address literal parsing (relay/addr_literal.c)
  * and the spool check (relay/privsep.c privsep_spool_check) on real
  * directories in a private temporary directory.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "relay/addr_literal.h"

@@ -9,6 +9,8 @@
  * journal record refused for want of descriptors (a real RLIMIT_NOFILE)
  * changes nothing, queue_rcpt_set() holds the state in memory, and the
  * record written later is the one that counts.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue.h"
 #include "queue/queue_id.h"

@@ -3,6 +3,8 @@
  * the accounting file: hold records in the journal (round trip, last one
  * wins, a bad checksum skipped), RFC 4180 field quoting, who may use the
  * control socket, and the daneResult verdict of a decision trace.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/envelope.h"
 #include "relay/acct.h"

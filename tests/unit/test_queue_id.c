@@ -2,6 +2,8 @@
  * tests/unit/test_queue_id.c - queue ids: unique and strictly increasing
  * over a fast burst, safe characters, time round trip, floor across a
  * simulated restart, and validation.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue_id.h"
 #include "tests/unit/check.h"

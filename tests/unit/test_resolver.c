@@ -8,6 +8,8 @@
  * and resolver_host_settle() (RFC 7672 2.1.3) on hand-made CNAME facts.
  * The only "server" is a UDP socket of this test on 127.0.0.1 that reads
  * nothing. The world tests (tests/e2e/t_resolve_*.sh) cover real DNSSEC.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/resolver.h"
 #include "resolver/mx.h"

@@ -2,6 +2,8 @@
  * tests/unit/test_resolver_rr.c - resolver/rr.c: rdata decoders on good
  * and hostile input (truncated, compression pointers, long labels, junk),
  * name normalization, TLSA usability, address helpers.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/rr.h"
 #include "check.h"

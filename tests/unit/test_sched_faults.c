@@ -11,6 +11,8 @@
  *    once the journal is writable, the record is written again.
  * DNS goes to a closed loopback port, so every attempt fails at once with
  * a temporary error; nothing leaves the machine.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/conf.h"
 #include "queue/queue.h"

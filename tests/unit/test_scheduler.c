@@ -4,6 +4,8 @@
  * message's due recipients, and the decisions under faults: what a failed
  * start means, the doubling retry waits (journal, paused starts) and the
  * expiry clamp of a wake-up.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "queue/queue.h"
 #include "relay/scheduler.h"

@@ -6,6 +6,8 @@
  * that never answers (not confirmed, retried with a doubling backoff,
  * run again at once on request) and a validator that answers the trust
  * anchor's DNSKEY without validating (local data: not working).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "resolver/selfcheck.h"
 #include "check.h"

@@ -12,6 +12,8 @@
  * delivers the message m times per connection over n connections made one
  * after the other (LEVEL none|may|encrypt; one TLS session cache), and
  * prints each event, recipient result and close as lines on stdout.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_client.h"
 #include "relay/util.h"

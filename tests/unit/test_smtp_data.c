@@ -5,6 +5,8 @@
  * none of it depends on how the input was cut: each case is fed whole,
  * split at every offset, and one octet at a time, and must give the same
  * end position, error and (for good messages) content.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_data.h"
 #include "tests/unit/check.h"

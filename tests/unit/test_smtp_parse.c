@@ -4,6 +4,8 @@
  * UTF-8 only with SMTPUTF8, length limits), ESMTP parameters and EHLO
  * names. Table-driven: each row gives the input and the reply wanted
  * (NULL = accepted) and, when accepted, the address kept.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_parse.h"
 #include "tests/unit/check.h"

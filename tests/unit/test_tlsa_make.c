@@ -4,6 +4,8 @@
  * independently (RFC 6698 2.1), the chain check, the root test and the
  * host name taken from a certificate. Keys and certificates are made
  * afresh with OpenSSL on every run.
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "tls/tlsa_make.h"
 #include "tests/unit/check.h"

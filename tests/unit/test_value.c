@@ -2,6 +2,8 @@
  * tests/unit/test_value.c - the pure value parsers of conf/value.c, table
  * driven: each row is an input and either the wanted value or the wanted
  * error text (exact, so the wording operators see is pinned down).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "conf/value.h"
 #include "tests/unit/check.h"

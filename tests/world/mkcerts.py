@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/world/mkcerts.py CERTS_DIR CERTS_LIST HOSTS ZONE.tpl...
 
 Part of mkworld: makes every certificate of the test world in one process

@@ -1,0 +1,35 @@
+/*
+ * relay/evio.h - the daemon's event base and small helpers that save
+ * system calls on the event loop's hot paths (see relay/evio.c).
+ *
+ * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
+ */
+#ifndef RELAY_EVIO_H
+#define RELAY_EVIO_H
+
+#include <stdbool.h>
+
+struct event_base;
+
+/*
+ * The daemon's event base: epoll with libevent's change list, so that
+ * interest changes made during one loop turn reach the kernel as one
+ * epoll_ctl(2) per descriptor at the next wait, and an add undone in the
+ * same turn costs none. NULL on failure.
+ */
+struct event_base	*evio_base_new(void);
+
+struct bufferevent;
+/*
+ * Write what a plain socket bufferevent has queued now, in this loop turn,
+ * instead of enabling write interest and writing at the next turn (two
+ * epoll_ctl(2) calls per reply on a request/response session). Returns
+ * true if everything went out and the write interest was withdrawn: the
+ * bufferevent's write callback then does not run for this output, so the
+ * caller uses this only where that callback would have had nothing to do.
+ * False (nothing queued, a TLS filter, EAGAIN, an error, a partial write):
+ * the bufferevent writes the rest and reports errors as usual.
+ */
+bool			 evio_send_now(struct bufferevent *);
+
+#endif
