@@ -157,9 +157,12 @@ acct_open_fd(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* as root, never through a link the user made (relay/util.h) */
+	fd = open_append(path, 0640);
 	if (fd == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+		    errno == ELOOP || errno == EMLINK ? " (a link is not "
+		    "followed as root)" : "");
 		if (fd != -1)
 			close(fd);
 		return -1;

@@ -65,6 +65,13 @@ check_ns_new(const char *config, const char *ta_file, char *err, size_t errlen)
 		check_ns_free(c);
 		return NULL;
 	}
+	/* read the trust anchor now, before `check` drops root (removing a
+	 * zone that does not exist finalizes libunbound's setup) */
+	if ((rv = ub_ctx_zone_remove(c->ub, "danerelay-finalize.invalid.")) != 0) {
+		snprintf(err, errlen, "--ns: libunbound: %s", ub_strerror(rv));
+		check_ns_free(c);
+		return NULL;
+	}
 	return c;
 }
 

@@ -44,6 +44,7 @@
 #include "conf/conf.h"
 #include "relay/check_ns.h"
 #include "relay/policy.h"
+#include "relay/privsep.h"
 #include "relay/smtp_client.h"
 #include "relay/util.h"
 #include "resolver/mx.h"
@@ -1251,6 +1252,16 @@ cmd_check(const struct conf *conf, int argc, char *argv[])
 			rv = CHECK_UNKNOWN;
 			goto out;
 		}
+	}
+	/* --ns reads its files now, like the rest (its error is a finding) */
+	if (k.ns)
+		k.nsctx = check_ns_new(conf->resolver_config,
+		    conf->trust_anchor_file, err, sizeof(err));
+	/* what the network sends is parsed without root (relay/privsep.h) */
+	if (privsep_tool_drop(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: check: %s\n", err);
+		rv = CHECK_UNKNOWN;
+		goto out;
 	}
 	if (matched != NULL)
 		finding(&k, SEV_INFO, domain, "[domain %s%s] applies: port %d%s%s",

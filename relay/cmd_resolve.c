@@ -20,6 +20,7 @@
 #include "relay/cmd_resolve.h"
 #include "conf/conf.h"
 #include "relay/policy.h"
+#include "relay/privsep.h"
 #include "relay/util.h"
 #include "resolver/mx.h"
 #include "resolver/resolver.h"
@@ -366,6 +367,13 @@ cmd_resolve(const struct conf *conf, const char *domain, int port)
 	    err, sizeof(err));
 	if (c.r == NULL) {
 		fprintf(stderr, "danerelay: %s\n", err);
+		event_base_free(c.base);
+		return 2;
+	}
+	/* what DNS sends is parsed without root (relay/privsep.h) */
+	if (privsep_tool_drop(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "danerelay: resolve: %s\n", err);
+		resolver_free(c.r);
 		event_base_free(c.base);
 		return 2;
 	}

@@ -59,7 +59,12 @@ struct control {
 	void			*arg;
 	struct control_conn	*conns;
 	unsigned		 nconns;
+	struct event		*resume;	/* re-enable after EMFILE */
+	unsigned		 pause;		/* seconds of the last pause, 0: none */
+	struct log_limit	 ll_accept;
 };
+
+#define CONTROL_PAUSE_MAX	8	/* seconds */
 
 bool
 control_peer_allowed(const struct control_peer *p, const gid_t *groups,
@@ -244,6 +249,10 @@ control_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)sa;
 	(void)salen;
+	if (c->pause != 0) {
+		c->pause = 0;
+		log_limit_end(&c->ll_accept, NULL, "control: accepting again");
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn(NULL, "control: SO_PEERCRED");
 		close(fd);
@@ -291,6 +300,40 @@ control_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setwatermark(k->bev, EV_READ, 0, CONTROL_LINE_MAX + 2);
 	bufferevent_set_timeouts(k->bev, &tv, &tv);
 	bufferevent_enable(k->bev, EV_READ);
+}
+
+static void
+control_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *c = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(c->lev);
+}
+
+/*
+ * accept(2) failed for good (no descriptors, no memory). Without this
+ * libevent logs it and the socket, still readable, calls again at once:
+ * a tight loop. Pause the socket instead, 1 s doubling to
+ * CONTROL_PAUSE_MAX, as relay/listener.c does for SMTP; the client waits
+ * in the backlog meanwhile (or times out).
+ */
+static void
+control_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct control *c = arg;
+	struct timeval tv = { 0, 0 };
+	int e = errno;
+
+	c->pause = c->pause == 0 ? 1 : c->pause * 2 > CONTROL_PAUSE_MAX ?
+	    CONTROL_PAUSE_MAX : c->pause * 2;
+	evconnlistener_disable(lev);
+	tv.tv_sec = c->pause;
+	evtimer_add(c->resume, &tv);
+	errno = e;
+	log_limit_warn(&c->ll_accept, NULL, "control: accept: pausing the "
+	    "control socket for %us", c->pause);
 }
 
 struct control *
@@ -352,6 +395,9 @@ control_open(struct event_base *base, const char *dir, gid_t gid,
 		unlink(c->path);
 		goto fail;
 	}
+	if ((c->resume = evtimer_new(base, control_resume, c)) == NULL)
+		fatalx("control: evtimer_new");
+	evconnlistener_set_error_cb(c->lev, control_accept_error);
 	log_info(NULL, "control socket %s (mode 0660, group %u; spool 0710)",
 	    c->path, (unsigned)gid);
 	return c;
@@ -405,12 +451,41 @@ control_close(struct control *c)
 		return;
 	while (c->conns != NULL)
 		conn_free(c->conns);
+	if (c->resume != NULL)
+		event_free(c->resume);
 	evconnlistener_free(c->lev);
 	unlink(c->path);
 	free(c);
 }
 
 /* --- client --- */
+
+/*
+ * The daemon's answer on the operator's terminal: the daemon is the
+ * unprivileged user and may be one taken over through what it parses, so
+ * no control character but newline and tab gets through (an escape
+ * sequence could rewrite what root sees, or drive the terminal). Its own
+ * text escapes peer bytes already (relay/log_safe.c); JSON has none.
+ */
+static void
+write_safe(FILE *out, const char *p, size_t n)
+{
+	size_t i, run;
+
+	for (i = 0; i < n; i += run) {
+		for (run = 0; i + run < n; run++) {
+			unsigned char c = (unsigned char)p[i + run];
+
+			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+				break;
+		}
+		fwrite(p + i, 1, run, out);
+		if (i + run < n) {
+			fputc('?', out);
+			run++;
+		}
+	}
+}
 
 int
 control_call(const char *dir, int argc, char *const *argv, FILE *out,
@@ -476,7 +551,7 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		if (r <= 0)
 			break;
 		if (!head) {
-			fwrite(buf, 1, (size_t)r, out);
+			write_safe(out, buf, (size_t)r);
 			continue;
 		}
 		hl += (size_t)r;
@@ -490,11 +565,14 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 			status = 0;
 		else {
 			status = 1;
-			fprintf(errout, "danerelay: %s\n",
-			    strncmp(buf, "ERR ", 4) == 0 ? buf + 4 : buf);
+			fputs("danerelay: ", errout);
+			write_safe(errout, strncmp(buf, "ERR ", 4) == 0 ?
+			    buf + 4 : buf, strlen(strncmp(buf, "ERR ", 4) == 0 ?
+			    buf + 4 : buf));
+			fputc('\n', errout);
 		}
 		head = false;
-		fwrite(nl + 1, 1, hl - (size_t)(nl + 1 - buf), out);
+		write_safe(out, nl + 1, hl - (size_t)(nl + 1 - buf));
 		hl = 0;		/* the body is copied as it comes, from buf[0] */
 	}
 	close(fd);

@@ -14,8 +14,10 @@
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
+#include "relay/util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,9 +154,11 @@ log_open(const char *dest, char *err, size_t errlen)
 		log_dest = DEST_SYSLOG;
 		return 0;
 	}
-	fd = open(dest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", dest, strerror(errno));
+	/* as root, never through a link the user made (relay/util.h) */
+	if ((fd = open_append(dest, 0640)) == -1) {
+		snprintf(err, errlen, "%s: %s%s", dest, strerror(errno),
+		    errno == ELOOP || errno == EMLINK ? " (a link is not "
+		    "followed as root)" : "");
 		return -1;
 	}
 	log_close();

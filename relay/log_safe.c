@@ -24,6 +24,7 @@
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/log.h"
+#include "relay/util.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,41 +33,6 @@
 #define LOG_ESC_RING	8	/* log_esc() buffers per thread */
 
 static const char hexdig[] = "0123456789abcdef";
-
-/*
- * Length of the well-formed UTF-8 sequence at s[0..n) (2..4) and its code
- * point in *cp, or 0 if s[0] does not start one (RFC 3629 section 4).
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	*cp = c;
-	return len;
-}
 
 /* Characters that break a line or reorder what a reader sees. */
 static bool
@@ -105,7 +71,7 @@ escape(const char *src, size_t slen, char *buf, size_t len, bool backslash)
 		} else if (s[i] < 0x80) {
 			n = need = 1;
 			out = (const char *)s + i;
-		} else if ((n = utf8_decode(s + i, slen - i, &cp)) == 0) {
+		} else if ((n = utf8_seq(s + i, slen - i, &cp)) == 0) {
 			n = 1;
 			need = 4;
 		} else if (cp_is_unsafe(cp)) {

@@ -519,3 +519,30 @@ privsep_enter(struct privsep *ps, const char *spool, char *err, size_t errlen)
 		    "no privilege change", ps->user, (unsigned long)ps->uid);
 	return 0;
 }
+
+int
+privsep_tool_drop(const struct conf *conf, char *err, size_t errlen)
+{
+	const struct passwd *pw;
+	struct privsep ps;
+	char warn[256], e[512];
+
+	if (geteuid() != 0)
+		return 0;
+	if (privsep_init(conf, &ps, warn, sizeof(warn), e, sizeof(e)) == -1) {
+		/* the daemon's user is not there (yet): any unprivileged
+		 * one will do for a probe */
+		if ((pw = getpwnam(TOOL_FALLBACK_USER)) == NULL ||
+		    pw->pw_uid == 0) {
+			snprintf(err, errlen, "%s; no user " TOOL_FALLBACK_USER
+			    " either: not probing as root", e);
+			return -1;
+		}
+		memset(&ps, 0, sizeof(ps));
+		ps.drop = true;
+		ps.uid = pw->pw_uid;
+		ps.gid = pw->pw_gid;
+		snprintf(ps.user, sizeof(ps.user), "%s", pw->pw_name);
+	}
+	return privsep_drop(&ps, err, errlen);
+}

@@ -83,6 +83,15 @@ int	 privsep_spool_check(const char *dir, unsigned *fixed, char *err,
 int	 privsep_enter(struct privsep *, const char *spool, char *err,
 	    size_t errlen);
 
+/*
+ * `check` and `resolve`: started as root, become `user` for good (or
+ * TOOL_FALLBACK_USER when that user does not exist; `user = root` keeps
+ * root) once the files are read and before any DNS, SMTP or TLS from the
+ * network is parsed. Not root: nothing. -1 + err: do not probe.
+ */
+#define TOOL_FALLBACK_USER	"nobody"
+int	 privsep_tool_drop(const struct conf *, char *err, size_t errlen);
+
 /* After the drop (SIGHUP reloads run as the user). */
 bool	 privsep_dropped(void);
 

@@ -45,32 +45,6 @@ safe(const char *s, char *buf, size_t len)
 	return log_safe(s ? s : "", strlen(s ? s : ""), buf, len);
 }
 
-/* Length of the valid UTF-8 sequence at p (2-4), or 0. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t n, i;
-	unsigned c;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /*
  * A JSON string. Peer text may hold any byte: controls are escaped, and
  * so is every byte that is not part of valid UTF-8 (as \u00XX), so that
@@ -79,18 +53,21 @@ utf8_len(const unsigned char *p)
 static void
 json_str(struct evbuffer *out, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p, *end;
 	size_t n;
 
+	if (s == NULL)
+		s = "";
+	end = (const unsigned char *)s + strlen(s);
 	evbuffer_add(out, "\"", 1);
-	for (p = (const unsigned char *)(s ? s : ""); *p != '\0'; p++) {
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			evbuffer_add_printf(out, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			evbuffer_add_printf(out, "\\u%04x", *p);
 		else if (*p < 0x80)
 			evbuffer_add(out, p, 1);
-		else if ((n = utf8_len(p)) > 0) {
+		else if ((n = utf8_seq(p, (size_t)(end - p), NULL)) > 0) {
 			evbuffer_add(out, p, n);
 			p += n - 1;
 		} else

@@ -14,6 +14,7 @@
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_parse.h"
+#include "relay/util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -36,39 +37,6 @@
 #define R_SIZE		"501 5.5.4 Bad SIZE value"
 #define R_HELO_MISSING	"501 5.5.4 Syntax: EHLO hostname"
 #define R_HELO_BAD	"501 5.5.4 Invalid EHLO hostname"
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (n == 0 || s[0] < 0x80)
-		return 0;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 static bool
 is_atext(unsigned char c)
@@ -94,7 +62,7 @@ parse_dot_string(const unsigned char **sp, bool *utf8)
 	bool need_atom = true;
 
 	for (;;) {
-		if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s))) > 0) {
+		if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s), NULL)) > 0) {
 			*utf8 = true;
 			s += n;
 			need_atom = false;
@@ -131,7 +99,7 @@ parse_quoted(const unsigned char **sp, bool *utf8)
 			s += 2;
 		} else if (*s >= 32 && *s <= 126) {
 			s++;
-		} else if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s))) > 0) {
+		} else if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s), NULL)) > 0) {
 			*utf8 = true;
 			s += n;
 		} else
@@ -196,7 +164,7 @@ parse_domain(const unsigned char **sp, bool *utf8)
 		unsigned char last = 0;
 
 		for (;;) {
-			if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s))) > 0) {
+			if (*s >= 0x80 && (n = utf8_seq(s, strlen((const char *)s), NULL)) > 0) {
 				*utf8 = true;
 				last = 'a';
 				s += n;
