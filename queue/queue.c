@@ -773,26 +773,39 @@ queue_move_corrupt(struct queue *q, const char *name, const char *qid,
 	return -1;
 }
 
-/* Read a whole journal, or NULL (ENOENT: there is none). */
-static char *
-queue_read_journal(struct queue *q, const char *id, size_t *lenp)
+/* queue/queue.h; O_NONBLOCK: opening a FIFO does not wait for a writer */
+char *
+queue_file_read(int dirfd, const char *name, size_t max, size_t *lenp,
+    bool *cut)
 {
-	char	 name[QUEUE_ID_MAX + 4], *buf = NULL;
+	char	*buf = NULL;
 	size_t	 len = 0, cap = 0;
 	ssize_t	 n;
 	int	 fd, e;
+	struct stat st;
 
-	snprintf(name, sizeof(name), "%s.st", id);
-	if ((fd = openat(q->msgfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+	*cut = false;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
 		return NULL;
+	if (fstat(fd, &st) == -1)
+		e = errno;
+	else
+		e = S_ISREG(st.st_mode) ? 0 : EINVAL;
+	if (e != 0) {
+		close(fd);
+		errno = e;
+		return NULL;
+	}
 	for (;;) {
 		if (len == cap) {
-			if (cap >= JOURNAL_MAX) {
-				log_warnx(id, "queue: journal longer than %u octets, "
-				    "the rest is ignored", JOURNAL_MAX);
+			if (cap >= max) {
+				*cut = true;
 				break;
 			}
 			cap = cap ? cap * 2 : 4096;
+			if (cap > max)
+				cap = max;
 			buf = xreallocarray(buf, cap, 1);
 		}
 		if ((n = read(fd, buf + len, cap - len)) == -1) {
@@ -809,7 +822,24 @@ queue_read_journal(struct queue *q, const char *id, size_t *lenp)
 		len += (size_t)n;
 	}
 	close(fd);
+	if (buf == NULL)
+		buf = xmalloc(1);
 	*lenp = len;
+	return buf;
+}
+
+/* Read a whole journal, or NULL (ENOENT: there is none). */
+static char *
+queue_read_journal(struct queue *q, const char *id, size_t *lenp)
+{
+	char	 name[QUEUE_ID_MAX + 4], *buf;
+	bool	 cut;
+
+	snprintf(name, sizeof(name), "%s.st", id);
+	buf = queue_file_read(q->msgfd, name, JOURNAL_MAX, lenp, &cut);
+	if (cut)
+		log_warnx(id, "queue: journal longer than %u octets, the rest "
+		    "is ignored", JOURNAL_MAX);
 	return buf;
 }
 

@@ -171,6 +171,14 @@ typedef void queue_scan_cb(const char *id, struct queue_envelope *env,
 		    const char *why, void *arg);
 int		 queue_scan(const char *dir, queue_scan_cb *, void *arg,
 		    char *err, size_t errlen);
+/*
+ * Internal to queue/ (queue.c, scan.c): the whole of the regular file name
+ * in dirfd, up to max (> 0) octets (*cut: it reached max, the rest is not
+ * read). NULL + errno; a link or a FIFO is refused (ELOOP, EINVAL), never
+ * followed or waited on.
+ */
+char		*queue_file_read(int dirfd, const char *name, size_t max,
+		    size_t *lenp, bool *cut);
 
 /* queue_msg_remove(), and cb (on the loop) once the removal is durable
  * (error 0) or failed (errno value). `queue delete`. */

@@ -23,44 +23,6 @@
 
 #define SCAN_JOURNAL_MAX	(64u << 20)
 
-/* The whole of file name in dir, up to max octets. NULL + errno. */
-static char *
-scan_read(int dirfd, const char *name, size_t max, size_t *lenp)
-{
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 n;
-	int	 fd, e;
-
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	for (;;) {
-		if (len == cap) {
-			if (cap >= max)
-				break;
-			cap = cap ? cap * 2 : 4096;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		if ((n = read(fd, buf + len, cap - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			close(fd);
-			free(buf);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (buf == NULL)
-		buf = xmalloc(1);
-	*lenp = len;
-	return buf;
-}
-
 /* The envelope at the start of msg/id, with its journal applied. */
 static struct queue_envelope *
 scan_one(int msgfd, const char *id, char *why, size_t whylen)
@@ -71,8 +33,11 @@ scan_one(int msgfd, const char *id, char *why, size_t whylen)
 	size_t			 len = 0, hdrlen;
 	ssize_t			 n;
 	int			 fd, r;
+	bool			 cut;
 
-	if ((fd = openat(msgfd, id, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* a link or a FIFO in the spool is skipped, never followed */
+	if ((fd = openat(msgfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		return NULL;
 	}
@@ -100,7 +65,8 @@ scan_one(int msgfd, const char *id, char *why, size_t whylen)
 	if (env == NULL)
 		return NULL;
 	snprintf(name, sizeof(name), "%s.st", id);
-	if ((buf = scan_read(msgfd, name, SCAN_JOURNAL_MAX, &len)) != NULL) {
+	if ((buf = queue_file_read(msgfd, name, SCAN_JOURNAL_MAX, &len,
+	    &cut)) != NULL) {
 		journal_apply(env, buf, len, &res);
 		free(buf);
 	}

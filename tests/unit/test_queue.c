@@ -810,6 +810,53 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/*
+ * queue_file_read(): the one reader of journals (daemon and offline
+ * `queue list`): whole files, the cut at max, an empty file, and a link
+ * or a FIFO in the spool refused at once, never followed or waited on.
+ */
+static void
+test_file_read(void)
+{
+	char	 d[256], p[300], *b;
+	size_t	 len;
+	bool	 cut;
+	int	 dfd, fd;
+
+	snprintf(d, sizeof(d), "%s/read", top);
+	CHECK(mkdir(d, 0700) == 0);
+	dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd != -1);
+	snprintf(p, sizeof(p), "%s/f", d);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd != -1 && write(fd, "0123456789", 10) == 10);
+	close(fd);
+	b = queue_file_read(dfd, "f", 1 << 20, &len, &cut);
+	CHECK(b != NULL && len == 10 && !cut && memcmp(b, "0123456789", 10) == 0);
+	free(b);
+	b = queue_file_read(dfd, "f", 4, &len, &cut);
+	CHECK(b != NULL && cut);
+	free(b);
+	snprintf(p, sizeof(p), "%s/empty", d);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	close(fd);
+	b = queue_file_read(dfd, "empty", 1 << 20, &len, &cut);
+	CHECK(b != NULL && len == 0 && !cut);
+	free(b);
+	errno = 0;
+	CHECK(queue_file_read(dfd, "none", 1 << 20, &len, &cut) == NULL &&
+	    errno == ENOENT);
+	CHECK(symlinkat("f", dfd, "link") == 0);
+	errno = 0;
+	CHECK(queue_file_read(dfd, "link", 1 << 20, &len, &cut) == NULL &&
+	    errno == ELOOP);
+	CHECK(mkfifoat(dfd, "fifo", 0600) == 0);
+	errno = 0;
+	CHECK(queue_file_read(dfd, "fifo", 1 << 20, &len, &cut) == NULL &&
+	    errno == EINVAL);
+	close(dfd);
+}
+
 int
 main(void)
 {
@@ -833,6 +880,7 @@ main(void)
 	test_group_commit(dir);
 	test_lock(dir);
 	test_enospc();
+	test_file_read();
 
 	free(big);
 	event_base_free(base);
