@@ -9,6 +9,11 @@
 #                             world's, plus a stub zone sending ZONE's
 #                             queries to $PROXY_ADDR ("." replaces the
 #                             world's own root stub)
+#                             With FAULT_INFRA_TTL=N, libunbound forgets
+#                             a server that did not answer after N s
+#                             (infra-host-ttl) instead of the relay's
+#                             30 s (resolver/resolver.c), for scenarios
+#                             that do not test that default
 #   proxy_start [ARGS...]     start dnsproxy.py on $PROXY_ADDR:53 (tracked),
 #                             log in $T/proxy.N.log ($PROXY_LOG)
 #   proxy_stop                stop it by its PID
@@ -31,6 +36,10 @@ fault_conf() {
 		cp "$WORLD_DIR/unbound.conf" "$f"
 	fi
 	cat "$T/stubs.conf" >> "$f"
+	if [ -n "${FAULT_INFRA_TTL:-}" ]; then
+		sed -i "0,/^server:/s//server:\n\tinfra-host-ttl: $FAULT_INFRA_TTL/" "$f"
+		grep -q "^	infra-host-ttl: $FAULT_INFRA_TTL\$" "$f" || fail "no infra-host-ttl in $f"
+	fi
 }
 
 proxy_start() {
