@@ -117,8 +117,14 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(B)/libdanerelay.a
 fuzz: fuzz-build
 	./scripts/fuzz $(FUZZ_SECONDS)
 
-check: asan-build fuzz-build
+# make check: the three test builds (ASan, fuzz, TSan) side by side, one
+# job per CPU unless -j was given, then tests/run (lanes: README, Tests).
+CHECK_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 1) --output-sync=target)
+check:
+	$(MAKE) $(CHECK_J) check-build
 	./tests/run build-asan
+.PHONY: check-build
+check-build: asan-build fuzz-build
 
 # The crash-cycle soak: 100 SIGKILL/restart cycles under load (scripts/soak).
 soak: asan-build
@@ -229,7 +235,7 @@ tsan-check: tsan-build
 	TSAN_ONLY=1 ./tests/run build-tsan
 
 # make check also runs the TSan entries (tests/run, tsan:NAME).
-check: tsan-build
+check-build: tsan-build
 clean: tsan-clean
 .PHONY: tsan-clean
 tsan-clean:
