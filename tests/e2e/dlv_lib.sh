@@ -6,7 +6,8 @@
 # otherwise) and stops it at exit. Receiving servers are the test sink on
 # the world's MX host addresses (port 25), which every scenario using the
 # same zone shares: each scenario stops its sinks at exit (lib.sh tracks
-# them), and tests/run runs the scenarios one after the other.
+# them), and tests/run gives each of its lanes a world of its own, so that
+# two scenarios of one world never run at once.
 
 E2E=$top/tests/e2e
 export PYTHONPATH=$E2E${PYTHONPATH:+:$PYTHONPATH}
