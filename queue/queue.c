@@ -101,6 +101,11 @@ struct queue {
 	char			 (*spare)[QUEUE_ID_MAX];	/* spare/ names */
 	size_t			 nspare;	/* spares ready in spare/ */
 	size_t			 spare_wanted;	/* removals asked to recycle */
+	/* Journals whose last sync failed: their tail may not be on disk
+	 * whatever the page cache says, so their next record starts with a
+	 * guard LF (see queue_journal_done). Loop thread only. */
+	char			 (*junsure)[QUEUE_ID_MAX];
+	size_t			 njunsure;
 };
 
 struct queue_msg {
@@ -125,6 +130,8 @@ struct queue_journal_cb {
 
 struct queue_journal {
 	struct commit_job	 job;		/* first */
+	struct queue		*q;
+	bool			 guarded;	/* written after a failed sync */
 	off_t			 size;		/* journal length after our appends */
 	struct queue_journal_cb	*cbs;
 	size_t			 ncbs;
@@ -506,6 +513,40 @@ queue_content_open(struct queue *q, const char *id, uint64_t *size)
 
 /* --- recipient journal --- */
 
+static ssize_t
+queue_junsure_find(const struct queue *q, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < q->njunsure; i++)
+		if (strcmp(q->junsure[i], id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+queue_junsure_set(struct queue *q, const char *id, bool unsure)
+{
+	ssize_t i = queue_junsure_find(q, id);
+
+	if (unsure && i == -1) {
+		q->junsure = xreallocarray(q->junsure, q->njunsure + 1,
+		    sizeof(*q->junsure));
+		str_copy(q->junsure[q->njunsure++], id, QUEUE_ID_MAX);
+	} else if (!unsure && i != -1)
+		memcpy(q->junsure[i], q->junsure[--q->njunsure],
+		    sizeof(*q->junsure));
+}
+
+/*
+ * A failed fdatasync leaves the records' pages clean in the page cache
+ * while the disk may hold anything in their place (Linux marks them clean
+ * after a write-back error): the record is not durable, and syncing again
+ * would not write it. The callbacks get the error and write the state
+ * again (relay/scheduler.c); until a guarded record of this journal is
+ * durable, every record starts with a guard LF so that it never continues
+ * a line the disk lost.
+ */
 static void
 queue_journal_done(struct commit_job *j)
 {
@@ -514,9 +555,12 @@ queue_journal_done(struct commit_job *j)
 
 	static struct log_limit ll_sync;
 
-	if (j->error != 0)
+	if (j->error != 0) {
 		log_limit_warnx(&ll_sync, j->id, "queue: recipient journal not "
 		    "synced: %s", strerror(j->error));
+		queue_junsure_set(jj->q, j->id, true);
+	} else if (jj->guarded)
+		queue_junsure_set(jj->q, j->id, false);
 	for (i = 0; i < jj->ncbs; i++)
 		jj->cbs[i].cb(jj->cbs[i].arg, j->error);
 	free(jj->cbs);
@@ -576,6 +620,8 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 		last = '\n';
 		if (size > 0 && pread(fd, &last, 1, size - 1) != 1)
 			goto fail_close;
+		if (q->njunsure > 0 && queue_junsure_find(q, env->id) != -1)
+			last = '\0';	/* the cache may lie: guard LF */
 	}
 
 	if (write_all(fd, last == '\n' ? rec + 1 : rec,
@@ -597,6 +643,8 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 
 	if (jj == NULL) {
 		jj = xcalloc(1, sizeof(*jj));
+		jj->q = q;
+		jj->guarded = last != '\n';
 		jj->job.kind = COMMIT_JOURNAL;
 		jj->job.fd = fd;
 		str_copy(jj->job.id, env->id, sizeof(jj->job.id));
@@ -681,6 +729,7 @@ queue_msg_remove(struct queue *q, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
+	queue_junsure_set(q, id, false);
 	r = xcalloc(1, sizeof(*r));
 	r->q = q;
 	j = &r->job;
@@ -1040,6 +1089,7 @@ queue_free(struct queue *q)
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->spare);
+	free(q->junsure);
 	free(q->dir);
 	free(q);
 }
@@ -1181,6 +1231,8 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	if (fd == -1 || fstat(fd, &st) == -1 ||
 	    (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1))
 		goto fail;
+	if (q->njunsure > 0 && queue_junsure_find(q, env->id) != -1)
+		last = '\0';		/* after a failed sync: guard LF */
 	/* after a torn record: a guard LF first, as queue_rcpt_update() */
 	if ((last != '\n' && write_all(fd, "\n", 1) == -1) ||
 	    write_all(fd, rec, rlen) == -1) {
@@ -1196,6 +1248,8 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	 * back over our record: the next update takes a job of its own. */
 	q->jlast = NULL;
 	jj = xcalloc(1, sizeof(*jj));
+	jj->q = q;
+	jj->guarded = last != '\n';
 	jj->job.kind = COMMIT_JOURNAL;
 	jj->job.fd = fd;
 	str_copy(jj->job.id, env->id, sizeof(jj->job.id));
@@ -1249,6 +1303,7 @@ queue_msg_remove_cb(struct queue *q, const char *id,
 		errno = EINVAL;
 		return -1;
 	}
+	queue_junsure_set(q, id, false);
 	w = xcalloc(1, sizeof(*w));
 	w->job.kind = COMMIT_REMOVE;
 	w->job.fd = -1;

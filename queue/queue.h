@@ -131,7 +131,10 @@ int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
  * made durable by the next batched sync; a crash before that sync may
  * repeat a delivery (at-least-once), never lose a recipient.
  * cb, if not NULL, runs on the loop once the record is durable (error 0)
- * or its sync failed (errno value). Updates of one message in the same
+ * or its sync failed (errno value): then the record may be lost whatever
+ * reading the file shows (a failed fdatasync leaves its pages clean), and
+ * the caller writes the state again (the next record of this journal
+ * starts on a fresh line). Updates of one message in the same
  * loop iteration share one sync. -1 + errno (EINVAL, ENOSPC, EIO, EMFILE
  * ...): nothing changed, on disk or in env (the caller may still honour
  * the state in memory with queue_rcpt_set() and write it again later:
