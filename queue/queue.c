@@ -453,19 +453,25 @@ queue_read_header(int fd, struct queue_envelope **envp, size_t *hdrlen,
 	return -1;
 }
 
-/* Header plus a file length check: the content must be all there. */
+/* Header plus a file length check: the content must be all there. A
+ * FIFO or a device opened O_NONBLOCK is refused (EINVAL) before any read. */
 static int
 queue_check_message(int fd, struct queue_envelope **envp, size_t *hdrlen,
     char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (queue_read_header(fd, envp, hdrlen, err, errlen) == -1)
-		return -1;
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		errno = EINVAL;
+		return -1;
+	}
+	if (queue_read_header(fd, envp, hdrlen, err, errlen) == -1)
+		return -1;
 	if ((uint64_t)st.st_size != *hdrlen + (*envp)->size) {
 		snprintf(err, errlen, "file has %lld octets, envelope says %zu + %llu",
 		    (long long)st.st_size, *hdrlen,
@@ -492,7 +498,8 @@ queue_content_open(struct queue *q, const char *id, uint64_t *size)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
 		return -1;
 	if (queue_check_message(fd, &env, &hdrlen, why, sizeof(why)) == -1) {
 		e = errno;
@@ -611,7 +618,7 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 	} else {
 		snprintf(name, sizeof(name), "%s.st", env->id);
 		fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT |
-		    O_CLOEXEC, 0600);
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd == -1)
 			goto fail;
 		if (fstat(fd, &st) == -1)
@@ -893,7 +900,7 @@ queue_read_journal(struct queue *q, const char *id, size_t *lenp)
 }
 
 struct queue_load_counts {
-	unsigned	loaded, removed_tmp, corrupt, orphans;
+	unsigned	loaded, removed_tmp, corrupt, orphans, unreadable;
 };
 
 static int
@@ -950,8 +957,11 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 	size_t			 hdrlen, jlen = 0;
 	int			 fd;
 
-	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* a link is not followed, a FIFO not waited on: left in place */
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		log_warn(id, "queue: cannot open msg/%s, left in place", id);
+		cnt->unreadable++;
 		return;
 	}
 	if (queue_check_message(fd, &env, &hdrlen, why, sizeof(why)) == -1) {
@@ -959,6 +969,7 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 		if (errno != EBADMSG) {
 			log_warnx(id, "queue: cannot read msg/%s (%s), left in "
 			    "place", id, why);
+			cnt->unreadable++;
 			return;
 		}
 		cnt->corrupt++;
@@ -978,9 +989,20 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 	}
 	if (has_journal) {
 		jbuf = queue_read_journal(q, id, &jlen);
-		if (jbuf == NULL && errno != ENOENT)
-			log_warn(id, "queue: cannot read the recipient journal, "
-			    "recipients are as received");
+		/*
+		 * Without its journal the message would come back as received:
+		 * delivered recipients sent again, a bounce followed by a
+		 * delivery, a held message released. It waits instead, like
+		 * a message file that cannot be read.
+		 */
+		if (jbuf == NULL && errno != ENOENT) {
+			log_warn(id, "queue: cannot read the recipient journal "
+			    "msg/%s.st, message left in place, not delivered "
+			    "(a restart tries again)", id);
+			queue_envelope_free(env);
+			cnt->unreadable++;
+			return;
+		}
 		if (jbuf != NULL) {
 			journal_apply(env, jbuf, jlen, &res);
 			if (res.bad > 0)
@@ -1170,8 +1192,10 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 		(void)fsync(q->corruptfd);
 	}
 	log_info(NULL, "queue: %s: %u message%s recovered, %u incomplete "
-	    "removed, %u moved to corrupt/", dir, cnt.loaded,
-	    cnt.loaded == 1 ? "" : "s", cnt.removed_tmp, cnt.corrupt);
+	    "removed, %u moved to corrupt/%s", dir, cnt.loaded,
+	    cnt.loaded == 1 ? "" : "s", cnt.removed_tmp, cnt.corrupt,
+	    cnt.unreadable > 0 ? "; some left in place, unreadable (see "
+	    "above)" : "");
 	return q;
 fail:
 	queue_free(q);
@@ -1226,8 +1250,8 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	}
 	rec = journal_encode_hold(held, &rlen);
 	snprintf(name, sizeof(name), "%s.st", env->id);
-	fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600);
+	fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd == -1 || fstat(fd, &st) == -1 ||
 	    (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1))
 		goto fail;

@@ -79,7 +79,10 @@ typedef void queue_commit_cb(struct queue_msg *, int error, void *arg);
  * Open (creating if needed) the spool at dir and lock it (one process per
  * spool): remove leftovers of interrupted writes (tmp/), move files that do
  * not load to corrupt/ (logged, never deleted), then report every complete
- * message to ready. NULL + err on failure (e.g. the spool is locked).
+ * message to ready. A message that cannot be read, or whose journal exists
+ * but cannot be read (EIO, a link, a FIFO), is left in place, logged and
+ * not reported: as received it could be sent again or released from a
+ * hold. NULL + err on failure (e.g. the spool is locked).
  */
 struct queue	*queue_open(struct event_base *, const char *dir,
 		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
