@@ -541,7 +541,7 @@ queue_junsure_set(struct queue *q, const char *id, bool unsure)
 		    sizeof(*q->junsure));
 		str_copy(q->junsure[q->njunsure++], id, QUEUE_ID_MAX);
 	} else if (!unsure && i != -1)
-		memcpy(q->junsure[i], q->junsure[--q->njunsure],
+		memmove(q->junsure[i], q->junsure[--q->njunsure],
 		    sizeof(*q->junsure));
 }
 
