@@ -759,6 +759,46 @@ client_reply_line(struct smtp_client *c, char *line, size_t len)
 	return 1;
 }
 
+/*
+ * With read-ahead (tls/tls_client.c) one read(2) can bring OpenSSL several
+ * records. bufferevent_openssl stops at SSL_pending(), which counts only
+ * the record being decoded, and the socket will not signal the rest: so
+ * when the input holds no complete line, pull the next buffered record
+ * ourselves (SSL_has_pending()). True if octets were added. A TLS error
+ * or close_notify is reported as libevent would (the client may be dead
+ * then); "want read/write" only means nothing is buffered.
+ */
+static bool
+client_tls_pull(struct smtp_client *c, struct evbuffer *in)
+{
+	char buf[4096];
+	SSL *ssl;
+	int n;
+
+	if (!c->tls_bev || (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL ||
+	    !SSL_has_pending(ssl))
+		return false;
+	ERR_clear_error();
+	if ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+		evbuffer_add(in, buf, (size_t)n);
+		return true;
+	}
+	switch (SSL_get_error(ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		break;
+	case SSL_ERROR_ZERO_RETURN:
+		client_eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+		break;
+	default:
+		errno = EPROTO;
+		client_eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+		break;
+	}
+	ERR_clear_error();
+	return false;
+}
+
 static void
 client_readcb(struct bufferevent *bev, void *arg)
 {
@@ -772,7 +812,12 @@ client_readcb(struct bufferevent *bev, void *arg)
 	c->busy++;
 	while (!c->dead && c->state != C_HANDSHAKE) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		if (eol.pos < 0 && evbuffer_get_length(in) <= LINE_MAX_LEN &&
+		    client_tls_pull(c, in))
+			continue;
 		if (eol.pos < 0) {
+			if (c->dead)
+				break;
 			if (evbuffer_get_length(in) > LINE_MAX_LEN)
 				client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE,
 				    false, false, "reply line too long after %s",
