@@ -24,6 +24,7 @@
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_client.h"
+#include "relay/evio.h"
 #include "relay/mime7bit.h"
 #include "relay/util.h"
 #include "queue/queue.h"
@@ -230,6 +231,18 @@ client_timeouts(struct smtp_client *c, unsigned rd, unsigned wr)
 		evtimer_del(c->ev_deadline);
 }
 
+/*
+ * Output was queued: write it in this loop turn rather than after the
+ * next epoll_wait, which saves the two epoll_ctl(2) calls per command of
+ * enabling and withdrawing write interest (relay/evio.h).
+ */
+static void
+client_push(struct smtp_client *c)
+{
+	if (c->bev != NULL && !c->dead)
+		(void)evio_write_soon(c->bev);
+}
+
 static void
 client_send(struct smtp_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -243,6 +256,7 @@ client_send(struct smtp_client *c, const char *fmt, ...)
 	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
 	va_end(ap);
 	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+	client_push(c);
 }
 
 static void
@@ -1061,6 +1075,7 @@ client_send_mail(struct smtp_client *c)
 	if (c->send_utf8)
 		evbuffer_add_printf(out, " SMTPUTF8");
 	evbuffer_add(out, "\r\n", 2);
+	client_push(c);
 	c->mail_sent = true;
 	c->stage = SMTP_STAGE_MAIL;
 }
@@ -1242,6 +1257,7 @@ client_content_fill(struct smtp_client *c)
 			c->stage = SMTP_STAGE_DOT;
 			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 			client_timeouts(c, c->t_data_done, c->t_data);
+			client_push(c);
 			return;
 		}
 		if (evbuffer_reserve_space(out, (ev_ssize_t)(2 * (size_t)n + 2),
@@ -1254,6 +1270,7 @@ client_content_fill(struct smtp_client *c)
 		    iov.iov_base);
 		evbuffer_commit_space(out, &iov, 1);
 	}
+	client_push(c);
 }
 
 static void
