@@ -55,15 +55,29 @@ evio_send_now(struct bufferevent *bev)
 	return true;
 }
 
-bool
-evio_write_soon(struct bufferevent *bev)
+/* Run the bufferevent's pending write event in this loop turn. */
+static bool
+evio_write_event_now(struct bufferevent *bev)
 {
 	if (bufferevent_get_underlying(bev) != NULL ||
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0 ||
 	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
 	    !event_pending(&bev->ev_write, EV_WRITE, NULL))
 		return false;
 	/* a no-op if it is active already (several commands in one turn) */
 	event_active(&bev->ev_write, EV_WRITE, 1);
 	return true;
+}
+
+bool
+evio_write_soon(struct bufferevent *bev)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		return false;
+	return evio_write_event_now(bev);
+}
+
+bool
+evio_handshake_soon(struct bufferevent *bev)
+{
+	return evio_write_event_now(bev);
 }

@@ -44,4 +44,11 @@ bool			 evio_send_now(struct bufferevent *);
  */
 bool			 evio_write_soon(struct bufferevent *);
 
+/*
+ * A TLS bufferevent just made in the connecting state and enabled: start
+ * the handshake (its ClientHello) in this loop turn, the same way, rather
+ * than after an epoll_wait for writability. False if it waits for nothing.
+ */
+bool			 evio_handshake_soon(struct bufferevent *);
+
 #endif

@@ -1009,6 +1009,7 @@ client_starttls(struct smtp_client *c)
 	c->stage = SMTP_STAGE_TLS;
 	client_timeouts(c, c->t_command, c->t_command);
 	bufferevent_enable(nb, EV_READ | EV_WRITE);
+	(void)evio_handshake_soon(nb);
 }
 
 static void
