@@ -128,6 +128,19 @@ commit_recycle(struct committer *c, struct commit_job *j)
 	j->recycled = true;
 }
 
+/* Where a new message's file is: tmp/ID, or the spare it reuses. */
+static int
+commit_srcfd(const struct committer *c, const struct commit_job *j)
+{
+	return j->spare[0] != '\0' ? c->sparefd : c->tmpfd;
+}
+
+static const char *
+commit_src(const struct commit_job *j)
+{
+	return j->spare[0] != '\0' ? j->spare : j->id;
+}
+
 static void
 commit_run_batch(struct committer *c, struct commit_job *batch,
     struct queue_stats *st)
@@ -173,11 +186,12 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			 * survives a crash does not matter (recovery removes
 			 * all of tmp/).
 			 */
-			if (j->error == 0 && commit_rename_noreplace(c->tmpfd,
-			    j->id, c->msgfd, j->id) == -1)
+			if (j->error == 0 && commit_rename_noreplace(
+			    commit_srcfd(c, j), commit_src(j), c->msgfd,
+			    j->id) == -1)
 				j->error = errno;
 			if (j->error != 0)
-				(void)unlinkat(c->tmpfd, j->id, 0);
+				(void)unlinkat(commit_srcfd(c, j), commit_src(j), 0);
 			else {
 				j->renamed = true;
 				dirsync = true;
@@ -211,7 +225,7 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			if (j->fd != -1)
 				close(j->fd);
 			j->fd = -1;
-			(void)unlinkat(c->tmpfd, j->id, 0);
+			(void)unlinkat(commit_srcfd(c, j), commit_src(j), 0);
 			break;
 		}
 	}

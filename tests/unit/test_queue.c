@@ -645,6 +645,7 @@ test_spare_reuse(void)
 {
 	struct ctx	 c = { 0 };
 	struct queue	*q;
+	struct queue_msg *m;
 	struct stat	 sa, sb, ss;
 	char		 dir[128], ida[QUEUE_ID_MAX], idb[QUEUE_ID_MAX],
 			 idc[QUEUE_ID_MAX], idd[QUEUE_ID_MAX], *a, *got;
@@ -665,7 +666,11 @@ test_spare_reuse(void)
 	CHECK_INT(file_stat(dir, "spare", ida, &ss), 0);
 	CHECK_INT(ss.st_size, sa.st_size);	/* kept, not emptied */
 
-	send_msg(q, &c, "bob@b.example", "short\r\n", 7, 1);
+	m = send_msg(q, &c, "bob@b.example", "short\r\n", 7, 0);
+	/* received in place, under the spare's name, not in tmp/ */
+	CHECK(path_exists(dir, "spare", ida));
+	CHECK_INT(count_dir(dir, "tmp"), 0);
+	queue_msg_commit(m, commit_cb, &c);
 	CHECK_INT(run_until(&c.nready, 2), 0);
 	snprintf(idb, sizeof(idb), "%s", c.ready[1]->id);
 	CHECK_INT(count_dir(dir, "spare"), 0);
@@ -699,6 +704,17 @@ test_spare_reuse(void)
 	got = read_content(q, idd, &size);
 	CHECK(got != NULL && size == alen && memcmp(got, a, alen) == 0);
 	free(got);
+
+	/* an aborted message takes its spare with it */
+	CHECK_INT(queue_msg_remove(q, idb), 0);
+	CHECK_INT(run_one_job(q), 0);
+	CHECK(path_exists(dir, "spare", idb));
+	m = send_msg(q, &c, "erin@e.example", a, alen, 0);
+	queue_msg_abort(m);
+	CHECK_INT(run_one_job(q), 0);
+	CHECK_INT(count_dir(dir, "spare"), 0);
+	CHECK_INT(count_dir(dir, "tmp"), 0);
+	CHECK_INT(count_dir(dir, "msg"), 1);
 	queue_close(q);
 	ctx_clear(&c);
 	free(a);
