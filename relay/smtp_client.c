@@ -101,6 +101,7 @@ struct smtp_client {
 	char			*helo;
 	char			*peer;		/* "host[addr]:port" (session key) */
 	char			 addr[64];	/* "[addr]:port" */
+	char			 local[64];	/* our address, once connected */
 	unsigned		 t_connect, t_greeting, t_command, t_data,
 				 t_data_done;
 
@@ -149,6 +150,7 @@ static unsigned char content_buf[CONTENT_CHUNK];	/* loop thread only */
 static void	client_readcb(struct bufferevent *, void *);
 static void	client_writecb(struct bufferevent *, void *);
 static void	client_eventcb(struct bufferevent *, short, void *);
+static int	client_sockname(int, char *, size_t);
 static void	client_reply(struct smtp_client *);
 static void	client_fail(struct smtp_client *, enum smtp_fail,
 		    const struct smtp_reply *, enum tlsrpt_type, bool polite,
@@ -1659,6 +1661,9 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == C_CONNECTING) {
 			c->state = C_GREETING;
 			c->stage = SMTP_STAGE_GREETING;
+			/* asked for every message sent over this connection */
+			if (client_sockname(c->fd, c->local, sizeof(c->local)) == -1)
+				c->local[0] = '\0';
 			client_timeouts(c, c->t_greeting, c->t_command);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 			client_event(c, SMTP_EV_CONNECTED, NULL, false,
@@ -1754,14 +1759,15 @@ smtp_client_key(const struct smtp_client *c, unsigned char key[TLS_KEY_LEN])
 	tls_secctx_key(c->sec, c->peer, key);
 }
 
-int
-smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
+/* Our address on fd, as text. 0, or -1. */
+static int
+client_sockname(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const void *a;
 
-	if (c->fd == -1 || getsockname(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+	if (fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
 	if (ss.ss_family == AF_INET)
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
@@ -1770,4 +1776,16 @@ smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
 	else
 		return -1;
 	return inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL ? -1 : 0;
+}
+
+int
+smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
+{
+	if (c->local[0] != '\0') {
+		if (strlen(c->local) >= len)
+			return -1;
+		memcpy(buf, c->local, strlen(c->local) + 1);
+		return 0;
+	}
+	return client_sockname(c->fd, buf, len);
 }

@@ -631,6 +631,7 @@ struct run {
 	int			 send_rc;
 	unsigned		 ext;
 	char			 ehlo_text[SMTP_REPLY_MAX];
+	char			 local[64];	/* smtp_client_local_addr() when ready */
 };
 
 static void
@@ -686,6 +687,8 @@ h_ready(void *arg)
 
 	r->ready++;
 	r->ext = smtp_client_ext(r->c);
+	if (smtp_client_local_addr(r->c, r->local, sizeof(r->local)) == -1)
+		r->local[0] = '\0';
 	h_next(r);
 }
 
@@ -989,6 +992,7 @@ test_reuse(bool pipelining)
 	CHECK_INT(s->r.conns, 1);
 	CHECK_INT(s->r.msgs, 2);
 	CHECK_INT(s->r.violations, 0);
+	CHECK_STR(r.local, "127.0.0.1");	/* our end of the connection */
 	CHECK(strstr(s->r.cmds, "250|RSET|MAIL FROM:<>") == NULL);	/* sanity */
 	CHECK(strstr(s->r.cmds, "|RSET|MAIL FROM:<>") != NULL);
 	CHECK_INT(r.fail.fail, SMTP_FAIL_NONE);
