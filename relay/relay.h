@@ -14,6 +14,7 @@
 #ifndef RELAY_RELAY_H
 #define RELAY_RELAY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
 
@@ -30,7 +31,7 @@ struct relay;
 struct relay_conf {
 	struct conf	*conf;
 	SSL_CTX		*tls;		/* STARTTLS context; NULL: not offered */
-	unsigned	 refs;
+	atomic_uint	 refs;		/* taken and dropped on both loops */
 };
 
 /* Takes ownership of env (frees it with queue_envelope_free()). */
