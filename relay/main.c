@@ -18,7 +18,10 @@
  * then drops to `user` for good before the spool is opened and before
  * any thread starts (relay/privsep.h); a SIGHUP then reloads as that user.
  *
- * Signals come through libevent (no async-signal-unsafe work in handlers).
+ * Two event loops on two threads: inbound on main, delivery on its own
+ * (see "Two event loops" below, and relay/handoff.h for how they talk).
+ * Signals come through libevent on the inbound loop (no async-signal-unsafe
+ * work in handlers) and reach the delivery loop by handoff.
  * SIGTERM/SIGINT: close the listeners, let sessions end their transaction
  * (bounded by STOP_GRACE_SECS, then abort them), let the queue finish its
  * pending syncs, exit 0; attempts in flight are cancelled (their
