@@ -223,7 +223,7 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 .PHONY: tsan-build tsan-check
 tsan-build: deps
 	$(MAKE) B=build-tsan CFLAGS="$(TSAN_FLAGS)" WERROR=-Werror build-tsan/danerelay build-tsan/sink \
-	    build-tsan/tests/test_queue build-tsan/tests/test_handoff
+	    build-tsan/tests/test_queue build-tsan/tests/test_handoff build-tsan/tests/test_queue_attach
 
 tsan-check: tsan-build
 	TSAN_ONLY=1 ./tests/run build-tsan
