@@ -282,7 +282,8 @@ dlv_thread_start(struct daemon *d, char *err, size_t errlen)
 	if ((e = pthread_create(&d->dthread, NULL, dlv_thread, d)) != 0) {
 		d->dthread_started = false;
 		snprintf(err, errlen, "delivery thread: %s", strerror(e));
-	}
+	} else
+		(void)pthread_setname_np(d->dthread, "dlv-loop");	/* ps, perf */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return e == 0 ? 0 : -1;
 }
