@@ -52,6 +52,7 @@ struct handoff {
 	pthread_cond_t	 done_cv;
 	struct hitem	*shead, **stail;
 	bool		 woken;		/* wake is active and has not run yet */
+	bool		 gone;		/* the receiver's loop has returned */
 };
 
 /* mu held: move the sender's list to the shared one, wake the receiver. */
@@ -154,7 +155,7 @@ handoff_post(struct handoff *h, handoff_fn *fn, void *a, void *b)
 	}
 }
 
-void
+int
 handoff_call(struct handoff *h, handoff_fn *fn, void *a, void *b)
 {
 	struct hitem it = { .fn = fn, .a = a, .b = b, .call = true };
@@ -164,8 +165,30 @@ handoff_call(struct handoff *h, handoff_fn *fn, void *a, void *b)
 	h->ltail = &it.next;
 	pthread_mutex_lock(&h->mu);
 	handoff_publish_locked(h);
-	while (!it.done)
+	while (!it.done && !h->gone)
 		pthread_cond_wait(&h->done_cv, &h->mu);
+	if (!it.done) {
+		/* nobody will run it: take it back off the list, unrun */
+		struct hitem **pp;
+
+		for (pp = &h->shead; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == &it) {
+				*pp = it.next;
+				if (h->stail == &it.next)
+					h->stail = pp;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return it.done ? 0 : -1;
+}
+
+void
+handoff_receiver_gone(struct handoff *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->gone = true;
+	pthread_cond_broadcast(&h->done_cv);
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -39,13 +39,17 @@ struct handoff	*handoff_new(struct event_base *sender,
 /* Run fn(a, b) on the receiver's loop, after what was posted before. */
 void		 handoff_post(struct handoff *, handoff_fn *fn, void *a, void *b);
 /*
- * From the sender's loop thread, while the receiver's loop runs: run
- * fn(a, b) there after everything posted so far (published at once) and
- * wait until it returned. Both sides' buffered log lines are written
- * before and after it, so the log keeps the order of the call. The
- * receiver must never wait for the sender (only one direction may call).
+ * From the sender's loop thread: run fn(a, b) on the receiver's loop
+ * after everything posted so far (published at once) and wait until it
+ * returned. Both sides' buffered log lines are written before and after
+ * it, so the log keeps the order of the call. The receiver must never
+ * wait for the sender (only one direction may call). 0; -1 if the
+ * receiver's loop has gone (handoff_receiver_gone()): fn did not run.
  */
-void		 handoff_call(struct handoff *, handoff_fn *fn, void *a, void *b);
+int		 handoff_call(struct handoff *, handoff_fn *fn, void *a, void *b);
+/* The receiver's loop has returned (on its thread, before it ends): calls
+ * no longer wait; what was posted runs at handoff_free(). */
+void		 handoff_receiver_gone(struct handoff *);
 /*
  * Once one thread owns both ends (the other thread was joined, or never
  * started): run what was posted and not run yet, on the calling thread,

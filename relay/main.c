@@ -265,6 +265,8 @@ dlv_thread(void *arg)
 	(void)log_buffer_start(d->dbase);	/* this loop's own buffer */
 	if (event_base_loop(d->dbase, EVLOOP_NO_EXIT_ON_EMPTY) == -1)
 		log_warnx(NULL, "delivery event loop failed");
+	/* main's calls must not wait for a loop that no longer runs */
+	handoff_receiver_gone(d->to_dlv);
 	log_buffer_stop();
 	return NULL;
 }

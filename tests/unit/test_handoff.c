@@ -5,7 +5,8 @@
  * many loop turns while the main thread's loop consumes them; every item
  * arrives exactly once and in post order; a handoff_call() in the middle
  * runs after everything posted before it and returns its result; what is
- * posted after the receiver stopped runs at handoff_free(). Meant to run
+ * posted after the receiver stopped runs at handoff_free(), and a call to
+ * a receiver that has gone does not wait. Meant to run
  * under ThreadSanitizer too (make tsan-build; tests/run, tsan:test_handoff).
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
@@ -145,9 +146,13 @@ main(void)
 	CHECK(called);
 	CHECK_INT(call_seen, TOTAL / 2);
 
-	/* One thread owns both ends now: posts still run, at free. */
+	/* One thread owns both ends now: posts still run, at free; a call
+	 * to a receiver that has gone returns at once, unrun. */
 	handoff_post(h, count_late, &late, NULL);
 	handoff_post(h, count_late, &late, NULL);
+	CHECK_INT(late, 0);
+	handoff_receiver_gone(h);
+	CHECK_INT(handoff_call(h, count_late, &late, NULL), -1);
 	CHECK_INT(late, 0);
 	handoff_free(h);
 	CHECK_INT(late, 2);
