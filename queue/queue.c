@@ -114,6 +114,11 @@ struct queue {
 	char			 (*spare)[QUEUE_ID_MAX];	/* spare/ names */
 	size_t			 nspare;	/* spares ready in spare/ */
 	size_t			 spare_wanted;	/* removals asked to recycle */
+	/* Journals whose last sync failed: their tail may not be on disk
+	 * whatever the page cache says, so their next record starts with a
+	 * guard LF (see queue_journal_done). Loop thread only. */
+	char			 (*junsure)[QUEUE_ID_MAX];
+	size_t			 njunsure;
 };
 
 /* Where the shared part is. */
@@ -145,6 +150,8 @@ struct queue_journal_cb {
 
 struct queue_journal {
 	struct commit_job	 job;		/* first */
+	struct queue		*q;
+	bool			 guarded;	/* written after a failed sync */
 	off_t			 size;		/* journal length after our appends */
 	struct queue_journal_cb	*cbs;
 	size_t			 ncbs;
@@ -475,19 +482,25 @@ queue_read_header(int fd, struct queue_envelope **envp, size_t *hdrlen,
 	return -1;
 }
 
-/* Header plus a file length check: the content must be all there. */
+/* Header plus a file length check: the content must be all there. A
+ * FIFO or a device opened O_NONBLOCK is refused (EINVAL) before any read. */
 static int
 queue_check_message(int fd, struct queue_envelope **envp, size_t *hdrlen,
     char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (queue_read_header(fd, envp, hdrlen, err, errlen) == -1)
-		return -1;
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		errno = EINVAL;
+		return -1;
+	}
+	if (queue_read_header(fd, envp, hdrlen, err, errlen) == -1)
+		return -1;
 	if ((uint64_t)st.st_size != *hdrlen + (*envp)->size) {
 		snprintf(err, errlen, "file has %lld octets, envelope says %zu + %llu",
 		    (long long)st.st_size, *hdrlen,
@@ -514,7 +527,8 @@ queue_content_open(struct queue *q, const char *id, uint64_t *size)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1)
 		return -1;
 	if (queue_check_message(fd, &env, &hdrlen, why, sizeof(why)) == -1) {
 		e = errno;
@@ -535,6 +549,40 @@ queue_content_open(struct queue *q, const char *id, uint64_t *size)
 
 /* --- recipient journal --- */
 
+static ssize_t
+queue_junsure_find(const struct queue *q, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < q->njunsure; i++)
+		if (strcmp(q->junsure[i], id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+queue_junsure_set(struct queue *q, const char *id, bool unsure)
+{
+	ssize_t i = queue_junsure_find(q, id);
+
+	if (unsure && i == -1) {
+		q->junsure = xreallocarray(q->junsure, q->njunsure + 1,
+		    sizeof(*q->junsure));
+		str_copy(q->junsure[q->njunsure++], id, QUEUE_ID_MAX);
+	} else if (!unsure && i != -1)
+		memmove(q->junsure[i], q->junsure[--q->njunsure],
+		    sizeof(*q->junsure));
+}
+
+/*
+ * A failed fdatasync leaves the records' pages clean in the page cache
+ * while the disk may hold anything in their place (Linux marks them clean
+ * after a write-back error): the record is not durable, and syncing again
+ * would not write it. The callbacks get the error and write the state
+ * again (relay/scheduler.c); until a guarded record of this journal is
+ * durable, every record starts with a guard LF so that it never continues
+ * a line the disk lost.
+ */
 static void
 queue_journal_done(struct commit_job *j)
 {
@@ -543,9 +591,12 @@ queue_journal_done(struct commit_job *j)
 
 	static struct log_limit ll_sync;
 
-	if (j->error != 0)
+	if (j->error != 0) {
 		log_limit_warnx(&ll_sync, j->id, "queue: recipient journal not "
 		    "synced: %s", strerror(j->error));
+		queue_junsure_set(jj->q, j->id, true);
+	} else if (jj->guarded)
+		queue_junsure_set(jj->q, j->id, false);
 	for (i = 0; i < jj->ncbs; i++)
 		jj->cbs[i].cb(jj->cbs[i].arg, j->error);
 	free(jj->cbs);
@@ -596,7 +647,7 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 	} else {
 		snprintf(name, sizeof(name), "%s.st", env->id);
 		fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT |
-		    O_CLOEXEC, 0600);
+		    O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd == -1)
 			goto fail;
 		if (fstat(fd, &st) == -1)
@@ -605,6 +656,8 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 		last = '\n';
 		if (size > 0 && pread(fd, &last, 1, size - 1) != 1)
 			goto fail_close;
+		if (q->njunsure > 0 && queue_junsure_find(q, env->id) != -1)
+			last = '\0';	/* the cache may lie: guard LF */
 	}
 
 	if (write_all(fd, last == '\n' ? rec + 1 : rec,
@@ -626,6 +679,8 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 
 	if (jj == NULL) {
 		jj = xcalloc(1, sizeof(*jj));
+		jj->q = q;
+		jj->guarded = last != '\n';
 		jj->job.kind = COMMIT_JOURNAL;
 		jj->job.fd = fd;
 		str_copy(jj->job.id, env->id, sizeof(jj->job.id));
@@ -712,6 +767,7 @@ queue_msg_remove(struct queue *q, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
+	queue_junsure_set(q, id, false);
 	r = xcalloc(1, sizeof(*r));
 	r->q = q;
 	j = &r->job;
@@ -878,7 +934,7 @@ queue_read_journal(struct queue *q, const char *id, size_t *lenp)
 }
 
 struct queue_load_counts {
-	unsigned	loaded, removed_tmp, corrupt, orphans;
+	unsigned	loaded, removed_tmp, corrupt, orphans, unreadable;
 };
 
 static int
@@ -935,8 +991,11 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 	size_t			 hdrlen, jlen = 0;
 	int			 fd;
 
-	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* a link is not followed, a FIFO not waited on: left in place */
+	if ((fd = openat(q->msgfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		log_warn(id, "queue: cannot open msg/%s, left in place", id);
+		cnt->unreadable++;
 		return;
 	}
 	if (queue_check_message(fd, &env, &hdrlen, why, sizeof(why)) == -1) {
@@ -944,6 +1003,7 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 		if (errno != EBADMSG) {
 			log_warnx(id, "queue: cannot read msg/%s (%s), left in "
 			    "place", id, why);
+			cnt->unreadable++;
 			return;
 		}
 		cnt->corrupt++;
@@ -963,9 +1023,20 @@ queue_load_one(struct queue *q, const char *id, bool has_journal,
 	}
 	if (has_journal) {
 		jbuf = queue_read_journal(q, id, &jlen);
-		if (jbuf == NULL && errno != ENOENT)
-			log_warn(id, "queue: cannot read the recipient journal, "
-			    "recipients are as received");
+		/*
+		 * Without its journal the message would come back as received:
+		 * delivered recipients sent again, a bounce followed by a
+		 * delivery, a held message released. It waits instead, like
+		 * a message file that cannot be read.
+		 */
+		if (jbuf == NULL && errno != ENOENT) {
+			log_warn(id, "queue: cannot read the recipient journal "
+			    "msg/%s.st, message left in place, not delivered "
+			    "(a restart tries again)", id);
+			queue_envelope_free(env);
+			cnt->unreadable++;
+			return;
+		}
 		if (jbuf != NULL) {
 			journal_apply(env, jbuf, jlen, &res);
 			if (res.bad > 0)
@@ -1080,6 +1151,7 @@ queue_free(struct queue *q)
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->spare);
+	free(q->junsure);
 	free(q->dir);
 	free(q);
 }
@@ -1161,8 +1233,10 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 		(void)fsync(q->corruptfd);
 	}
 	log_info(NULL, "queue: %s: %u message%s recovered, %u incomplete "
-	    "removed, %u moved to corrupt/", dir, cnt.loaded,
-	    cnt.loaded == 1 ? "" : "s", cnt.removed_tmp, cnt.corrupt);
+	    "removed, %u moved to corrupt/%s", dir, cnt.loaded,
+	    cnt.loaded == 1 ? "" : "s", cnt.removed_tmp, cnt.corrupt,
+	    cnt.unreadable > 0 ? "; some left in place, unreadable (see "
+	    "above)" : "");
 	return q;
 fail:
 	queue_free(q);
@@ -1245,11 +1319,13 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	}
 	rec = journal_encode_hold(held, &rlen);
 	snprintf(name, sizeof(name), "%s.st", env->id);
-	fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600);
+	fd = openat(q->msgfd, name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd == -1 || fstat(fd, &st) == -1 ||
 	    (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1))
 		goto fail;
+	if (q->njunsure > 0 && queue_junsure_find(q, env->id) != -1)
+		last = '\0';		/* after a failed sync: guard LF */
 	/* after a torn record: a guard LF first, as queue_rcpt_update() */
 	if ((last != '\n' && write_all(fd, "\n", 1) == -1) ||
 	    write_all(fd, rec, rlen) == -1) {
@@ -1265,6 +1341,8 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	 * back over our record: the next update takes a job of its own. */
 	q->jlast = NULL;
 	jj = xcalloc(1, sizeof(*jj));
+	jj->q = q;
+	jj->guarded = last != '\n';
 	jj->job.kind = COMMIT_JOURNAL;
 	jj->job.fd = fd;
 	str_copy(jj->job.id, env->id, sizeof(jj->job.id));
@@ -1318,6 +1396,7 @@ queue_msg_remove_cb(struct queue *q, const char *id,
 		errno = EINVAL;
 		return -1;
 	}
+	queue_junsure_set(q, id, false);
 	w = xcalloc(1, sizeof(*w));
 	w->job.kind = COMMIT_REMOVE;
 	w->job.fd = -1;

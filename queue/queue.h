@@ -88,7 +88,10 @@ typedef void queue_commit_cb(struct queue_msg *, int error, void *arg);
  * Open (creating if needed) the spool at dir and lock it (one process per
  * spool): remove leftovers of interrupted writes (tmp/), move files that do
  * not load to corrupt/ (logged, never deleted), then report every complete
- * message to ready. NULL + err on failure (e.g. the spool is locked).
+ * message to ready. A message that cannot be read, or whose journal exists
+ * but cannot be read (EIO, a link, a FIFO), is left in place, logged and
+ * not reported: as received it could be sent again or released from a
+ * hold. NULL + err on failure (e.g. the spool is locked).
  */
 struct queue	*queue_open(struct event_base *, const char *dir,
 		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
@@ -149,7 +152,10 @@ int		 queue_content_open(struct queue *, const char *id, uint64_t *size);
  * made durable by the next batched sync; a crash before that sync may
  * repeat a delivery (at-least-once), never lose a recipient.
  * cb, if not NULL, runs on the loop once the record is durable (error 0)
- * or its sync failed (errno value). Updates of one message in the same
+ * or its sync failed (errno value): then the record may be lost whatever
+ * reading the file shows (a failed fdatasync leaves its pages clean), and
+ * the caller writes the state again (the next record of this journal
+ * starts on a fresh line). Updates of one message in the same
  * loop iteration share one sync. -1 + errno (EINVAL, ENOSPC, EIO, EMFILE
  * ...): nothing changed, on disk or in env (the caller may still honour
  * the state in memory with queue_rcpt_set() and write it again later:

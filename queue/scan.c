@@ -69,6 +69,11 @@ scan_one(int msgfd, const char *id, char *why, size_t whylen)
 	    &cut)) != NULL) {
 		journal_apply(env, buf, len, &res);
 		free(buf);
+	} else if (errno != ENOENT) {
+		/* as the daemon: without its journal it is not shown as new */
+		snprintf(why, whylen, "recipient journal: %s", strerror(errno));
+		queue_envelope_free(env);
+		return NULL;
 	}
 	return env;
 }

@@ -487,6 +487,70 @@ write_safe(FILE *out, const char *p, size_t n)
 	}
 }
 
+/*
+ * Before connecting: DIR/control must be a socket owned by the spool's
+ * owner (the daemon's user) or root, never a symbolic link followed to
+ * some other socket; the owner goes to *owner. -1 + errno and err: as
+ * lstat(2) (ENOENT: no daemon), ELOOP (a link), ENOTSOCK, EPROTO (its
+ * owner: not our daemon's).
+ */
+static int
+control_check_path(const char *dir, const char *path, uid_t *owner,
+    char *err, size_t errlen)
+{
+	struct stat ds, ss;
+	int e;
+
+	if (stat(dir, &ds) == -1 || lstat(path, &ss) == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	*owner = ds.st_uid;
+	if (!S_ISSOCK(ss.st_mode)) {
+		snprintf(err, errlen, "%s is not a socket (%s): refused, "
+		    "the daemon makes it at start", path, S_ISLNK(ss.st_mode) ?
+		    "a symbolic link" : S_ISREG(ss.st_mode) ? "a regular file" :
+		    "of another type");
+		errno = S_ISLNK(ss.st_mode) ? ELOOP : ENOTSOCK;
+		return -1;
+	}
+	if (ss.st_uid != ds.st_uid && ss.st_uid != 0) {
+		snprintf(err, errlen, "%s belongs to uid %lu, not to the spool's "
+		    "owner (uid %lu) nor root: refused", path,
+		    (unsigned long)ss.st_uid, (unsigned long)ds.st_uid);
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* After connecting: the listening process runs as the spool's owner or
+ * root (closes the race between control_check_path() and connect()). */
+static int
+control_check_peer(int fd, const char *path, uid_t owner, char *err,
+    size_t errlen)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1) {
+		snprintf(err, errlen, "%s: SO_PEERCRED: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (uc.uid != owner && uc.uid != 0) {
+		snprintf(err, errlen, "%s: the process listening there runs as "
+		    "uid %lu, not as the spool's owner (uid %lu) nor root: "
+		    "refused", path, (unsigned long)uc.uid,
+		    (unsigned long)owner);
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
 int
 control_call(const char *dir, int argc, char *const *argv, FILE *out,
     FILE *errout, char *err, size_t errlen)
@@ -499,6 +563,7 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 	bool head = true;
 	/* a daemon that does not answer must not hang the command line */
 	struct timeval tv = { CONTROL_CLIENT_TIMEOUT, 0 };
+	uid_t owner;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -508,6 +573,8 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (control_check_path(dir, sun.sun_path, &owner, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < argc; i++) {
 		n = strlen(argv[i]);
 		if (len + n + 2 > cap) {
@@ -530,6 +597,13 @@ control_call(const char *dir, int argc, char *const *argv, FILE *out,
 		snprintf(err, errlen, "%s: %s", sun.sun_path, strerror(e));
 		if (fd != -1)
 			close(fd);
+		free(req);
+		errno = e;
+		return -1;
+	}
+	if (control_check_peer(fd, sun.sun_path, owner, err, errlen) == -1) {
+		e = errno;
+		close(fd);
 		free(req);
 		errno = e;
 		return -1;

@@ -78,7 +78,9 @@ void		 control_close(struct control *);
  * Client: send argv as one request to DIR/control, copy the body to out
  * and an ERR text to errout. Returns 0 (OK), 1 (ERR), or -1 + errno when
  * no daemon answers (ENOENT, ECONNREFUSED: none runs; EACCES: not allowed
- * to reach the socket; others) with why in err.
+ * to reach the socket; ELOOP, ENOTSOCK, EPROTO: DIR/control is a link, not
+ * a socket, or not the daemon's: refused, never followed; others) with
+ * why in err.
  */
 int		 control_call(const char *dir, int argc, char *const *argv,
 		    FILE *out, FILE *errout, char *err, size_t errlen);

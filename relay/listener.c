@@ -11,7 +11,10 @@
  * after 1s, doubling to PAUSE_MAX while accept keeps failing (OpenBSD
  * httpd's pause, with libev's reserve descriptor). The rest of the
  * backlog waits in the kernel meanwhile. One log line per minute at most
- * says so, with a count; one says when accepting works again.
+ * says so, with a count; one says when accepting works again. A reserve
+ * that cannot be opened again (another thread took the descriptor, or
+ * /dev/null is out of reach) is retried from a timer, 1s doubling to
+ * PAUSE_MAX, logged once a minute at most, never given up.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -46,14 +49,40 @@ struct listener {
 	int			  paused;
 	unsigned		  pause;	/* seconds of the last pause, 0: none */
 	int			  reserve;	/* /dev/null, given up on EMFILE */
-	struct log_limit	  ll_starved;
+	struct event		 *reserve_ev;	/* retry opening it */
+	unsigned		  reserve_wait;	/* seconds, 0: it is open */
+	struct log_limit	  ll_starved, ll_reserve;
 };
 
 static void
 listener_reserve(struct listener *l)
 {
-	if (l->reserve == -1)
-		l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct timeval tv = { 0, 0 };
+
+	if (l->reserve != -1)
+		return;
+	if ((l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1) {
+		if (l->reserve_wait != 0) {
+			l->reserve_wait = 0;
+			log_limit_end(&l->ll_reserve, NULL, "accept: reserve "
+			    "descriptor open again");
+		}
+		return;
+	}
+	l->reserve_wait = l->reserve_wait == 0 ? 1 :
+	    l->reserve_wait * 2 > PAUSE_MAX ? PAUSE_MAX : l->reserve_wait * 2;
+	log_limit_warn(&l->ll_reserve, NULL, "accept: cannot open the reserve "
+	    "descriptor (/dev/null), without it a descriptor shortage "
+	    "leaves waiting connections unanswered; trying again in %us",
+	    l->reserve_wait);
+	tv.tv_sec = l->reserve_wait;
+	evtimer_add(l->reserve_ev, &tv);
+}
+
+static void
+listener_reserve_retry(evutil_socket_t fd, short ev, void *arg)
+{
+	listener_reserve(arg);
 }
 
 /*
@@ -204,10 +233,12 @@ listener_open(struct relay *r, char *err, size_t errlen)
 	l = xcalloc(1, sizeof(*l));
 	l->relay = r;
 	l->reserve = -1;
-	listener_reserve(l);
 	l->lev = xcalloc(conf->nlisten, sizeof(*l->lev));
-	if ((l->resume = evtimer_new(r->base, listener_resume, l)) == NULL)
+	if ((l->resume = evtimer_new(r->base, listener_resume, l)) == NULL ||
+	    (l->reserve_ev = evtimer_new(r->base, listener_reserve_retry,
+	    l)) == NULL)
 		fatalx("evtimer_new");
+	listener_reserve(l);
 	for (i = 0; i < conf->nlisten; i++) {
 		if ((fd = listener_bind(&conf->listen[i], err, errlen)) == -1)
 			goto fail;
@@ -250,6 +281,8 @@ listener_free(struct listener *l)
 	free(l->lev);
 	if (l->resume != NULL)
 		event_free(l->resume);
+	if (l->reserve_ev != NULL)
+		event_free(l->reserve_ev);
 	if (l->reserve != -1)
 		close(l->reserve);
 	free(l);

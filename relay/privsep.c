@@ -1,9 +1,11 @@
 /*
  * relay/privsep.c - dropping root and owning the spool (see privsep.h).
  * Invariants: nothing here follows a symbolic link inside the spool
- * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW); only files we created or files of a
- * spool left by a root-run danerelay are ever chowned, and never a file
- * with more than one link (it could be a hard link to a file elsewhere);
+ * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW); only files we created or regular
+ * files of a spool left by a root-run danerelay are ever chowned, never a
+ * file with more than one link (it could be a hard link to a file
+ * elsewhere), and always through the descriptor whose inode was checked
+ * (a name checked then chowned could be swapped in between);
  * once privsep_drop() returns 0, neither the real, effective nor saved
  * uid is 0 and setuid(0) has been seen to fail.
  *
@@ -126,32 +128,45 @@ privsep_prepare_file(const struct privsep *ps, const char *path, char *warn,
 		    (unsigned long)st.st_uid, ps->user, ps->user, path);
 }
 
-/* Give one root-owned entry of the spool to the user; counts in *n. */
+/*
+ * Give one root-owned regular file of the spool to the user; counts in
+ * *n, and in *left a root-owned entry left as it is (a symbolic link, a
+ * FIFO, a socket, a device, a file with another link). O_PATH opens
+ * nothing: a FIFO does not block, a device sees no open(2). The chown
+ * goes through that descriptor, so it reaches the inode fstat() checked.
+ */
 static int
 take_entry(const struct privsep *ps, int dirfd, const char *name,
-    const char *what, unsigned *n, char *err, size_t errlen)
+    const char *what, unsigned *n, unsigned *left, char *err, size_t errlen)
 {
 	struct stat st;
+	int fd, rv = 0;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s/%s: %s",
 		    what, name, strerror(errno)), -1);
-	if (st.st_uid != 0 || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode) ||
-	    (S_ISREG(st.st_mode) && st.st_nlink > 1))
-		return 0;
-	if (fchownat(dirfd, name, ps->uid, ps->gid, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", what, name, strerror(errno));
+		rv = -1;
+	} else if (st.st_uid != 0 || S_ISDIR(st.st_mode))
+		;
+	else if (!S_ISREG(st.st_mode) || st.st_nlink > 1)
+		(*left)++;
+	else if (fchownat(fd, "", ps->uid, ps->gid, AT_EMPTY_PATH) == -1) {
 		snprintf(err, errlen, "%s/%s: chown to %s: %s", what, name,
 		    ps->user, strerror(errno));
-		return -1;
-	}
-	(*n)++;
-	return 0;
+		rv = -1;
+	} else
+		(*n)++;
+	close(fd);
+	return rv;
 }
 
 /* A subdirectory of the spool and its files, if owned by root. */
 static int
 take_subdir(const struct privsep *ps, int fd, const char *dir,
-    const char *sub, unsigned *n, char *err, size_t errlen)
+    const char *sub, unsigned *n, unsigned *left, char *err, size_t errlen)
 {
 	char what[512];
 	struct dirent *de;
@@ -184,7 +199,8 @@ take_subdir(const struct privsep *ps, int fd, const char *dir,
 	while (rv == 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		rv = take_entry(ps, dirfd(d), de->d_name, what, n, err, errlen);
+		rv = take_entry(ps, dirfd(d), de->d_name, what, n, left, err,
+		    errlen);
 	}
 	closedir(d);
 	return rv;
@@ -230,7 +246,7 @@ privsep_spool_prepare(const struct privsep *ps, const char *dir, char *info,
     size_t infolen, char *err, size_t errlen)
 {
 	struct stat st;
-	unsigned n = 0;
+	unsigned n = 0, left = 0;
 	size_t i;
 	int fd, rv = -1;
 
@@ -291,16 +307,21 @@ privsep_spool_prepare(const struct privsep *ps, const char *dir, char *info,
 	}
 	/* a spool written by a danerelay that ran as root */
 	for (i = 0; i < NELEM(spool_files); i++)
-		if (take_entry(ps, fd, spool_files[i], dir, &n, err,
+		if (take_entry(ps, fd, spool_files[i], dir, &n, &left, err,
 		    errlen) == -1)
 			goto out;
 	for (i = 0; i < NELEM(spool_dirs); i++)
-		if (take_subdir(ps, fd, dir, spool_dirs[i], &n, err,
+		if (take_subdir(ps, fd, dir, spool_dirs[i], &n, &left, err,
 		    errlen) == -1)
 			goto out;
-	if (n > 0)
+	if (n > 0 && left == 0)
 		snprintf(info, infolen, "spool %s: %u entr%s owned by root "
 		    "given to user %s", dir, n, n == 1 ? "y" : "ies", ps->user);
+	else if (left > 0)
+		snprintf(info, infolen, "spool %s: %u entr%s owned by root "
+		    "given to user %s; %u left to root (not a regular file, "
+		    "or a file with another link)", dir, n, n == 1 ? "y" :
+		    "ies", ps->user, left);
 	rv = 0;
 out:
 	close(fd);

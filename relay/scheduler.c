@@ -16,10 +16,12 @@
  *
  * Faults (a full spool, no free descriptors) never make a pass loop or a
  * recipient go round again at once:
- * - A state whose journal record cannot be written is honoured in memory
- *   all the same (a delivered recipient is not delivered again by this
- *   process, a deferral keeps its backoff); the recipient is marked dirty
- *   and its record written again from a timer with backoff (`jq`). A
+ * - A state whose journal record cannot be written, or whose sync fails
+ *   (EIO: the record may be lost though reading the file shows it), is
+ *   honoured in memory all the same (a delivered recipient is not
+ *   delivered again by this process, a deferral keeps its backoff); the
+ *   recipient is marked dirty and its record written again from a timer
+ *   with backoff (`jq`), a hold record likewise. A
  *   settled message is removed whether or not its records made it: the
  *   removal is the record, and a crash before it repeats a delivery at
  *   worst, never loses one.
@@ -80,9 +82,12 @@ struct smsg {
 	bool			 onedom;	/* every recipient in one domain */
 	struct sched_last	*last;		/* per recipient: last deferral (queue explain) */
 	bool			 deleted;	/* queue delete: files gone, freed when not busy */
-	bool			*dirty;		/* per recipient: record not written */
+	bool			*dirty;		/* per recipient, then [nrcpts] for
+						 * the hold record: not durable */
 	unsigned		 ndirty;
 	TAILQ_ENTRY(smsg)	 jlink;		/* on jq while ndirty > 0 */
+	unsigned		 njsync;	/* journal syncs whose cb has m */
+	bool			 gone;		/* freed but for njsync */
 	unsigned		 nstartfail;	/* delivery_start failures in a row */
 };
 
@@ -331,9 +336,13 @@ smsg_free(struct smsg *m)
 	smsg_drop_traces(m);
 	m->s->nmsgs--;
 	queue_envelope_free(m->env);
+	m->env = NULL;
 	free(m->busy);
 	free(m->dirty);
-	free(m);
+	if (m->njsync > 0)	/* sched_jsync_put() frees it */
+		m->gone = true;
+	else
+		free(m);
 }
 
 static bool
@@ -509,6 +518,130 @@ rcpt_dirty(struct smsg *m, size_t i)
 	sched_journal_arm(m->s);
 }
 
+/* A journal sync holding m is over: true if m is gone (and maybe freed). */
+static bool
+sched_jsync_put(struct smsg *m)
+{
+	m->njsync--;
+	if (!m->gone)
+		return false;
+	if (m->njsync == 0)
+		free(m);
+	return true;
+}
+
+/* After a failed journal sync: write every state of m again, with backoff. */
+static void
+sched_journal_unsynced(struct smsg *m, int error)
+{
+	struct scheduler *s = m->s;
+	size_t i;
+
+	errno = error;
+	if (s->stopping) {
+		log_limit_warn(&s->ll_journal, m->env->id, "recipient journal "
+		    "records not durable at shutdown: the next start may "
+		    "attempt some recipients again");
+		return;
+	}
+	log_limit_warn(&s->ll_journal, m->env->id, "recipient journal records "
+	    "not durable, kept in memory, will write them again");
+	s->jwait = sched_next_wait(s->jwait, JOURNAL_RETRY_MIN,
+	    JOURNAL_RETRY_MAX);
+	for (i = 0; i < m->env->nrcpts; i++)
+		if (m->env->rcpts[i].state != RCPT_PENDING ||
+		    m->env->rcpts[i].attempts > 0)
+			rcpt_dirty(m, i);
+}
+
+/*
+ * A record's sync is over. Failed: its pages may be clean in the cache
+ * yet lost on disk, and syncing again would not write them (queue/queue.c,
+ * queue_journal_done): the records are written again. Worked with nothing
+ * left to write: the journal works again.
+ */
+static void
+sched_journal_synced(void *arg, int error)
+{
+	struct smsg *m = arg;
+	struct scheduler *s = m->s;
+
+	if (sched_jsync_put(m) || m->deleted)
+		return;
+	if (error != 0) {
+		sched_journal_unsynced(m, error);
+		return;
+	}
+	if (TAILQ_EMPTY(&s->jq) && s->jwait != 0) {
+		s->jwait = 0;
+		log_limit_end(&s->ll_journal, NULL, "recipient journal writes "
+		    "work again");
+	}
+}
+
+/* queue_rcpt_update() with sched_journal_synced() as its callback. */
+static int
+sched_rcpt_write(struct smsg *m, size_t i, enum queue_rcpt_state st,
+    unsigned attempts, time_t next, const char *err)
+{
+	if (queue_rcpt_update(m->s->queue, m->env, i, st, attempts, next, err,
+	    sched_journal_synced, m) == -1)
+		return -1;
+	m->njsync++;
+	return 0;
+}
+
+/* A hold record being synced, and the operator's callback. */
+struct shold {
+	struct smsg	*m;
+	void		(*cb)(void *, int);
+	void		*arg;
+};
+
+static void
+sched_hold_synced(void *arg, int error)
+{
+	struct shold *h = arg;
+	struct smsg *m = h->m;
+
+	if (h->cb != NULL)
+		h->cb(h->arg, error);
+	free(h);
+	if (sched_jsync_put(m) || m->deleted || error == 0)
+		return;
+	/* the same as a recipient record: written again until durable */
+	errno = error;
+	if (m->s->stopping) {
+		log_limit_warn(&m->s->ll_journal, m->env->id, "hold record "
+		    "not durable at shutdown");
+		return;
+	}
+	log_limit_warn(&m->s->ll_journal, m->env->id, "hold record not "
+	    "durable, kept in memory, will write it again");
+	m->s->jwait = sched_next_wait(m->s->jwait, JOURNAL_RETRY_MIN,
+	    JOURNAL_RETRY_MAX);
+	rcpt_dirty(m, m->env->nrcpts);
+}
+
+/* queue_msg_hold() with sched_hold_synced() as its callback. */
+static int
+sched_hold_write(struct smsg *m, bool hold, void (*cb)(void *, int),
+    void *arg)
+{
+	struct shold *h = xcalloc(1, sizeof(*h));
+
+	h->m = m;
+	h->cb = cb;
+	h->arg = arg;
+	if (queue_msg_hold(m->s->queue, m->env, hold, sched_hold_synced,
+	    h) == -1) {
+		free(h);
+		return -1;
+	}
+	m->njsync++;
+	return 0;
+}
+
 /*
  * Record a recipient's state. last: this settles the message (every
  * recipient final, nothing else in flight), so it is removed right after
@@ -525,8 +658,7 @@ rcpt_record(struct smsg *m, size_t i, enum queue_rcpt_state st,
 	struct scheduler *s = m->s;
 	int e;
 
-	if (!last && queue_rcpt_update(s->queue, m->env, i, st, attempts,
-	    next, err, NULL, NULL) == 0) {
+	if (!last && sched_rcpt_write(m, i, st, attempts, next, err) == 0) {
 		rcpt_clean(m, i);
 		return;
 	}
@@ -554,30 +686,40 @@ sched_journal_retry(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	for (m = TAILQ_FIRST(&s->jq); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, jlink);
-		for (i = 0; i < m->env->nrcpts && m->ndirty > 0; i++) {
+		for (i = 0; i <= m->env->nrcpts && m->ndirty > 0; i++) {
 			if (!m->dirty[i])
 				continue;
+			if (i == m->env->nrcpts) {	/* the hold record */
+				if (sched_hold_write(m, m->env->held, NULL,
+				    NULL) == -1) {
+					log_limit_warn(&s->ll_journal,
+					    m->env->id, "cannot write the hold "
+					    "record again");
+					goto later;
+				}
+				rcpt_clean(m, i);
+				continue;
+			}
 			r = &m->env->rcpts[i];
-			if (queue_rcpt_update(s->queue, m->env, i, r->state,
-			    r->attempts, r->next_attempt, r->last_error, NULL,
-			    NULL) == -1) {
+			if (sched_rcpt_write(m, i, r->state, r->attempts,
+			    r->next_attempt, r->last_error) == -1) {
 				/* still failing: back off, keep the order */
 				log_limit_warn(&s->ll_journal, m->env->id,
 				    "cannot record <%s> as %s in the journal, "
 				    "kept in memory, will write it again",
 				    log_esc(r->addr),
 				    queue_rcpt_state_name(r->state));
-				s->jwait = sched_next_wait(s->jwait,
-				    JOURNAL_RETRY_MIN, JOURNAL_RETRY_MAX);
-				sched_journal_arm(s);
-				return;
+				goto later;
 			}
 			rcpt_clean(m, i);	/* may take m off jq */
 		}
 	}
-	s->jwait = 0;
-	log_limit_end(&s->ll_journal, NULL, "recipient journal writes work "
-	    "again");
+	/* written: sched_journal_synced() says when they are durable */
+	return;
+later:
+	s->jwait = sched_next_wait(s->jwait, JOURNAL_RETRY_MIN,
+	    JOURNAL_RETRY_MAX);
+	sched_journal_arm(s);
 }
 
 static void
@@ -1208,7 +1350,7 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 	m->s = s;
 	m->env = env;
 	m->busy = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
-	m->dirty = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(bool));
+	m->dirty = xcalloc(env->nrcpts + 1, sizeof(bool));
 	m->list = L_NONE;
 	m->onedom = true;
 	if (env->nrcpts > 1) {
@@ -1431,8 +1573,11 @@ scheduler_hold(struct scheduler *s, const char *id, bool hold,
 	}
 	if (m->env->held == hold)
 		return 0;
-	if (queue_msg_hold(s->queue, m->env, hold, cb, arg) == -1)
+	if (sched_hold_write(m, hold, cb, arg) == -1)
 		return -1;
+	/* a hold record being written again is for the other state now */
+	if (m->dirty[m->env->nrcpts])
+		rcpt_clean(m, m->env->nrcpts);
 	/* an attempt in flight ends normally; placing then parks it */
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
@@ -1458,7 +1603,7 @@ scheduler_delete(struct scheduler *s, const char *id,
 	/* records waiting to be written again: the message is gone */
 	if (m->ndirty > 0) {
 		TAILQ_REMOVE(&s->jq, m, jlink);
-		memset(m->dirty, 0, m->env->nrcpts * sizeof(*m->dirty));
+		memset(m->dirty, 0, (m->env->nrcpts + 1) * sizeof(*m->dirty));
 		m->ndirty = 0;
 	}
 	/* attempts in flight stop here: the message is gone */

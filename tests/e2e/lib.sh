@@ -37,8 +37,9 @@ cleanup() {
 		wait_pid_gone "$p" 50 || kill -KILL "$p" 2>/dev/null
 	done
 	if [ "${KEEP_T:-0}" != 1 ]; then
-		# a test may have mounted something under $T
-		for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/mounts); do
+		# a test may have mounted something under $T; last mounted
+		# first (a loop mount keeps its tmpfs busy)
+		for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/mounts | tac); do
 			umount "$m" 2>/dev/null
 		done
 		rm -rf "$T"

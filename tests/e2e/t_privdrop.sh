@@ -85,13 +85,36 @@ print("ok: STARTTLS works after a SIGHUP run as danerelay")
 PY
 relay_stop
 
-# 5. a spool left by a danerelay that ran as root is taken over
+# 5. a spool left by a danerelay that ran as root is taken over; in msg/,
+# a symbolic link and a hard link to root's files elsewhere and a FIFO are
+# left to root (never chowned through, never opened)
 chown -R root:root "$T/spool"
+echo secret > "$T/root-file1"
+echo secret > "$T/root-file2"
+chmod 600 "$T/root-file1" "$T/root-file2"
+ln -s "$T/root-file1" "$T/spool/msg/odd-symlink"
+ln "$T/root-file2" "$T/spool/msg/odd-hardlink"
+mkfifo -m 600 "$T/spool/msg/odd-fifo"
+# a root-owned file left in the spool stops the start (exit 2), by name
+"$BIN" -c "$T/relay.conf" > "$T/hardlink.out" 2>&1
+rc=$?
+[ "$rc" = 2 ] || { cat "$T/hardlink.out"; fail "a hard link to a root file in msg/: exit $rc, want 2"; }
+grep -q "spool/msg/odd-hardlink belongs to uid 0, but danerelay runs as uid $U" "$T/hardlink.out" ||
+    { cat "$T/hardlink.out"; fail "no clear message for the hard link"; }
+assert_log "spool $(re_esc "$T/spool"): [0-9]+ entries owned by root given to user danerelay; 3 left to root \(not a regular file, or a file with another link\)"
+[ "$(mode "$T/root-file2")" = "root:root 600" ] || fail "root-file2 became $(mode "$T/root-file2") through a hard link"
+rm "$T/spool/msg/odd-hardlink"
 relay_start "$T/relay.conf"
-assert_log "spool $(re_esc "$T/spool"): [0-9]+ entries owned by root given to user danerelay"
+assert_log "spool $(re_esc "$T/spool"): 0 entries owned by root given to user danerelay; 2 left to root"
 [ "$(mode "$T/spool/msg/$qd")" = "danerelay:danerelay 600" ] || fail "taken-over file is $(mode "$T/spool/msg/$qd")"
-ok "root-owned spool taken over"
+for f in "$T/root-file1" "$T/root-file2"; do
+	[ "$(mode "$f")" = "root:root 600" ] || fail "$f became $(mode "$f") through a link in the spool"
+done
+f=$(find "$T/spool" -name odd-fifo)
+[ -n "$f" ] && [ "$(stat -c %U "$f")" = root ] || fail "the FIFO was chowned or lost: '$f'"
+ok "root-owned spool taken over; links and a FIFO left to root"
 relay_stop
+find "$T/spool" -name 'odd-*' -exec rm -f {} +
 
 # 6. a spool another user can write is refused
 chmod 770 "$T/spool"

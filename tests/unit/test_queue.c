@@ -8,7 +8,9 @@
  * not root, that case is reported skipped (check_skip), never passed. A
  * journal record refused for want of descriptors (a real RLIMIT_NOFILE)
  * changes nothing, queue_rcpt_set() holds the state in memory, and the
- * record written later is the one that counts.
+ * record written later is the one that counts. A journal or message
+ * that is a link or a FIFO is neither followed nor waited on, and a
+ * message whose journal cannot be read is left in place, not loaded.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -857,6 +859,92 @@ test_file_read(void)
 	close(dfd);
 }
 
+/*
+ * What cannot be read is never taken for something else: a journal that
+ * is a link or a FIFO leaves its message in place, not loaded (loaded as
+ * received it would be sent again, or released from a hold); a message
+ * file that is a FIFO is not waited on; a journal swapped for a link while
+ * the queue runs is not written through (ELOOP). Put back, all load.
+ */
+static void
+test_unreadable(const char *dir)
+{
+	struct ctx		 c = { 0 };
+	struct queue		*q;
+	struct queue_envelope	*env;
+	struct stat		 st;
+	char			 id[3][QUEUE_ID_MAX], p[512], s0[512], s2[512];
+	char			 out[512];
+	int			 i;
+
+	q = qopen(dir, &c);
+	if (q == NULL)
+		return;
+	for (i = 0; i < 3; i++)
+		(void)send_msg(q, &c, "a@a.example", small, sizeof(small) - 1, 1);
+	CHECK_INT(run_until(&c.ncommits, 3), 0);
+	CHECK_INT(c.nerrors, 0);
+	CHECK_INT(c.nready, 3);
+	if (c.nready != 3) {
+		queue_close(q);
+		ctx_clear(&c);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(id[i], sizeof(id[i]), "%s", c.ready[i]->id);
+		CHECK_INT(queue_rcpt_update(q, c.ready[i], 0, RCPT_DELIVERED, 1,
+		    0, NULL, update_cb, &c), 0);
+	}
+	CHECK_INT(run_until(&c.nupdates, 3), 0);
+	CHECK_INT(c.update_error, 0);
+
+	/* a journal swapped for a link to a file elsewhere */
+	env = c.ready[2];
+	snprintf(p, sizeof(p), "%s/msg/%s.st", dir, id[2]);
+	snprintf(s2, sizeof(s2), "%s/saved2", top);
+	snprintf(out, sizeof(out), "%s/outside", top);
+	write_file(top, ".", "outside", "x", 1, 0);
+	CHECK(rename(p, s2) == 0 && symlink(out, p) == 0);
+	errno = 0;
+	CHECK_INT(queue_rcpt_update(q, env, 1, RCPT_DELIVERED, 1, 0, NULL,
+	    NULL, NULL), -1);
+	CHECK_INT(errno, ELOOP);
+	CHECK(stat(out, &st) == 0 && st.st_size == 1);
+	CHECK(unlink(p) == 0 && rename(s2, p) == 0);
+	queue_close(q);
+	ctx_clear(&c);
+
+	/* id[0]'s journal a FIFO, id[2]'s message a FIFO */
+	snprintf(p, sizeof(p), "%s/msg/%s.st", dir, id[0]);
+	snprintf(s0, sizeof(s0), "%s/saved0", top);
+	CHECK(rename(p, s0) == 0 && mkfifo(p, 0600) == 0);
+	snprintf(p, sizeof(p), "%s/msg/%s", dir, id[2]);
+	CHECK(rename(p, s2) == 0 && mkfifo(p, 0600) == 0);
+	q = qopen(dir, &c);		/* returns: nothing waited on */
+	CHECK_INT(c.nready, 1);
+	env = find_ready(&c, id[1]);
+	CHECK(env != NULL && env->rcpts[0].state == RCPT_DELIVERED);
+	CHECK(find_ready(&c, id[0]) == NULL && find_ready(&c, id[2]) == NULL);
+	CHECK(path_exists(dir, "msg", id[0]));
+	CHECK_INT(count_dir(dir, "corrupt"), 0);
+	queue_close(q);
+	ctx_clear(&c);
+
+	/* put back: all three load, with their journals */
+	snprintf(p, sizeof(p), "%s/msg/%s.st", dir, id[0]);
+	CHECK(unlink(p) == 0 && rename(s0, p) == 0);
+	snprintf(p, sizeof(p), "%s/msg/%s", dir, id[2]);
+	CHECK(unlink(p) == 0 && rename(s2, p) == 0);
+	q = qopen(dir, &c);
+	CHECK_INT(c.nready, 3);
+	for (i = 0; i < 3; i++) {
+		env = find_ready(&c, id[i]);
+		CHECK(env != NULL && env->rcpts[0].state == RCPT_DELIVERED);
+	}
+	queue_close(q);
+	ctx_clear(&c);
+}
+
 int
 main(void)
 {
@@ -881,6 +969,8 @@ main(void)
 	test_lock(dir);
 	test_enospc();
 	test_file_read();
+	snprintf(dir, sizeof(dir), "%s/spool2", top);
+	test_unreadable(dir);
 
 	free(big);
 	event_base_free(base);
