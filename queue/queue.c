@@ -107,6 +107,12 @@ struct queue {
 	bool			 closing;
 	struct queue_journal	*jlast;		/* last journal job submitted ... */
 	uint64_t		 jlast_gen;	/* ... in this committer generation */
+	/* Journals whose last sync failed: their tail may not be on disk
+	 * whatever the page cache says, so their next record starts with a
+	 * guard LF (see queue_journal_done). The handle that writes a
+	 * message's journal is always the same (its delivering loop's). */
+	char			 (*junsure)[QUEUE_ID_MAX];
+	size_t			 njunsure;
 
 	/* Shared by every handle: the primary's, under its mu. */
 	pthread_mutex_t		 mu;
@@ -114,11 +120,6 @@ struct queue {
 	char			 (*spare)[QUEUE_ID_MAX];	/* spare/ names */
 	size_t			 nspare;	/* spares ready in spare/ */
 	size_t			 spare_wanted;	/* removals asked to recycle */
-	/* Journals whose last sync failed: their tail may not be on disk
-	 * whatever the page cache says, so their next record starts with a
-	 * guard LF (see queue_journal_done). Loop thread only. */
-	char			 (*junsure)[QUEUE_ID_MAX];
-	size_t			 njunsure;
 };
 
 /* Where the shared part is. */
@@ -1132,6 +1133,7 @@ queue_free(struct queue *q)
 {
 	if (q->committer != NULL)
 		committer_free(q->committer);
+	free(q->junsure);
 	if (q->primary != NULL) {	/* the descriptors are the primary's */
 		free(q->dir);
 		free(q);
@@ -1151,7 +1153,6 @@ queue_free(struct queue *q)
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->spare);
-	free(q->junsure);
 	free(q->dir);
 	free(q);
 }
