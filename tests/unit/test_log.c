@@ -119,8 +119,9 @@ test_lines(void)
 		CHECK_INT(count(buf, "0QID: cannot open the thing: Too many "
 		    "open files\n"), 1);
 		CHECK_INT(count(buf, "another kind\n"), 1);
+		/* the 100,000 calls may take over a second on a loaded machine */
 		CHECK_INT(count(buf, "0QID: the thing opens again (repeated "
-		    "99999 times in the last 0s)\n"), 1);
+		    "99999 times in the last "), 1);
 		CHECK_INT(count(buf, "not written"), 0);
 		CHECK_INT(count(buf, "cannot open the thing: No space left "
 		    "on device\n"), 1);
