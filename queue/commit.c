@@ -39,12 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #define COMMIT_BATCH_MAX	256	/* jobs per batch, at most */
 #define COMMIT_SPLIT_MIN	8	/* never split a batch finer than this */
+#define COMMIT_SPARE_KEEP	65536	/* a spare up to this size keeps its blocks */
 
 struct committer {
 	struct event_base	*base;
@@ -97,25 +99,46 @@ commit_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 }
 
 /*
- * Recycle msg/ID as the empty spare/ID (queue/queue.c, "Spare files"):
- * rename it out of msg/ (the batch's fsync of msg/ makes that durable, as
- * it would an unlink), then empty it so that a spare never holds disk
- * space. Sets j->recycled; on failure msg/ID is either still there (the
- * caller unlinks it) or gone with the spare.
+ * Recycle msg/ID as spare/ID (queue/queue.c, "Spare files"): rename it out
+ * of msg/ (the batch's fsync of msg/ makes that durable, as it would an
+ * unlink). A file of at most COMMIT_SPARE_KEEP octets keeps its blocks,
+ * for the next message to overwrite; a bigger one is emptied so that
+ * spares never hold more than QUEUE_SPARE_MAX * COMMIT_SPARE_KEEP of disk.
+ * Sets j->recycled; on failure msg/ID is either still there (the caller
+ * unlinks it) or gone with the spare.
  */
 static void
 commit_recycle(struct committer *c, struct commit_job *j)
 {
+	struct stat st;
 	int fd;
 
 	if (c->sparefd == -1 || renameat(c->msgfd, j->id, c->sparefd, j->id) == -1)
 		return;
+	if (fstatat(c->sparefd, j->id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size <= COMMIT_SPARE_KEEP) {
+		j->recycled = true;
+		return;
+	}
 	if ((fd = openat(c->sparefd, j->id, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1) {
 		(void)unlinkat(c->sparefd, j->id, 0);
 		return;
 	}
 	close(fd);
 	j->recycled = true;
+}
+
+/* Where a new message's file is: tmp/ID, or the spare it reuses. */
+static int
+commit_srcfd(const struct committer *c, const struct commit_job *j)
+{
+	return j->spare[0] != '\0' ? c->sparefd : c->tmpfd;
+}
+
+static const char *
+commit_src(const struct commit_job *j)
+{
+	return j->spare[0] != '\0' ? j->spare : j->id;
 }
 
 static void
@@ -163,11 +186,12 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			 * survives a crash does not matter (recovery removes
 			 * all of tmp/).
 			 */
-			if (j->error == 0 && commit_rename_noreplace(c->tmpfd,
-			    j->id, c->msgfd, j->id) == -1)
+			if (j->error == 0 && commit_rename_noreplace(
+			    commit_srcfd(c, j), commit_src(j), c->msgfd,
+			    j->id) == -1)
 				j->error = errno;
 			if (j->error != 0)
-				(void)unlinkat(c->tmpfd, j->id, 0);
+				(void)unlinkat(commit_srcfd(c, j), commit_src(j), 0);
 			else {
 				j->renamed = true;
 				dirsync = true;
@@ -201,7 +225,7 @@ commit_run_batch(struct committer *c, struct commit_job *batch,
 			if (j->fd != -1)
 				close(j->fd);
 			j->fd = -1;
-			(void)unlinkat(c->tmpfd, j->id, 0);
+			(void)unlinkat(commit_srcfd(c, j), commit_src(j), 0);
 			break;
 		}
 	}

@@ -19,11 +19,13 @@ struct event_base;
 struct committer;
 
 enum commit_kind {
-	COMMIT_MSG,		/* fdatasync fd, rename tmp/ID -> msg/ID, fsync msg/ */
+	COMMIT_MSG,		/* fdatasync fd, rename tmp/ID (or spare/NAME)
+				   -> msg/ID, fsync msg/ */
 	COMMIT_JOURNAL,		/* fdatasync fd (msg/ID.st), fsync msg/ */
 	COMMIT_REMOVE,		/* unlink msg/ID (or recycle it, below) then
 				   msg/ID.st, fsync msg/ */
-	COMMIT_DISCARD,		/* close fd, unlink tmp/ID; nothing synced */
+	COMMIT_DISCARD,		/* close fd, unlink tmp/ID (or spare/NAME);
+				   nothing synced */
 };
 
 /*
@@ -45,6 +47,9 @@ struct commit_job {
 	bool			 recycle;
 	bool			 recycled;
 	char			 id[QUEUE_ID_MAX];
+	/* COMMIT_MSG, COMMIT_DISCARD: "" for tmp/ID, else the file is the
+	 * spare/NAME it was written in (a reused spare keeps its name). */
+	char			 spare[QUEUE_ID_MAX];
 	void			(*done)(struct commit_job *);	/* on the loop */
 };
 

@@ -5,6 +5,8 @@
  * and cancel out when made and undone in one turn. libevent's caveat
  * (descriptors duplicated with dup(2) sharing one epoll entry) does not
  * apply: the daemon never registers a dup'ed descriptor.
+ * evio_write_soon() is the same saving for a bufferevent that cannot be
+ * written around (a TLS one): its own write callback runs in this turn.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -51,4 +53,31 @@ evio_send_now(struct bufferevent *bev)
 	 * list this cancels the add made when the reply was queued */
 	event_del(&bev->ev_write);
 	return true;
+}
+
+/* Run the bufferevent's pending write event in this loop turn. */
+static bool
+evio_write_event_now(struct bufferevent *bev)
+{
+	if (bufferevent_get_underlying(bev) != NULL ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    !event_pending(&bev->ev_write, EV_WRITE, NULL))
+		return false;
+	/* a no-op if it is active already (several commands in one turn) */
+	event_active(&bev->ev_write, EV_WRITE, 1);
+	return true;
+}
+
+bool
+evio_write_soon(struct bufferevent *bev)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		return false;
+	return evio_write_event_now(bev);
+}
+
+bool
+evio_handshake_soon(struct bufferevent *bev)
+{
+	return evio_write_event_now(bev);
 }

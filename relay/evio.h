@@ -32,4 +32,23 @@ struct bufferevent;
  */
 bool			 evio_send_now(struct bufferevent *);
 
+/*
+ * The bufferevent has queued output and asked for write interest: run its
+ * own write callback in this loop turn (event_active) instead of after
+ * the next epoll_wait. When that drains the output, the interest is
+ * withdrawn in the same turn and the change list makes no epoll_ctl(2)
+ * at all; when the socket is full, the interest stays and it goes on as
+ * usual. Works for socket and TLS (bufferevent_openssl on a socket)
+ * bufferevents; the bufferevent's callbacks run as they would have.
+ * Returns false if there was nothing to do.
+ */
+bool			 evio_write_soon(struct bufferevent *);
+
+/*
+ * A TLS bufferevent just made in the connecting state and enabled: start
+ * the handshake (its ClientHello) in this loop turn, the same way, rather
+ * than after an epoll_wait for writability. False if it waits for nothing.
+ */
+bool			 evio_handshake_soon(struct bufferevent *);
+
 #endif

@@ -24,6 +24,7 @@
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #include "relay/smtp_client.h"
+#include "relay/evio.h"
 #include "relay/mime7bit.h"
 #include "relay/util.h"
 #include "queue/queue.h"
@@ -100,6 +101,7 @@ struct smtp_client {
 	char			*helo;
 	char			*peer;		/* "host[addr]:port" (session key) */
 	char			 addr[64];	/* "[addr]:port" */
+	char			 local[64];	/* our address, once connected */
 	unsigned		 t_connect, t_greeting, t_command, t_data,
 				 t_data_done;
 
@@ -148,6 +150,7 @@ static unsigned char content_buf[CONTENT_CHUNK];	/* delivery loop thread only */
 static void	client_readcb(struct bufferevent *, void *);
 static void	client_writecb(struct bufferevent *, void *);
 static void	client_eventcb(struct bufferevent *, short, void *);
+static int	client_sockname(int, char *, size_t);
 static void	client_reply(struct smtp_client *);
 static void	client_fail(struct smtp_client *, enum smtp_fail,
 		    const struct smtp_reply *, enum tlsrpt_type, bool polite,
@@ -230,6 +233,18 @@ client_timeouts(struct smtp_client *c, unsigned rd, unsigned wr)
 		evtimer_del(c->ev_deadline);
 }
 
+/*
+ * Output was queued: write it in this loop turn rather than after the
+ * next epoll_wait, which saves the two epoll_ctl(2) calls per command of
+ * enabling and withdrawing write interest (relay/evio.h).
+ */
+static void
+client_push(struct smtp_client *c)
+{
+	if (c->bev != NULL && !c->dead)
+		(void)evio_write_soon(c->bev);
+}
+
 static void
 client_send(struct smtp_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -243,6 +258,7 @@ client_send(struct smtp_client *c, const char *fmt, ...)
 	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
 	va_end(ap);
 	evbuffer_add(bufferevent_get_output(c->bev), "\r\n", 2);
+	client_push(c);
 }
 
 static void
@@ -759,6 +775,46 @@ client_reply_line(struct smtp_client *c, char *line, size_t len)
 	return 1;
 }
 
+/*
+ * With read-ahead (tls/tls_client.c) one read(2) can bring OpenSSL several
+ * records. bufferevent_openssl stops at SSL_pending(), which counts only
+ * the record being decoded, and the socket will not signal the rest: so
+ * when the input holds no complete line, pull the next buffered record
+ * ourselves (SSL_has_pending()). True if octets were added. A TLS error
+ * or close_notify is reported as libevent would (the client may be dead
+ * then); "want read/write" only means nothing is buffered.
+ */
+static bool
+client_tls_pull(struct smtp_client *c, struct evbuffer *in)
+{
+	char buf[4096];
+	SSL *ssl;
+	int n;
+
+	if (!c->tls_bev || (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL ||
+	    !SSL_has_pending(ssl))
+		return false;
+	ERR_clear_error();
+	if ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+		evbuffer_add(in, buf, (size_t)n);
+		return true;
+	}
+	switch (SSL_get_error(ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		break;
+	case SSL_ERROR_ZERO_RETURN:
+		client_eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+		break;
+	default:
+		errno = EPROTO;
+		client_eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+		break;
+	}
+	ERR_clear_error();
+	return false;
+}
+
 static void
 client_readcb(struct bufferevent *bev, void *arg)
 {
@@ -772,7 +828,12 @@ client_readcb(struct bufferevent *bev, void *arg)
 	c->busy++;
 	while (!c->dead && c->state != C_HANDSHAKE) {
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		if (eol.pos < 0 && evbuffer_get_length(in) <= LINE_MAX_LEN &&
+		    client_tls_pull(c, in))
+			continue;
 		if (eol.pos < 0) {
+			if (c->dead)
+				break;
 			if (evbuffer_get_length(in) > LINE_MAX_LEN)
 				client_fail(c, SMTP_FAIL_PROTO, NULL, TLSRPT_NONE,
 				    false, false, "reply line too long after %s",
@@ -950,6 +1011,7 @@ client_starttls(struct smtp_client *c)
 	c->stage = SMTP_STAGE_TLS;
 	client_timeouts(c, c->t_command, c->t_command);
 	bufferevent_enable(nb, EV_READ | EV_WRITE);
+	(void)evio_handshake_soon(nb);
 }
 
 static void
@@ -1016,6 +1078,7 @@ client_send_mail(struct smtp_client *c)
 	if (c->send_utf8)
 		evbuffer_add_printf(out, " SMTPUTF8");
 	evbuffer_add(out, "\r\n", 2);
+	client_push(c);
 	c->mail_sent = true;
 	c->stage = SMTP_STAGE_MAIL;
 }
@@ -1197,6 +1260,7 @@ client_content_fill(struct smtp_client *c)
 			c->stage = SMTP_STAGE_DOT;
 			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 			client_timeouts(c, c->t_data_done, c->t_data);
+			client_push(c);
 			return;
 		}
 		if (evbuffer_reserve_space(out, (ev_ssize_t)(2 * (size_t)n + 2),
@@ -1209,6 +1273,7 @@ client_content_fill(struct smtp_client *c)
 		    iov.iov_base);
 		evbuffer_commit_space(out, &iov, 1);
 	}
+	client_push(c);
 }
 
 static void
@@ -1596,6 +1661,9 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == C_CONNECTING) {
 			c->state = C_GREETING;
 			c->stage = SMTP_STAGE_GREETING;
+			/* asked for every message sent over this connection */
+			if (client_sockname(c->fd, c->local, sizeof(c->local)) == -1)
+				c->local[0] = '\0';
 			client_timeouts(c, c->t_greeting, c->t_command);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 			client_event(c, SMTP_EV_CONNECTED, NULL, false,
@@ -1691,14 +1759,15 @@ smtp_client_key(const struct smtp_client *c, unsigned char key[TLS_KEY_LEN])
 	tls_secctx_key(c->sec, c->peer, key);
 }
 
-int
-smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
+/* Our address on fd, as text. 0, or -1. */
+static int
+client_sockname(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	const void *a;
 
-	if (c->fd == -1 || getsockname(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+	if (fd == -1 || getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
 	if (ss.ss_family == AF_INET)
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
@@ -1707,4 +1776,16 @@ smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
 	else
 		return -1;
 	return inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL ? -1 : 0;
+}
+
+int
+smtp_client_local_addr(const struct smtp_client *c, char *buf, size_t len)
+{
+	if (c->local[0] != '\0') {
+		if (strlen(c->local) >= len)
+			return -1;
+		memcpy(buf, c->local, strlen(c->local) + 1);
+		return 0;
+	}
+	return client_sockname(c->fd, buf, len);
 }

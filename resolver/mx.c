@@ -24,12 +24,23 @@ mx_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/*
+ * No seed from the caller: the next value of a per-thread stream seeded
+ * once by getrandom(2), not a system call for every MX list (one per
+ * message on a busy relay).
+ */
 static uint64_t
 mx_seed(uint64_t seed)
 {
-	if (seed == 0 && getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(seed))
-		seed = (uint64_t)(uintptr_t)&seed ^ 0x5bd1e995u;
+	static _Thread_local uint64_t stream;
+
+	if (seed != 0)
+		return seed;
+	if (stream == 0 && getrandom(&stream, sizeof(stream), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(stream))
+		stream = (uint64_t)(uintptr_t)&stream ^ 0x5bd1e995u;
+	if ((seed = mx_rand(&stream)) == 0)
+		seed = 1;
 	return seed;
 }
 

@@ -233,6 +233,10 @@ tls_client_new(size_t cache_max, char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(tc->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(tc->ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(tc->ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* One read(2) for what the socket holds, not two per record (its
+	 * header, then its body); the reader then drains SSL_has_pending():
+	 * see tls_client.h. */
+	SSL_CTX_set_read_ahead(tc->ctx, 1);
 	/* Our cache, not OpenSSL's: only our callback sees sessions. */
 	SSL_CTX_set_session_cache_mode(tc->ctx, SSL_SESS_CACHE_CLIENT |
 	    SSL_SESS_CACHE_NO_INTERNAL_STORE | SSL_SESS_CACHE_NO_AUTO_CLEAR);

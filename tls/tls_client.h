@@ -7,6 +7,12 @@
  * struct tls_secctx by value; after the handshake it gets a struct
  * tls_result by value. Nothing here logs.
  *
+ * Read-ahead is on: OpenSSL reads what the socket holds, possibly several
+ * records, in one read(2). SSL_pending() does not count the records not
+ * yet decoded, so whoever reads the SSL must keep calling SSL_read()
+ * while SSL_has_pending(), or data stays stranded with no socket event
+ * to bring it out (relay/smtp_client.c, client_tls_pull()).
+ *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef TLS_TLS_CLIENT_H

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -126,6 +127,7 @@ struct srv_opts {
 	int		 nconns;	/* connections to serve (default 1) */
 	bool		 trickle_banner;	/* the banner one byte per 300 ms */
 	bool		 trickle_dot;	/* the reply to "." one byte per 300 ms */
+	int		 records;	/* TLS replies: see sc_flush() */
 };
 
 struct srv_rec {
@@ -153,6 +155,10 @@ struct sconn {
 	SSL		*ssl;
 	char		 buf[65536];
 	size_t		 len;
+	int		 records;	/* srv_opts.records */
+	bool		 hold;		/* sc_write() gathers into out */
+	char		 out[16384];
+	size_t		 outlen;
 };
 
 static void
@@ -219,11 +225,51 @@ sc_line(struct sconn *c, char *line, size_t max, int ms)
 	}
 }
 
+/*
+ * Send what sc_write() gathered while c->hold, as records mode says:
+ * 1: one TLS record for all of it (a pipelined group, a whole EHLO
+ * reply); 2: one record per octet. Corked, so that the records leave in
+ * one TCP segment and the client's one read(2) gets them all.
+ */
+static void
+sc_flush(struct sconn *c)
+{
+	size_t i;
+	int on = 1, off = 0;
+
+	c->hold = false;
+	if (c->outlen == 0)
+		return;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	if (c->ssl == NULL) {
+		if (write(c->fd, c->out, c->outlen) < 0)
+			c->outlen = 0;
+	} else if (c->records == 2) {
+		for (i = 0; i < c->outlen; i++)
+			SSL_write(c->ssl, c->out + i, 1);
+	} else
+		SSL_write(c->ssl, c->out, (int)c->outlen);
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	c->outlen = 0;
+}
+
+/* Gather from now until sc_flush(), if the scenario shapes records. */
+static void
+sc_hold(struct sconn *c)
+{
+	c->hold = c->records != 0 && c->ssl != NULL;
+}
+
 static void
 sc_write(struct sconn *c, const char *s)
 {
 	size_t len = strlen(s);
 
+	if (c->hold && c->outlen + len <= sizeof(c->out)) {
+		memcpy(c->out + c->outlen, s, len);
+		c->outlen += len;
+		return;
+	}
 	if (c->ssl)
 		SSL_write(c->ssl, s, (int)len);
 	else if (write(c->fd, s, len) < 0)
@@ -261,6 +307,7 @@ srv_ehlo(struct srv *s, struct sconn *c, bool tls_on)
 		sc_write(c, s->o.raw_ehlo);
 		return;
 	}
+	sc_hold(c);
 	snprintf(b, sizeof(b), "250-mx.test hello\r\n%s%s%s%s",
 	    s->o.pipelining ? "250-PIPELINING\r\n" : "",
 	    s->o.tls && !tls_on ? "250-STARTTLS\r\n" : "",
@@ -273,6 +320,7 @@ srv_ehlo(struct srv *s, struct sconn *c, bool tls_on)
 	else
 		snprintf(b, sizeof(b), "250 ENHANCEDSTATUSCODES");
 	sc_reply(c, b);
+	sc_flush(c);
 }
 
 static const char *
@@ -338,6 +386,7 @@ srv_session(struct srv *s, int fd)
 	int ngrp = 0, i;
 
 	c->fd = fd;
+	c->records = s->o.records;
 	if (s->o.no_banner) {
 		sc_line(c, line, sizeof(line), 5000);	/* wait for the client to go */
 		goto out;
@@ -403,6 +452,7 @@ srv_session(struct srv *s, int fd)
 			{
 				bool any = false, mailok = grp[0][0] == '2';
 
+				sc_hold(c);
 				for (i = 0; i < ngrp; i++) {
 					sc_reply(c, grp[i]);
 					if (i > 0 && grp[i][0] == '2')
@@ -413,7 +463,9 @@ srv_session(struct srv *s, int fd)
 						goto out;
 				}
 				if (!mailok || !any) {
+					sc_hold(c);
 					sc_reply(c, "554 5.5.1 no valid recipients");
+					sc_flush(c);
 					continue;
 				}
 			}
@@ -432,9 +484,11 @@ data:
 			pipe_group = false;
 			if (s->o.data_reply) {
 				sc_reply(c, s->o.data_reply);
+				sc_flush(c);
 				continue;
 			}
 			sc_reply(c, "354 go ahead");
+			sc_flush(c);
 			if (srv_data(s, c) == -1)
 				goto out;
 			s->r.msgs++;
@@ -463,6 +517,7 @@ data:
 	}
 	(void)pipe_group;
 out:
+	sc_flush(c);
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
@@ -576,6 +631,7 @@ struct run {
 	int			 send_rc;
 	unsigned		 ext;
 	char			 ehlo_text[SMTP_REPLY_MAX];
+	char			 local[64];	/* smtp_client_local_addr() when ready */
 };
 
 static void
@@ -631,6 +687,8 @@ h_ready(void *arg)
 
 	r->ready++;
 	r->ext = smtp_client_ext(r->c);
+	if (smtp_client_local_addr(r->c, r->local, sizeof(r->local)) == -1)
+		r->local[0] = '\0';
 	h_next(r);
 }
 
@@ -934,6 +992,7 @@ test_reuse(bool pipelining)
 	CHECK_INT(s->r.conns, 1);
 	CHECK_INT(s->r.msgs, 2);
 	CHECK_INT(s->r.violations, 0);
+	CHECK_STR(r.local, "127.0.0.1");	/* our end of the connection */
 	CHECK(strstr(s->r.cmds, "250|RSET|MAIL FROM:<>") == NULL);	/* sanity */
 	CHECK(strstr(s->r.cmds, "|RSET|MAIL FROM:<>") != NULL);
 	CHECK_INT(r.fail.fail, SMTP_FAIL_NONE);
@@ -1075,6 +1134,52 @@ test_starttls_record(void)
 	CHECK_INT(s->r.tls_resumed, 1);
 	CHECK(strncmp(s->r.cmds, "EHLO relay.test|STARTTLS|<TLS>|EHLO relay.test|MAIL", 51) == 0);
 	CHECK_INT(s->r.violations, 0);
+	SSL_CTX_free(o.tls);
+}
+
+/*
+ * With read-ahead the client's one read(2) takes several TLS records, and
+ * SSL_pending() does not count those not yet decoded: every reply must
+ * still come out (relay/smtp_client.c, client_tls_pull()), whether the
+ * server packs a pipelined group, and the whole EHLO reply, into one
+ * record or sends one record per octet, all in one TCP segment.
+ */
+static void
+test_tls_records(int records)
+{
+	struct srv_opts o = { .pipelining = true, .records = records };
+	struct tls_secctx sec = { .level = TLS_LEVEL_ENCRYPT };
+	const char *r2[] = { "ok1@b.test", "ok2@b.test" };
+	struct srv *s;
+	struct run r;
+
+	o.tls = srv_tls_ctx(0);
+	s = srv_start(&o);
+	memset(&r, 0, sizeof(r));
+	msg_init(&r.msgs[0], "s@a.test", three, 3, "one\r\n");
+	msg_init(&r.msgs[1], "s@a.test", r2, 2, "two\r\n");
+	r.nmsgs = 2;
+	run_client(&r, s->port, &sec, 0);
+	srv_stop(s);
+	CHECK_INT(r.tls_events, 1);
+	CHECK(r.tls_ok);
+	CHECK(r.ext & SMTP_EXT_PIPELINING);
+	CHECK(strstr(r.ehlo_text, "ENHANCEDSTATUSCODES") != NULL);
+	CHECK_INT(r.ndone, 2);
+	CHECK_INT(r.done[0].accepted, 1);
+	CHECK_INT(r.rr[0][0].code, 250);
+	CHECK_STR(r.rr[0][0].text, "250 2.0.0 Ok: queued as Q1");
+	CHECK_STR(r.rr[0][1].text, "450 4.2.0 mailbox busy");
+	CHECK_STR(r.rr[0][2].text, "550 5.1.1 user unknown");
+	CHECK_INT(r.done[1].accepted, 2);
+	CHECK_STR(r.rr[1][0].text, "250 2.0.0 Ok: queued as Q2");
+	CHECK_STR(r.rr[1][1].text, "250 2.0.0 Ok: queued as Q2");
+	CHECK_INT(r.fail.fail, SMTP_FAIL_NONE);
+	CHECK_INT(s->r.conns, 1);
+	CHECK_INT(s->r.msgs, 2);
+	CHECK_INT(s->r.violations, 0);
+	CHECK_INT(s->r.close_notify, 1);
+	run_free(&r);
 	SSL_CTX_free(o.tls);
 }
 
@@ -1972,6 +2077,8 @@ main(int argc, char **argv)
 	test_421_banner();
 	test_helo_fallback();
 	test_starttls();
+	test_tls_records(1);
+	test_tls_records(2);
 	test_starttls_record();
 	test_dane_levels();
 	test_dane_server_view();
