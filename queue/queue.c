@@ -79,6 +79,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,28 +94,48 @@
 
 struct queue_journal;
 
+/*
+ * A handle on the spool, for one event loop (queue/queue.h, "Threads").
+ * The primary one (queue_open()) owns the descriptors and the shared part;
+ * a handle from queue_attach() copies the descriptors (which never change
+ * after open) and reaches the shared part through `primary`.
+ */
 struct queue {
+	struct queue		*primary;	/* NULL: this is the primary */
 	struct event_base	*base;
 	char			*dir;
 	int			 dirfd, tmpfd, msgfd, corruptfd, lockfd;
+	int			 sparefd;
+
+	/* This handle's loop thread only. */
 	struct committer	*committer;
-	struct queue_idgen	 idgen;
 	queue_ready_cb		*ready;
 	void			*ready_arg;
 	struct queue_msg	*live;		/* being received */
 	bool			 closing;
 	struct queue_journal	*jlast;		/* last journal job submitted ... */
 	uint64_t		 jlast_gen;	/* ... in this committer generation */
-	int			 sparefd;
+	/* Journals whose last sync failed: their tail may not be on disk
+	 * whatever the page cache says, so their next record starts with a
+	 * guard LF (see queue_journal_done). The handle that writes a
+	 * message's journal is always the same (its delivering loop's). */
+	char			 (*junsure)[QUEUE_ID_MAX];
+	size_t			 njunsure;
+
+	/* Shared by every handle: the primary's, under its mu. */
+	pthread_mutex_t		 mu;
+	struct queue_idgen	 idgen;
 	char			 (*spare)[QUEUE_ID_MAX];	/* spare/ names */
 	size_t			 nspare;	/* spares ready in spare/ */
 	size_t			 spare_wanted;	/* removals asked to recycle */
-	/* Journals whose last sync failed: their tail may not be on disk
-	 * whatever the page cache says, so their next record starts with a
-	 * guard LF (see queue_journal_done). Loop thread only. */
-	char			 (*junsure)[QUEUE_ID_MAX];
-	size_t			 njunsure;
 };
+
+/* Where the shared part is. */
+static struct queue *
+queue_shared(struct queue *q)
+{
+	return q->primary != NULL ? q->primary : q;
+}
 
 struct queue_msg {
 	struct commit_job	 job;		/* first: done() casts back */
@@ -222,12 +243,20 @@ queue_msg_fail(struct queue_msg *m, int error)
 static int
 queue_spare_take(struct queue *q, char spare[QUEUE_ID_MAX], off_t *stale)
 {
-	const char *name;
+	struct queue *sh = queue_shared(q);
+	char name[QUEUE_ID_MAX];
 	struct stat st;
 	int fd;
 
-	while (q->nspare > 0) {
-		name = q->spare[--q->nspare];
+	for (;;) {
+		/* the list is shared by the handles: take one name under mu */
+		pthread_mutex_lock(&sh->mu);
+		if (sh->nspare == 0) {
+			pthread_mutex_unlock(&sh->mu);
+			break;
+		}
+		str_copy(name, sh->spare[--sh->nspare], sizeof(name));
+		pthread_mutex_unlock(&sh->mu);
 		if ((fd = openat(q->sparefd, name, O_WRONLY | O_NOFOLLOW |
 		    O_CLOEXEC)) != -1) {
 			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -265,7 +294,9 @@ queue_msg_new(struct queue *q, const char *sender, unsigned flags,
 		}
 
 	env = xcalloc(1, sizeof(*env));
-	us = queue_id_next(&q->idgen, env->id);
+	pthread_mutex_lock(&queue_shared(q)->mu);
+	us = queue_id_next(&queue_shared(q)->idgen, env->id);
+	pthread_mutex_unlock(&queue_shared(q)->mu);
 	env->arrival = (time_t)(us / 1000000u);
 	env->sender = xstrdup(sender);
 	env->flags = flags;
@@ -284,7 +315,7 @@ queue_msg_new(struct queue *q, const char *sender, unsigned flags,
 		m->fd = openat(q->tmpfd, env->id, O_WRONLY | O_CREAT | O_EXCL |
 		    O_CLOEXEC, 0600);
 	if (m->fd == -1) {
-		static struct log_limit ll_create;
+		static _Thread_local struct log_limit ll_create;
 
 		e = errno;
 		log_limit_warn(&ll_create, env->id, "queue: cannot create "
@@ -738,15 +769,17 @@ struct queue_remove {
 static void
 queue_remove_done(struct commit_job *j)
 {
-	struct queue *q = ((struct queue_remove *)j)->q;
+	struct queue *sh = queue_shared(((struct queue_remove *)j)->q);
 
 	if (j->error != 0)
 		log_warnx(j->id, "queue: removing the message files: %s",
 		    strerror(j->error));
+	pthread_mutex_lock(&sh->mu);
 	if (j->recycle)
-		q->spare_wanted--;
-	if (j->recycled && j->error == 0 && q->nspare < QUEUE_SPARE_MAX)
-		str_copy(q->spare[q->nspare++], j->id, sizeof(q->spare[0]));
+		sh->spare_wanted--;
+	if (j->recycled && j->error == 0 && sh->nspare < QUEUE_SPARE_MAX)
+		str_copy(sh->spare[sh->nspare++], j->id, sizeof(sh->spare[0]));
+	pthread_mutex_unlock(&sh->mu);
 	free(j);
 }
 
@@ -767,9 +800,12 @@ queue_msg_remove(struct queue *q, const char *id)
 	j->kind = COMMIT_REMOVE;
 	j->fd = -1;
 	str_copy(j->id, id, sizeof(j->id));
-	j->recycle = q->nspare + q->spare_wanted < QUEUE_SPARE_MAX;
+	pthread_mutex_lock(&queue_shared(q)->mu);
+	j->recycle = queue_shared(q)->nspare + queue_shared(q)->spare_wanted <
+	    QUEUE_SPARE_MAX;
 	if (j->recycle)
-		q->spare_wanted++;
+		queue_shared(q)->spare_wanted++;
+	pthread_mutex_unlock(&queue_shared(q)->mu);
 	j->done = queue_remove_done;
 	committer_submit(q->committer, j);
 	return 0;
@@ -1122,6 +1158,13 @@ queue_free(struct queue *q)
 {
 	if (q->committer != NULL)
 		committer_free(q->committer);
+	free(q->junsure);
+	if (q->primary != NULL) {	/* the descriptors are the primary's */
+		free(q->dir);
+		free(q);
+		return;
+	}
+	pthread_mutex_destroy(&q->mu);
 	if (q->tmpfd != -1)
 		close(q->tmpfd);
 	if (q->msgfd != -1)
@@ -1135,7 +1178,6 @@ queue_free(struct queue *q)
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->spare);
-	free(q->junsure);
 	free(q->dir);
 	free(q);
 }
@@ -1149,6 +1191,7 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 	bool				 created = false;
 
 	q = xcalloc(1, sizeof(*q));
+	pthread_mutex_init(&q->mu, NULL);
 	q->spare = xcalloc(QUEUE_SPARE_MAX, sizeof(*q->spare));
 	q->dirfd = q->tmpfd = q->msgfd = q->corruptfd = q->lockfd = -1;
 	q->sparefd = -1;
@@ -1224,6 +1267,34 @@ queue_open(struct event_base *base, const char *dir, queue_ready_cb *ready,
 fail:
 	queue_free(q);
 	return NULL;
+}
+
+struct queue *
+queue_attach(struct queue *primary, struct event_base *base,
+    queue_ready_cb *ready, void *arg, char *err, size_t errlen)
+{
+	struct queue *q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->primary = primary;
+	q->base = base;
+	q->dir = xstrdup(primary->dir);
+	q->dirfd = primary->dirfd;
+	q->tmpfd = primary->tmpfd;
+	q->msgfd = primary->msgfd;
+	q->corruptfd = primary->corruptfd;
+	q->lockfd = primary->lockfd;
+	q->sparefd = primary->sparefd;
+	q->ready = ready;
+	q->ready_arg = arg;
+	q->committer = committer_new(base, q->tmpfd, q->msgfd, QUEUE_WORKERS,
+	    err, errlen);
+	if (q->committer == NULL) {
+		queue_free(q);
+		return NULL;
+	}
+	committer_set_spare_dir(q->committer, q->sparefd);
+	return q;
 }
 
 void

@@ -6,11 +6,20 @@
  * they survive restarts. The on-disk layout and the reasons for each sync
  * are documented in queue/queue.c.
  *
- * Threads: every function here is called from the event loop thread; the
- * blocking syncs, renames and unlinks run on worker threads and their
- * completions come back to the loop as callbacks (never from inside the
- * call that started them). The loop never waits on the disk. Do not call
- * queue_close() from inside a queue callback.
+ * Threads: a struct queue is a handle for one event loop. queue_open()
+ * gives the first (the daemon's inbound loop, relay/main.c); queue_attach()
+ * gives another loop its own (the delivery loop: journal records, removals,
+ * bounce messages). Every function taking a handle is called from that
+ * handle's loop thread only; each handle has its own group committer
+ * (queue/commit.c) whose blocking syncs, renames and unlinks run on worker
+ * threads and whose completions (commit, update, removal callbacks, and
+ * ready) come back to that same loop (never from inside the call that
+ * started them). The loop never waits on the disk. What the handles share
+ * (the id generator, the spare-file list) is kept by the first handle
+ * under a mutex held for a few instructions; the directory descriptors
+ * never change after open. A message belongs to one handle while it is
+ * received, and its journal and removal to the loop that delivers it. Do
+ * not call queue_close() from inside a queue callback.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -87,9 +96,18 @@ typedef void queue_commit_cb(struct queue_msg *, int error, void *arg);
 struct queue	*queue_open(struct event_base *, const char *dir,
 		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
 /*
- * Waits for every pending operation and runs its callback (commit and
- * rcpt_update callbacks; not ready), then frees. A message still being
- * received is discarded with a warning.
+ * Another handle on the spool q opened, for the loop of base (threads:
+ * above): its own committer; messages it commits go to its ready. Call it
+ * on q's thread, before the other loop's thread uses it. NULL + err.
+ */
+struct queue	*queue_attach(struct queue *q, struct event_base *base,
+		    queue_ready_cb *ready, void *arg, char *err, size_t errlen);
+/*
+ * Waits for every pending operation of this handle and runs its callback
+ * (commit and rcpt_update callbacks; not ready), then frees. A message
+ * still being received is discarded with a warning. Handles from
+ * queue_attach() are closed before the one from queue_open(), once no
+ * other thread uses them.
  */
 void		 queue_close(struct queue *);
 
@@ -199,7 +217,8 @@ const char	*queue_rcpt_state_name(enum queue_rcpt_state);
 void		 queue_sync_stats(const struct queue *, uint64_t *batches,
 		    uint64_t *files);
 
-/* The committer's counters, as of the last completion the loop has seen. */
+/* This handle's committer's counters, as of the last completion its loop
+ * has seen. */
 struct queue_stats {
 	uint64_t	batches;	/* batches run by the workers */
 	uint64_t	files;		/* fdatasyncs of message and journal files */

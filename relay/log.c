@@ -3,13 +3,15 @@
  * process-wide state (like syslog itself): set once at start and on SIGHUP.
  * Lines are written whole by one write(2) (O_APPEND), so that concurrent
  * writers to a shared file never interleave within a line.
- * Once log_buffer_start() has named the event loop, lines logged on the
- * loop's thread are gathered and written together by one write(2) from an
- * event that runs at the end of the loop turn (a busy relay logs about ten
- * lines per message, and a write(2) plus a getpid(2) each). So a crash
- * (SIGKILL) loses at most the lines of the turn it interrupts; SIGTERM,
- * fatal() and exit() lose none. Lines from other threads, and every line
- * when no loop is named, are written at once, after what is buffered.
+ * Once log_buffer_start() has named a thread's event loop, the lines
+ * logged on that thread are gathered in the thread's own buffer and
+ * written together by one write(2) from an event that runs at the end of
+ * that loop's turn (a busy relay logs about ten lines per message, and a
+ * write(2) plus a getpid(2) each); the daemon's two loops (relay/main.c)
+ * each have theirs. So a crash (SIGKILL) loses at most the lines of the
+ * turns it interrupts; SIGTERM, fatal() and exit() lose none. Lines from
+ * threads without a loop are written at once, after what the loops have
+ * gathered.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -17,6 +19,7 @@
 #include "relay/util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,68 +37,113 @@
 
 enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
-static enum log_dest	 log_dest = DEST_STDERR;
-static int		 log_fd = STDERR_FILENO;
+/*
+ * Threads: every logging thread may call every function here. log_mu
+ * guards the destination (log_dest, log_fd: swapped by log_open() while
+ * another loop may be writing) and every buffer; a buffer belongs to the
+ * thread that started it (log_tb, thread-local) and only that thread adds
+ * lines to it, so the lines of one thread keep their order and each line
+ * stays whole; any thread may write all buffers out (log_close(), exit,
+ * fatal()). The lock is held for a memcpy per line and for the one
+ * write(2) per loop turn.
+ */
+static _Atomic int	 log_dest = DEST_STDERR;
+static int		 log_fd = STDERR_FILENO;	/* under log_mu */
 static int		 log_debug_on;
-static long		 log_pid;	/* cached: one getpid() per process */
+static _Atomic long	 log_pid;	/* cached: one getpid() per process */
 
-/* The loop turn's lines (log_buffer_start()), under log_mu. */
+/* A loop thread's lines of the current turn (log_buffer_start()). */
 #define LOG_BUF_SIZE	65536
+struct log_tbuf {
+	struct log_tbuf	*next;		/* log_tbufs, under log_mu */
+	struct event	*ev;		/* on the thread's base: write them out */
+	size_t		 len;		/* under log_mu */
+	char		 buf[LOG_BUF_SIZE];
+};
 static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char		 log_buf[LOG_BUF_SIZE];
-static size_t		 log_buf_len;
-static struct event	*log_flush_ev;		/* NULL: not buffering */
-static pthread_t	 log_loop_thread;
+static struct log_tbuf	*log_tbufs;		/* every buffer, under log_mu */
+static _Thread_local struct log_tbuf *log_tb;	/* this thread's; NULL: unbuffered */
 
-/* Write out the buffered lines; log_mu held. */
+/* Write out one buffer's lines; log_mu held. */
 static void
-log_flush_locked(void)
+log_flush_locked(struct log_tbuf *tb)
 {
 	size_t off = 0;
 	ssize_t n;
 
-	while (off < log_buf_len) {
-		n = write(log_fd, log_buf + off, log_buf_len - off);
+	while (off < tb->len) {
+		n = write(log_fd, tb->buf + off, tb->len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;	/* a log that cannot be written: drop, go on */
 		off += (size_t)n;
 	}
-	log_buf_len = 0;
+	tb->len = 0;
+}
+
+/* Every thread's buffer; log_mu held. */
+static void
+log_flush_all_locked(void)
+{
+	struct log_tbuf *tb;
+
+	for (tb = log_tbufs; tb != NULL; tb = tb->next)
+		log_flush_locked(tb);
 }
 
 void
 log_flush(void)
 {
+	if (log_tb == NULL)
+		return;
 	pthread_mutex_lock(&log_mu);
-	log_flush_locked();
+	log_flush_locked(log_tb);
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* exit(), fatal(): what every loop has gathered, not only this thread's. */
+static void
+log_flush_all(void)
+{
+	pthread_mutex_lock(&log_mu);
+	log_flush_all_locked();
 	pthread_mutex_unlock(&log_mu);
 }
 
 static void
 log_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct log_tbuf *tb = arg;
+
 	(void)fd;
 	(void)what;
-	(void)arg;
-	log_flush();
+	pthread_mutex_lock(&log_mu);
+	log_flush_locked(tb);
+	pthread_mutex_unlock(&log_mu);
 }
 
 int
 log_buffer_start(struct event_base *base)
 {
-	static int atexit_done;
-	struct event *ev;
+	static _Atomic int atexit_done;
+	struct log_tbuf *tb;
 
-	if ((ev = event_new(base, -1, 0, log_flush_cb, NULL)) == NULL)
+	if (log_tb != NULL)
+		return 0;
+	tb = calloc(1, sizeof(*tb));
+	if (tb == NULL)
 		return -1;
-	if (!atexit_done && atexit(log_flush) == 0)
-		atexit_done = 1;
+	if ((tb->ev = event_new(base, -1, 0, log_flush_cb, tb)) == NULL) {
+		free(tb);
+		return -1;
+	}
+	if (atomic_exchange(&atexit_done, 1) == 0 && atexit(log_flush_all) != 0)
+		atexit_done = 0;
 	pthread_mutex_lock(&log_mu);
-	log_flush_locked();
-	log_flush_ev = ev;
-	log_loop_thread = pthread_self();
+	tb->next = log_tbufs;
+	log_tbufs = tb;
+	log_tb = tb;
 	pthread_mutex_unlock(&log_mu);
 	return 0;
 }
@@ -103,37 +151,59 @@ log_buffer_start(struct event_base *base)
 void
 log_buffer_stop(void)
 {
-	struct event *ev;
+	struct log_tbuf *tb = log_tb, **pp;
 
+	if (tb == NULL)
+		return;
 	pthread_mutex_lock(&log_mu);
-	log_flush_locked();
-	ev = log_flush_ev;
-	log_flush_ev = NULL;
+	log_flush_locked(tb);
+	for (pp = &log_tbufs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == tb) {
+			*pp = tb->next;
+			break;
+		}
+	log_tb = NULL;
 	pthread_mutex_unlock(&log_mu);
-	if (ev != NULL)
-		event_free(ev);
+	event_free(tb->ev);
+	free(tb);
 }
 
 /* Hand one complete line (with its newline) to the destination. */
 static void
 log_emit(const char *line, size_t len)
 {
+	struct log_tbuf *tb = log_tb;
+
 	pthread_mutex_lock(&log_mu);
-	if (log_flush_ev != NULL && pthread_equal(pthread_self(), log_loop_thread)) {
-		if (log_buf_len + len > sizeof(log_buf))
-			log_flush_locked();
-		memcpy(log_buf + log_buf_len, line, len);
-		if (log_buf_len == 0)
-			event_active(log_flush_ev, EV_TIMEOUT, 1);
-		log_buf_len += len;
+	if (tb != NULL) {
+		if (tb->len + len > sizeof(tb->buf))
+			log_flush_locked(tb);
+		memcpy(tb->buf + tb->len, line, len);
+		if (tb->len == 0)
+			event_active(tb->ev, EV_TIMEOUT, 1);
+		tb->len += len;
 	} else {
-		log_flush_locked();
+		/* after what the loops gathered, as a line of theirs would be */
+		log_flush_all_locked();
 		/* a short write to a log is not worth a retry loop */
 		if (write(log_fd, line, len) == -1) {
 			/* nothing to do */
 		}
 	}
 	pthread_mutex_unlock(&log_mu);
+}
+
+/* log_mu held: what is gathered goes to the old destination, then close it. */
+static void
+log_close_locked(void)
+{
+	log_flush_all_locked();
+	if (log_dest == DEST_FILE && log_fd != -1)
+		close(log_fd);
+	if (log_dest == DEST_SYSLOG)
+		closelog();
+	log_dest = DEST_STDERR;
+	log_fd = STDERR_FILENO;
 }
 
 int
@@ -144,14 +214,14 @@ log_open(const char *dest, char *err, size_t errlen)
 	log_pid = (long)getpid();
 	if (dest == NULL || strcmp(dest, "-") == 0) {
 		log_close();
-		log_dest = DEST_STDERR;
-		log_fd = STDERR_FILENO;
 		return 0;
 	}
 	if (strcmp(dest, "syslog") == 0) {
-		log_close();
+		pthread_mutex_lock(&log_mu);
+		log_close_locked();
 		openlog("danerelay", LOG_PID | LOG_NDELAY, LOG_MAIL);
 		log_dest = DEST_SYSLOG;
+		pthread_mutex_unlock(&log_mu);
 		return 0;
 	}
 	/* as root, never through a link the user made (relay/util.h) */
@@ -161,22 +231,20 @@ log_open(const char *dest, char *err, size_t errlen)
 		    "followed as root)" : "");
 		return -1;
 	}
-	log_close();
+	pthread_mutex_lock(&log_mu);
+	log_close_locked();
 	log_dest = DEST_FILE;
 	log_fd = fd;
+	pthread_mutex_unlock(&log_mu);
 	return 0;
 }
 
 void
 log_close(void)
 {
-	log_flush();
-	if (log_dest == DEST_FILE && log_fd != -1)
-		close(log_fd);
-	if (log_dest == DEST_SYSLOG)
-		closelog();
-	log_dest = DEST_STDERR;
-	log_fd = STDERR_FILENO;
+	pthread_mutex_lock(&log_mu);
+	log_close_locked();
+	pthread_mutex_unlock(&log_mu);
 }
 
 void
@@ -307,7 +375,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(LOG_CRIT, NULL, strerror(saved), fmt, ap);
 	va_end(ap);
-	log_flush();
+	log_flush_all();
 	exit(1);
 }
 
@@ -319,7 +387,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vline(LOG_CRIT, NULL, NULL, fmt, ap);
 	va_end(ap);
-	log_flush();
+	log_flush_all();
 	exit(1);
 }
 

@@ -23,11 +23,13 @@ void	 log_close(void);
 void	 log_set_debug(int on);
 int	 log_debug_enabled(void);
 /*
- * Buffer the lines logged on this (the loop's) thread and write them with
- * one write(2) at the end of each turn of base's loop (an event), at
- * log_buffer_stop(), log_close(), log_flush(), fatal() and exit(). Call
- * log_buffer_stop() once the loop has returned, before base is freed.
- * -1 if the event cannot be made (lines are then written one by one).
+ * Buffer the lines logged on this thread (the one running base's loop; a
+ * buffer per thread) and write them with one write(2) at the end of each
+ * turn of base's loop (an event), at log_buffer_stop() and log_flush()
+ * (this thread's lines), and at log_close(), fatal() and exit() (every
+ * thread's). Call log_buffer_stop() on the same thread once the loop has
+ * returned, before base is freed. -1 if the event cannot be made (lines
+ * are then written one by one).
  */
 struct event_base;
 int	 log_buffer_start(struct event_base *);

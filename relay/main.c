@@ -18,7 +18,10 @@
  * then drops to `user` for good before the spool is opened and before
  * any thread starts (relay/privsep.h); a SIGHUP then reloads as that user.
  *
- * Signals come through libevent (no async-signal-unsafe work in handlers).
+ * Two event loops on two threads: inbound on main, delivery on its own
+ * (see "Two event loops" below, and relay/handoff.h for how they talk).
+ * Signals come through libevent on the inbound loop (no async-signal-unsafe
+ * work in handlers) and reach the delivery loop by handoff.
  * SIGTERM/SIGINT: close the listeners, let sessions end their transaction
  * (bounded by STOP_GRACE_SECS, then abort them), let the queue finish its
  * pending syncs, exit 0; attempts in flight are cancelled (their
@@ -40,6 +43,7 @@
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/fdlimit.h"
+#include "relay/handoff.h"
 #include "relay/listener.h"
 #include "relay/evio.h"
 #include "relay/log.h"
@@ -53,6 +57,8 @@
 #include "tls/tls_client.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -107,25 +113,82 @@ load_or_exit(const char *path)
 	return conf;
 }
 
+/*
+ * Two event loops, each on its own thread (the two cores of a small
+ * machine: one takes mail in, the other delivers it):
+ *
+ *   inbound loop, main thread (relay.base): the listener, the inbound
+ *	sessions and their commits (the spool handle relay.queue), the
+ *	current configuration for new sessions (relay.rc), the signals.
+ *   delivery loop, its own thread (dbase): the scheduler and every queued
+ *	envelope, delivery with the outbound client, TLS client context and
+ *	resolver (libunbound), bounce messages (the spool handle dq),
+ *	accounting (relay/acct.c), the control socket and the queue tool,
+ *	its current configuration (drc).
+ *
+ * Ownership: what the delivery loop owns is created by main before that
+ * thread starts and freed by main after it was joined (pthread_create and
+ * pthread_join order every access; libevent, libunbound and OpenSSL tie
+ * none of these objects to the thread that made them); in between only
+ * the delivery thread touches it. The loops talk by message passing only
+ * (relay/handoff.h): to_dlv carries committed messages, SIGTERM, SIGUSR1
+ * and, as a synchronous call, the delivery side of a SIGHUP, a SIGUSR2
+ * and the final stop; to_in carries the queue tool's `reload` back. The
+ * only other shared data: the scheduler's counts for the service
+ * manager's STATUS= (atomics below), relay_conf references (atomic), the
+ * spool's id generator and spare files (queue/queue.h), the log
+ * (relay/log.c).
+ */
 struct daemon {
 	struct relay	 relay;		/* first: the ready seam casts back */
+
+	/* The delivery loop's thread. */
+	struct event_base *dbase;
+	pthread_t	 dthread;
+	bool		 dthread_started;
 	struct scheduler *sched;
 	struct resolver	*resolver;
 	struct tls_client *tlsc;
 	struct delivery	*dlv;
-	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
+	struct queue	*dq;		/* its spool handle (queue_attach) */
+	struct relay_conf *drc;		/* its current configuration */
 	struct control	*control;	/* SPOOL/control: the queue tool */
 	struct queue_ctl qctl;
+	struct event	*ev_counts;	/* publishes nmsgs/ninflight */
+
+	/* The inbound (main) thread. */
+	struct event	*ev_term, *ev_int, *ev_hup, *ev_usr1, *ev_usr2;
 	struct event	*ev_grace;
+
+	/* Between the two. */
+	struct handoff	*to_dlv;	/* inbound -> delivery */
+	struct handoff	*to_in;		/* delivery -> inbound */
+	atomic_size_t	 nmsgs;		/* scheduler_counts(), for STATUS= */
+	atomic_uint	 ninflight;
 };
 
-/* The seam for delivery: every committed or recovered message lands here. */
+#define COUNTS_SECS	1	/* how often the delivery loop publishes them */
+
+/* Delivery loop: a committed message from the inbound loop. */
+static void
+dlv_take(void *a, void *b)
+{
+	struct daemon *d = a;
+
+	scheduler_add(d->sched, b);
+}
+
+/* The seam for delivery: every committed or recovered message lands here
+ * (on the inbound loop; before the delivery thread runs, directly). */
 static void
 relay_ready_sched(struct relay *r, struct queue_envelope *env)
 {
 	struct daemon *d = (struct daemon *)r;
 
-	scheduler_add(d->sched, env);
+	if (d->dthread_started)
+		handoff_post(d->to_dlv, dlv_take, d, env);
+	else
+		scheduler_add(d->sched, env);
 }
 
 static void
@@ -136,13 +199,106 @@ relay_queue_ready(struct queue_envelope *env, void *arg)
 	r->ready(r, env);
 }
 
+/* The delivery loop's own commits (bounce messages): already at home. */
+static void
+dlv_queue_ready(struct queue_envelope *env, void *arg)
+{
+	struct daemon *d = arg;
+
+	scheduler_add(d->sched, env);
+}
+
+static void
+dlv_publish_counts(struct daemon *d)
+{
+	size_t msgs;
+	unsigned inflight;
+
+	scheduler_counts(d->sched, &msgs, &inflight);
+	atomic_store_explicit(&d->nmsgs, msgs, memory_order_relaxed);
+	atomic_store_explicit(&d->ninflight, inflight, memory_order_relaxed);
+}
+
+static void
+dlv_counts_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	dlv_publish_counts(arg);
+}
+
+static void
+dlv_flush(void *a, void *b)
+{
+	scheduler_flush(((struct daemon *)a)->sched);
+}
+
 static void
 daemon_flush(evutil_socket_t sig, short ev, void *arg)
 {
 	struct daemon *d = arg;
 
 	if (!d->relay.stopping)
-		scheduler_flush(d->sched);
+		handoff_post(d->to_dlv, dlv_flush, d, NULL);
+}
+
+/* Delivery loop, on SIGTERM: start nothing more, cancel attempts. */
+static void
+dlv_stop(void *a, void *b)
+{
+	scheduler_stop(((struct daemon *)a)->sched);
+}
+
+/* Delivery loop, at the very end: leave the loop (main joins the thread). */
+static void
+dlv_exit(void *a, void *b)
+{
+	struct daemon *d = a;
+
+	scheduler_stop(d->sched);
+	event_base_loopexit(d->dbase, NULL);
+}
+
+static void *
+dlv_thread(void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)log_buffer_start(d->dbase);	/* this loop's own buffer */
+	if (event_base_loop(d->dbase, EVLOOP_NO_EXIT_ON_EMPTY) == -1)
+		log_warnx(NULL, "delivery event loop failed");
+	/* main's calls must not wait for a loop that no longer runs */
+	handoff_receiver_gone(d->to_dlv);
+	log_buffer_stop();
+	return NULL;
+}
+
+/* Start the delivery loop's thread; it takes no signals (main does). */
+static int
+dlv_thread_start(struct daemon *d, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int e;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	d->dthread_started = true;
+	if ((e = pthread_create(&d->dthread, NULL, dlv_thread, d)) != 0) {
+		d->dthread_started = false;
+		snprintf(err, errlen, "delivery thread: %s", strerror(e));
+	} else
+		(void)pthread_setname_np(d->dthread, "dlv-loop");	/* ps, perf */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e == 0 ? 0 : -1;
+}
+
+/* Main: have the delivery loop stop and wait for its thread. */
+static void
+dlv_thread_join(struct daemon *d)
+{
+	if (!d->dthread_started)
+		return;
+	handoff_call(d->to_dlv, dlv_exit, d, NULL);
+	pthread_join(d->dthread, NULL);
+	d->dthread_started = false;
 }
 
 static void
@@ -176,7 +332,7 @@ daemon_stop(evutil_socket_t sig, short ev, void *arg)
 	log_info(NULL, "stopping on %s: no new connections, %u session%s open",
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT", r->nsessions,
 	    r->nsessions == 1 ? "" : "s");
-	scheduler_stop(d->sched);
+	handoff_post(d->to_dlv, dlv_stop, d, NULL);
 	listener_free(r->listener);
 	r->listener = NULL;
 	if (r->nsessions == 0) {
@@ -221,6 +377,22 @@ listen_changed(const struct conf *a, const struct conf *b)
 	return false;
 }
 
+/* Delivery loop, from a SIGHUP: the new configuration for its side. */
+static void
+dlv_reload(void *a, void *b)
+{
+	struct daemon *d = a;
+	struct relay_conf *rc = b;
+	char err[512];
+
+	if (acct_open(d->dbase, rc->conf->acct_file, err, sizeof(err)) == -1)
+		log_warnx(NULL, "acct_file %s; keeping the previous one", err);
+	relay_conf_unref(d->drc);
+	d->drc = relay_conf_ref(rc);
+	scheduler_set_conf(d->sched, rc);
+	delivery_recheck_validation(d->dlv);
+}
+
 static void
 daemon_reload_conf(struct daemon *d)
 {
@@ -255,8 +427,8 @@ daemon_reload_conf(struct daemon *d)
 		    "unprivileged user, logging on to the file opened at start",
 		    err);
 	}
-	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1)
-		log_warnx(NULL, "acct_file %s; keeping the previous one", err);
+	/* the delivery loop's part, done there; waits, so the log keeps its order */
+	handoff_call(d->to_dlv, dlv_reload, d, rc);
 	if (strcmp(r->rc->conf->user, conf->user) != 0 ||
 	    !same_opt(r->rc->conf->group, conf->group))
 		log_warnx(NULL, "user/group changed: they apply after a restart");
@@ -271,8 +443,6 @@ daemon_reload_conf(struct daemon *d)
 	fdlimit_apply(conf, 0);
 	relay_conf_unref(r->rc);
 	r->rc = rc;
-	scheduler_set_conf(d->sched, rc);
-	delivery_recheck_validation(d->dlv);
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
 }
 
@@ -290,23 +460,25 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 	notify_ready();
 }
 
+/* The service manager's STATUS= (relay/notify.c, on the inbound loop). */
 static void
 daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
 {
 	struct daemon *d = arg;
 
-	scheduler_counts(d->sched, msgs, inflight);
+	*msgs = atomic_load_explicit(&d->nmsgs, memory_order_relaxed);
+	*inflight = atomic_load_explicit(&d->ninflight, memory_order_relaxed);
 }
 
-/* SIGUSR2 and the control socket's `reopen`: after log rotation. */
+/* Delivery loop: the control socket's `reopen`, and the delivery side of a
+ * SIGUSR2 (acct_file belongs to this loop; log_open() is safe anywhere). */
 static int
-daemon_reopen_files(void *arg, char *err, size_t errlen)
+dlv_reopen_files(struct daemon *d, bool log_too, char *err, size_t errlen)
 {
-	struct daemon *d = arg;
-	const char *lf = d->relay.rc->conf->log_file;
+	const char *lf = d->drc->conf->log_file;
 	char e[512];
 
-	if (log_open(lf, e, sizeof(e)) == -1) {
+	if (log_too && log_open(lf, e, sizeof(e)) == -1) {
 		snprintf(err, errlen, "log_file %s", e);
 		log_warnx(NULL, "reopen: log_file %s", e);
 		return -1;
@@ -320,18 +492,51 @@ daemon_reopen_files(void *arg, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-daemon_reopen(evutil_socket_t sig, short ev, void *arg)
+static int
+daemon_reopen_ctl(void *arg, char *err, size_t errlen)
 {
-	char err[600];
-
-	(void)daemon_reopen_files(arg, err, sizeof(err));
+	return dlv_reopen_files(arg, true, err, errlen);
 }
 
 static void
+dlv_reopen_acct(void *a, void *b)
+{
+	char err[600];
+
+	(void)dlv_reopen_files(a, false, err, sizeof(err));
+}
+
+/* SIGUSR2: after log rotation. The log here, acct_file on its loop. */
+static void
+daemon_reopen(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	char e[512];
+
+	if (log_open(d->relay.rc->conf->log_file, e, sizeof(e)) == -1) {
+		log_warnx(NULL, "reopen: log_file %s", e);
+		return;
+	}
+	handoff_call(d->to_dlv, dlv_reopen_acct, d, NULL);
+}
+
+static void
+in_reload(void *a, void *b)
+{
+	struct daemon *d = a;
+
+	if (d->dthread_started)		/* not once the delivery loop is gone */
+		daemon_reload(SIGHUP, 0, d);
+}
+
+/* The control socket's `reload` (delivery loop): the inbound loop reloads,
+ * as on SIGHUP; the answer does not wait for it (the log says). */
+static void
 daemon_reload_ctl(void *arg)
 {
-	daemon_reload(SIGHUP, 0, arg);
+	struct daemon *d = arg;
+
+	handoff_post(d->to_in, in_reload, d, NULL);
 }
 
 struct vwait {
@@ -453,9 +658,14 @@ daemon_run(const char *path, struct conf *conf)
 	if (evthread_use_pthreads() == -1)
 		fatalx("evthread_use_pthreads failed");
 	log_libevent();
-	if ((r->base = evio_base_new()) == NULL)
+	if ((r->base = evio_base_new()) == NULL ||
+	    (d.dbase = evio_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	if (acct_open(r->base, conf->acct_file, err, sizeof(err)) == -1) {
+	if ((d.to_dlv = handoff_new(r->base, d.dbase, err, sizeof(err))) == NULL ||
+	    (d.to_in = handoff_new(d.dbase, r->base, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	/* accounting belongs to the delivery loop (outcomes are decided there) */
+	if (acct_open(d.dbase, conf->acct_file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "danerelay: acct_file %s\n", err);
 		log_warnx(NULL, "acct_file %s, not starting", err);
 		goto fail;
@@ -463,7 +673,7 @@ daemon_run(const char *path, struct conf *conf)
 	(void)log_buffer_start(r->base);	/* one write(2) per loop turn */
 	log_info(NULL, "starting with %s", path);
 
-	d.resolver = resolver_new(r->base, conf->resolver_config,
+	d.resolver = resolver_new(d.dbase, conf->resolver_config,
 	    conf->trust_anchor_file, err, sizeof(err));
 	if (d.resolver == NULL) {
 		fprintf(stderr, "danerelay: %s: resolver: %s\n", path, err);
@@ -487,16 +697,23 @@ daemon_run(const char *path, struct conf *conf)
 		goto fail;
 	}
 	/* before the spool: it hands the recovered messages over at once */
-	d.sched = scheduler_new(r->base, r->rc);
+	d.sched = scheduler_new(d.dbase, r->rc);
+	d.drc = relay_conf_ref(r->rc);
 	r->queue = queue_open(r->base, conf->spool_dir, relay_queue_ready, r,
 	    err, sizeof(err));
 	if (r->queue == NULL) {
 		log_warnx(NULL, "spool %s: %s, not starting", conf->spool_dir, err);
 		goto fail;
 	}
+	d.dq = queue_attach(r->queue, d.dbase, dlv_queue_ready, &d, err,
+	    sizeof(err));
+	if (d.dq == NULL) {
+		log_warnx(NULL, "spool %s: %s, not starting", conf->spool_dir, err);
+		goto fail;
+	}
 	memset(&dp, 0, sizeof(dp));
-	dp.base = r->base;
-	dp.queue = r->queue;
+	dp.base = d.dbase;
+	dp.queue = d.dq;
 	dp.resolver = d.resolver;
 	dp.tls = d.tlsc;
 	if ((d.dlv = delivery_new(&dp, err, sizeof(err))) == NULL) {
@@ -505,7 +722,7 @@ daemon_run(const char *path, struct conf *conf)
 	}
 	delivery_set_conf(d.dlv, conf);
 	if (conf->dest.tls_policy == TLS_POLICY_DANE_ONLY &&
-	    daemon_check_validation(r->base, d.dlv, path) == -1) {
+	    daemon_check_validation(d.dbase, d.dlv, path) == -1) {
 		rv = 2;
 		goto fail;
 	}
@@ -513,9 +730,10 @@ daemon_run(const char *path, struct conf *conf)
 	 * belongs to the user, its group is the one the daemon runs as */
 	d.qctl.sched = d.sched;
 	d.qctl.reload = daemon_reload_ctl;
-	d.qctl.reopen = daemon_reopen_files;
+	d.qctl.reopen = daemon_reopen_ctl;
 	d.qctl.arg = &d;
-	if ((d.control = control_open(r->base, conf->spool_dir, getegid(),
+	/* on the delivery loop: the queue tool works on the scheduler */
+	if ((d.control = control_open(d.dbase, conf->spool_dir, getegid(),
 	    queue_ctl_handler, &d.qctl, err, sizeof(err))) == NULL) {
 		log_warnx(NULL, "%s, not starting", err);
 		goto fail;
@@ -536,24 +754,44 @@ daemon_run(const char *path, struct conf *conf)
 	evsignal_add(d.ev_usr1, NULL);
 	evsignal_add(d.ev_usr2, NULL);
 	log_info(NULL, "started");
-	scheduler_start(d.sched, r->queue, d.dlv);
+	scheduler_start(d.sched, d.dq, d.dlv);
+	d.ev_counts = event_new(d.dbase, -1, EV_PERSIST, dlv_counts_cb, &d);
+	if (d.ev_counts == NULL)
+		fatalx("cannot create a timer");
+	{
+		struct timeval tv = { COUNTS_SECS, 0 };
+
+		evtimer_add(d.ev_counts, &tv);
+	}
+	dlv_publish_counts(&d);
 	notify_watch_queue(r->base, daemon_queue_counts, &d);
+	if (dlv_thread_start(&d, err, sizeof(err)) == -1) {
+		log_warnx(NULL, "%s, not starting", err);
+		goto fail;
+	}
 	notify_ready();
 
 	if (event_base_dispatch(r->base) == -1)
 		log_warnx(NULL, "event loop failed");
-	log_buffer_stop();
 
 	listener_free(r->listener);
 	r->listener = NULL;
+	/* the delivery loop cancels its attempts (recipients stay as
+	 * queued) and returns; from here main owns everything again */
+	dlv_thread_join(&d);
+	log_buffer_stop();
 	control_close(d.control);
-	/* no attempt may outlive the engine; recipients stay as queued */
 	scheduler_stop(d.sched);
 	delivery_free(d.dlv);
+	/* messages handed over but not yet taken go to the scheduler */
+	handoff_free(d.to_dlv);
+	handoff_free(d.to_in);
 	/* runs the callbacks of commits still in flight (lingering sessions,
 	 * DSNs): the scheduler is still there to take them */
+	queue_close(d.dq);
 	queue_close(r->queue);
 	r->queue = NULL;
+	event_free(d.ev_counts);
 	scheduler_free(d.sched);
 	tls_client_free(d.tlsc);
 	resolver_free(d.resolver);
@@ -568,7 +806,9 @@ daemon_run(const char *path, struct conf *conf)
 	if (r->nsessions != 0)
 		log_warnx(NULL, "%u session%s left at exit", r->nsessions,
 		    r->nsessions == 1 ? "" : "s");
+	relay_conf_unref(d.drc);
 	relay_conf_unref(r->rc);
+	event_base_free(d.dbase);
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_info(NULL, "stopped");
@@ -583,16 +823,25 @@ fail:
 		scheduler_stop(d.sched);
 	if (d.dlv != NULL)
 		delivery_free(d.dlv);
+	handoff_free(d.to_dlv);
+	handoff_free(d.to_in);
+	if (d.dq != NULL)
+		queue_close(d.dq);
 	if (r->queue != NULL)
 		queue_close(r->queue);
+	if (d.ev_counts != NULL)
+		event_free(d.ev_counts);
 	scheduler_free(d.sched);
 	if (d.tlsc != NULL)
 		tls_client_free(d.tlsc);
 	if (d.resolver != NULL)
 		resolver_free(d.resolver);
+	relay_conf_unref(d.drc);
 	relay_conf_unref(r->rc);
 	notify_close();
 	log_buffer_stop();
+	if (d.dbase != NULL)
+		event_base_free(d.dbase);
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();

@@ -38,7 +38,7 @@ relay_conf_new(struct conf *conf, char *err, size_t errlen)
 	rc = xcalloc(1, sizeof(*rc));
 	rc->conf = conf;
 	rc->tls = tls;
-	rc->refs = 1;
+	atomic_init(&rc->refs, 1);
 	return rc;
 }
 
@@ -73,7 +73,7 @@ relay_conf_reload(struct conf *conf, const struct relay_conf *cur, char *err,
 		rc->conf = conf;
 		SSL_CTX_up_ref(cur->tls);
 		rc->tls = cur->tls;
-		rc->refs = 1;
+		atomic_init(&rc->refs, 1);
 		return rc;
 	}
 	return relay_conf_new(conf, err, errlen);
@@ -82,14 +82,17 @@ relay_conf_reload(struct conf *conf, const struct relay_conf *cur, char *err,
 struct relay_conf *
 relay_conf_ref(struct relay_conf *rc)
 {
-	rc->refs++;
+	atomic_fetch_add_explicit(&rc->refs, 1, memory_order_relaxed);
 	return rc;
 }
 
 void
 relay_conf_unref(struct relay_conf *rc)
 {
-	if (rc == NULL || --rc->refs > 0)
+	/* the last holder, on whichever loop, frees: release/acquire so that
+	 * it sees every use the other thread made before letting go */
+	if (rc == NULL || atomic_fetch_sub_explicit(&rc->refs, 1,
+	    memory_order_acq_rel) != 1)
 		return;
 	SSL_CTX_free(rc->tls);
 	conf_free(rc->conf);

@@ -5,15 +5,24 @@
  * seam where accepted and recovered messages go (`ready`; the delivery
  * engine plugs in there). One per process, owned by main.c.
  *
+ * Threads: struct relay belongs to the inbound loop (the main thread: its
+ * base, the listener, the sessions, the spool handle `queue`, `rc`). The
+ * delivery side runs on a loop of its own (relay/main.c, "Two event
+ * loops"); `ready` is where a message crosses to it (relay/handoff.h).
+ *
  * A configuration is reference counted: a session keeps the one it
  * started with, so a SIGHUP applies to new sessions only and an old
- * configuration is freed when its last session ends.
+ * configuration is freed when its last session ends. Both loops hold
+ * references (the scheduler its own), so the count is atomic; a
+ * relay_conf is never changed after relay_conf_new(), and its SSL_CTX is
+ * only used by the inbound sessions (SSL_new() takes its own reference).
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_RELAY_H
 #define RELAY_RELAY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/queue.h>
 
@@ -30,7 +39,7 @@ struct relay;
 struct relay_conf {
 	struct conf	*conf;
 	SSL_CTX		*tls;		/* STARTTLS context; NULL: not offered */
-	unsigned	 refs;
+	atomic_uint	 refs;		/* taken and dropped on both loops */
 };
 
 /* Takes ownership of env (frees it with queue_envelope_free()). */

@@ -7,6 +7,17 @@
  * queue (delivered, deferred with backoff, bounced with a DSN), and
  * removes a message once every recipient is final. One per process.
  *
+ * Threads: the scheduler, every envelope it was given, the delivery
+ * engine it drives and the spool handle it writes through (queue_attach(),
+ * queue/queue.h) belong to the delivery loop's thread (relay/main.c, "Two
+ * event loops"); every function here is called there. Others reach it by
+ * handoff (relay/handoff.h): the inbound loop posts each committed
+ * message (scheduler_add), SIGTERM (scheduler_stop), SIGUSR1
+ * (scheduler_flush) and a reload (scheduler_set_conf); the queue tool runs
+ * on this loop already (the control socket lives there). Counts for the
+ * service manager are published, not read across (scheduler_counts()
+ * runs here).
+ *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
 #ifndef RELAY_SCHEDULER_H

@@ -145,7 +145,7 @@ struct smtp_client {
 	int			 defer_errno;
 };
 
-static unsigned char content_buf[CONTENT_CHUNK];	/* loop thread only */
+static unsigned char content_buf[CONTENT_CHUNK];	/* delivery loop thread only */
 
 static void	client_readcb(struct bufferevent *, void *);
 static void	client_writecb(struct bufferevent *, void *);
