@@ -33,7 +33,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,13 +497,6 @@ smtp_client_connect(struct event_base *base,
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return NULL;
-	/*
-	 * Every write is already a whole command, pipelined group or TLS
-	 * flight gathered in one loop turn; Nagle would only hold the next
-	 * one until the peer's delayed ACK (up to 40 ms on Linux), e.g. our
-	 * EHLO behind the TLS Finished. Best effort: without it, slower.
-	 */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c = xcalloc(1, sizeof(*c));
 	c->base = base;
 	c->fd = fd;
