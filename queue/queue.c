@@ -629,6 +629,22 @@ queue_journal_done(struct commit_job *j)
 	free(jj);
 }
 
+/* A journal job for message id's record(s) at the end of fd. */
+static struct queue_journal *
+queue_journal_new(struct queue *q, const char *id, int fd, bool guarded)
+{
+	struct queue_journal *jj;
+
+	jj = xcalloc(1, sizeof(*jj));
+	jj->q = q;
+	jj->guarded = guarded;
+	jj->job.kind = COMMIT_JOURNAL;
+	jj->job.fd = fd;
+	str_copy(jj->job.id, id, sizeof(jj->job.id));
+	jj->job.done = queue_journal_done;
+	return jj;
+}
+
 int
 queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
     enum queue_rcpt_state state, unsigned attempts, time_t next_attempt,
@@ -704,13 +720,7 @@ queue_rcpt_update(struct queue *q, struct queue_envelope *env, size_t idx,
 	(void)queue_rcpt_set(env, idx, state, attempts, next_attempt, error);
 
 	if (jj == NULL) {
-		jj = xcalloc(1, sizeof(*jj));
-		jj->q = q;
-		jj->guarded = last != '\n';
-		jj->job.kind = COMMIT_JOURNAL;
-		jj->job.fd = fd;
-		str_copy(jj->job.id, env->id, sizeof(jj->job.id));
-		jj->job.done = queue_journal_done;
+		jj = queue_journal_new(q, env->id, fd, last != '\n');
 		committer_submit(q->committer, &jj->job);
 		q->jlast = jj;
 		q->jlast_gen = committer_generation(q->committer);
@@ -820,7 +830,7 @@ name_cmp(const void *a, const void *b)
 }
 
 /* The sorted names in directory fd (without . and ..). NULL + errno. */
-static char **
+char **
 queue_list_dir(int fd, size_t *np)
 {
 	DIR		*d;
@@ -1366,13 +1376,7 @@ queue_msg_hold(struct queue *q, struct queue_envelope *env, bool held,
 	/* A recipient update coalesced before this one must not truncate
 	 * back over our record: the next update takes a job of its own. */
 	q->jlast = NULL;
-	jj = xcalloc(1, sizeof(*jj));
-	jj->q = q;
-	jj->guarded = last != '\n';
-	jj->job.kind = COMMIT_JOURNAL;
-	jj->job.fd = fd;
-	str_copy(jj->job.id, env->id, sizeof(jj->job.id));
-	jj->job.done = queue_journal_done;
+	jj = queue_journal_new(q, env->id, fd, last != '\n');
 	if (cb != NULL) {
 		jj->cbs = xcalloc(1, sizeof(*jj->cbs));
 		jj->cbs[0].cb = cb;

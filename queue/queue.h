@@ -203,6 +203,9 @@ int		 queue_scan(const char *dir, queue_scan_cb *, void *arg,
  */
 char		*queue_file_read(int dirfd, const char *name, size_t max,
 		    size_t *lenp, bool *cut);
+/* The sorted names in directory dirfd, without . and .. (the caller frees
+ * each and the array). NULL + errno. */
+char		**queue_list_dir(int dirfd, size_t *np);
 
 /* queue_msg_remove(), and cb (on the loop) once the removal is durable
  * (error 0) or failed (errno value). `queue delete`. */

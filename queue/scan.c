@@ -12,7 +12,6 @@
 #include "queue/queue_id.h"
 #include "relay/util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,50 +77,30 @@ scan_one(int msgfd, const char *id, char *why, size_t whylen)
 	return env;
 }
 
-static int
-scan_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 queue_scan(const char *dir, queue_scan_cb *cb, void *arg, char *err,
     size_t errlen)
 {
 	struct queue_envelope	*env;
-	struct dirent		*de;
-	char			 path[4096], why[256], **v = NULL;
-	size_t			 n = 0, cap = 0, i;
-	DIR			*d;
+	char			 path[4096], why[256], **v;
+	size_t			 n, i;
 	int			 msgfd;
 
 	snprintf(path, sizeof(path), "%s/msg", dir);
-	if ((msgfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if ((msgfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (v = queue_list_dir(msgfd, &n)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (msgfd != -1)
+			close(msgfd);
 		return -1;
 	}
-	if ((d = fdopendir(dup(msgfd))) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(msgfd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!queue_id_valid(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	/* ids sort by arrival */
-	if (n > 1)
-		qsort(v, n, sizeof(*v), scan_cmp);
+	/* sorted names: ids sort by arrival */
 	for (i = 0; i < n; i++) {
-		why[0] = '\0';
-		env = scan_one(msgfd, v[i], why, sizeof(why));
-		cb(v[i], env, env == NULL ? why : NULL, arg);
+		if (queue_id_valid(v[i])) {
+			why[0] = '\0';
+			env = scan_one(msgfd, v[i], why, sizeof(why));
+			cb(v[i], env, env == NULL ? why : NULL, arg);
+		}
 		free(v[i]);
 	}
 	free(v);
