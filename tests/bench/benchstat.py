@@ -42,7 +42,7 @@
 
 DANE-authenticated deliveries are counted from the relay's own log.
 danerelay: a delivered queue id whose connection line ends "(DANE)"
-(INTERFACE.md "Log lines"), plus deliveries over a reused connection when
+(README.md, "What the log shows"), plus deliveries over a reused connection when
 every connection of the run was DANE-authenticated. Postfix (log level 1):
 "Verified TLS connection established" per connection; its deliveries count
 as authenticated when every TLS connection of the run was verified (Postfix
