@@ -81,6 +81,7 @@ static const struct key keys[] = {
 	{ "session_timeout", K_DURATION, W_GLOBAL, G(session_timeout), 0, 0, 1, UINT_MAX, "30m" },
 	{ "max_clients_per_ip", K_UINT, W_GLOBAL, G(max_clients_per_ip), 0, 0, 1, 1000000, "20" },
 	{ "greet_delay", K_DURATION, W_GLOBAL, G(greet_delay_other), 0, 0, 0, UINT_MAX, NULL },
+	{ "in_flow_delay", K_DURATION, W_GLOBAL, G(in_flow_delay), 0, 0, 0, 10, "1s" },
 	{ "allow_address_literals", K_BOOL, W_GLOBAL, G(allow_address_literals), 0, 0, 0, 0, "no" },
 	/* privileges */
 	{ "user", K_PATH, W_GLOBAL, G(user), 0, 0, 0, 0, "danerelay" },

@@ -79,6 +79,7 @@ struct conf {
 	unsigned		 greet_delay_relay;	/* seconds before the greeting: relay_clients */
 	unsigned		 greet_delay_other;	/* ... everyone else (greet_delay sets both) */
 	bool			 allow_address_literals;	/* RCPT TO:<u@[192.0.2.1]> */
+	unsigned		 in_flow_delay;		/* seconds MAIL may wait for delivery (relay/flow.h) */
 
 	/* privileges (relay/privsep.h) */
 	char			*user;			/* run as this user when started as root */

@@ -43,6 +43,7 @@
 #include "queue/queue.h"
 #include "relay/delivery.h"
 #include "relay/fdlimit.h"
+#include "relay/flow.h"
 #include "relay/handoff.h"
 #include "relay/listener.h"
 #include "relay/evio.h"
@@ -175,7 +176,25 @@ dlv_take(void *a, void *b)
 {
 	struct daemon *d = a;
 
-	scheduler_add(d->sched, b);
+	scheduler_add_arrival(d->sched, b, true);
+}
+
+/* Inbound loop: delivery made room for waiting transactions. */
+static void
+in_flow_wake(void *a, void *b)
+{
+	struct daemon *d = a;
+
+	flow_wake(d->relay.flow);
+}
+
+/* Delivery loop (flow_started()): wake the inbound loop's waiters. */
+static void
+dlv_flow_post_wake(void *arg)
+{
+	struct daemon *d = arg;
+
+	handoff_post(d->to_in, in_flow_wake, d, NULL);
 }
 
 /* The seam for delivery: every committed or recovered message lands here
@@ -185,9 +204,10 @@ relay_ready_sched(struct relay *r, struct queue_envelope *env)
 {
 	struct daemon *d = (struct daemon *)r;
 
-	if (d->dthread_started)
+	if (d->dthread_started) {
+		flow_arrived(r->flow);
 		handoff_post(d->to_dlv, dlv_take, d, env);
-	else
+	} else
 		scheduler_add(d->sched, env);
 }
 
@@ -441,6 +461,7 @@ daemon_reload_conf(struct daemon *d)
 		log_warnx(NULL, "resolver_config/trust_anchor_file changed: they "
 		    "apply after a restart");
 	fdlimit_apply(conf, 0);
+	flow_set_limit(r->flow, conf->max_connections);
 	relay_conf_unref(r->rc);
 	r->rc = rc;
 	log_info(NULL, "configuration reloaded from %s", r->conf_path);
@@ -698,6 +719,9 @@ daemon_run(const char *path, struct conf *conf)
 	}
 	/* before the spool: it hands the recovered messages over at once */
 	d.sched = scheduler_new(d.dbase, r->rc);
+	r->flow = flow_new(r->base, dlv_flow_post_wake, &d);
+	flow_set_limit(r->flow, conf->max_connections);
+	scheduler_set_flow(d.sched, r->flow);
 	d.drc = relay_conf_ref(r->rc);
 	r->queue = queue_open(r->base, conf->spool_dir, relay_queue_ready, r,
 	    err, sizeof(err));
@@ -782,6 +806,8 @@ daemon_run(const char *path, struct conf *conf)
 	log_buffer_stop();
 	control_close(d.control);
 	scheduler_stop(d.sched);
+	/* nothing posts to the inbound loop any more (to_in is freed next) */
+	scheduler_set_flow(d.sched, NULL);
 	delivery_free(d.dlv);
 	/* messages handed over but not yet taken go to the scheduler */
 	handoff_free(d.to_dlv);
@@ -809,6 +835,7 @@ daemon_run(const char *path, struct conf *conf)
 	relay_conf_unref(d.drc);
 	relay_conf_unref(r->rc);
 	event_base_free(d.dbase);
+	flow_free(r->flow);
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_info(NULL, "stopped");
@@ -819,8 +846,10 @@ fail:
 	acct_close();
 	listener_free(r->listener);
 	r->listener = NULL;
-	if (d.sched != NULL)
+	if (d.sched != NULL) {
 		scheduler_stop(d.sched);
+		scheduler_set_flow(d.sched, NULL);
+	}
 	if (d.dlv != NULL)
 		delivery_free(d.dlv);
 	handoff_free(d.to_dlv);
@@ -842,6 +871,7 @@ fail:
 	log_buffer_stop();
 	if (d.dbase != NULL)
 		event_base_free(d.dbase);
+	flow_free(r->flow);
 	event_base_free(r->base);
 	libevent_global_shutdown();
 	log_close();

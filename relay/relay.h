@@ -34,6 +34,7 @@ struct queue;
 struct queue_envelope;
 struct listener;
 struct smtp_session;
+struct flow;
 struct relay;
 
 struct relay_conf {
@@ -52,6 +53,7 @@ struct relay {
 	struct queue		*queue;
 	struct listener		*listener;
 	relay_ready_fn		*ready;		/* committed and recovered messages */
+	struct flow		*flow;		/* inbound flow control; NULL: none */
 
 	TAILQ_HEAD(, smtp_session) sessions;	/* owned by smtp_session.c */
 	unsigned		 nsessions;

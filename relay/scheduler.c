@@ -42,6 +42,7 @@
 #include "relay/delivery.h"
 #include "relay/dlv_trace.h"
 #include "relay/dsn.h"
+#include "relay/flow.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 #include "relay/util.h"
@@ -89,6 +90,8 @@ struct smsg {
 	unsigned		 njsync;	/* journal syncs whose cb has m */
 	bool			 gone;		/* freed but for njsync */
 	unsigned		 nstartfail;	/* delivery_start failures in a row */
+	bool			 inflow;	/* counted in the inbound flow's
+						 * backlog until its first start */
 };
 
 /*
@@ -137,6 +140,7 @@ struct scheduler {
 	struct relay_conf	*rc;
 	struct queue		*queue;
 	struct delivery		*dlv;
+	struct flow		*flow;		/* inbound flow control, or NULL */
 	struct smsg_head	 all, newq, retryq, waitq;
 	unsigned		 nready;	/* on newq and retryq */
 	struct smsg_head	 jq;		/* with records to write again */
@@ -321,6 +325,20 @@ smsg_unlink(struct smsg *m)
 	m->list = L_NONE;
 }
 
+/*
+ * m's first attempt started, or m left the ready lists without one: it no
+ * longer counts as delivery falling behind (relay/flow.h).
+ */
+static void
+smsg_flow_done(struct smsg *m)
+{
+	if (m->inflow) {
+		m->inflow = false;
+		if (m->s->flow != NULL)
+			flow_started(m->s->flow);
+	}
+}
+
 static void smsg_drop_traces(struct smsg *);
 static void sched_keep_trace(struct smsg *, const struct dlv_outcome *);
 static void sched_acct_local(struct smsg *, size_t, enum acct_type,
@@ -329,6 +347,7 @@ static void sched_acct_local(struct smsg *, size_t, enum acct_type,
 static void
 smsg_free(struct smsg *m)
 {
+	smsg_flow_done(m);
 	smsg_unlink(m);
 	if (m->ndirty > 0)
 		TAILQ_REMOVE(&m->s->jq, m, jlink);
@@ -384,6 +403,7 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 	size_t			 i;
 
 	if (m->deleted) {		/* queue delete, waiting for its DSN */
+		smsg_flow_done(m);
 		smsg_unlink(m);
 		return;
 	}
@@ -392,8 +412,10 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 		return;
 	}
 	smsg_unlink(m);
-	if (m->env->held)		/* queue hold: off every list */
+	if (m->env->held) {		/* queue hold: off every list */
+		smsg_flow_done(m);
 		return;
+	}
 	expire = m->env->arrival + (time_t)sched_conf(s)->max_queue_lifetime;
 	for (i = 0; i < m->env->nrcpts; i++) {
 		r = &m->env->rcpts[i];
@@ -412,6 +434,8 @@ smsg_place_at(struct smsg *m, time_t now, bool head)
 		} else if (next == 0 || r->next_attempt < next)
 			next = r->next_attempt;
 	}
+	if (!due || !fresh)
+		smsg_flow_done(m);
 	if (due) {
 		m->list = fresh ? L_NEW : L_RETRY;
 		s->nready++;
@@ -1222,6 +1246,7 @@ sched_try(struct scheduler *s, struct smsg *m, time_t now)
 			continue;
 		}
 		m->nstartfail = 0;
+		smsg_flow_done(m);
 		if (s->starve_wait != 0) {
 			s->starve_wait = 0;
 			log_limit_end(&s->ll_starve, NULL, "deliveries start "
@@ -1342,7 +1367,20 @@ scheduler_start(struct scheduler *s, struct queue *q, struct delivery *dlv)
 }
 
 void
+scheduler_set_flow(struct scheduler *s, struct flow *flow)
+{
+	s->flow = flow;
+}
+
+void
 scheduler_add(struct scheduler *s, struct queue_envelope *env)
+{
+	scheduler_add_arrival(s, env, false);
+}
+
+void
+scheduler_add_arrival(struct scheduler *s, struct queue_envelope *env,
+    bool counted)
 {
 	struct smsg *m;
 
@@ -1353,6 +1391,7 @@ scheduler_add(struct scheduler *s, struct queue_envelope *env)
 	m->dirty = xcalloc(env->nrcpts + 1, sizeof(bool));
 	m->list = L_NONE;
 	m->onedom = true;
+	m->inflow = counted;
 	if (env->nrcpts > 1) {
 		char d0[DOMAIN_MAX], di[DOMAIN_MAX];
 		size_t i;

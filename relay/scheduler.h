@@ -42,6 +42,16 @@ void		 scheduler_start(struct scheduler *, struct queue *,
 		    struct delivery *);
 /* Takes ownership of env (a committed or recovered message). */
 void		 scheduler_add(struct scheduler *, struct queue_envelope *);
+/*
+ * The same for a message fresh from the inbound loop; counted: it was
+ * counted by flow_arrived(), and flow_started() is called once its first
+ * attempt starts or it leaves the ready lists without one (relay/flow.h).
+ */
+void		 scheduler_add_arrival(struct scheduler *,
+		    struct queue_envelope *, bool counted);
+/* Inbound flow control to report to; NULL: none (at shutdown). */
+struct flow;
+void		 scheduler_set_flow(struct scheduler *, struct flow *);
 /* SIGHUP: takes a new reference on rc, drops the old one. */
 void		 scheduler_set_conf(struct scheduler *, struct relay_conf *);
 /* SIGUSR1 / queue flush: every deferred recipient is due now. */

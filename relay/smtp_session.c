@@ -26,6 +26,7 @@
 #include "queue/queue.h"
 #include "relay/addr_literal.h"
 #include "relay/evio.h"
+#include "relay/flow.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 #include "relay/smtp_data.h"
@@ -67,6 +68,7 @@ enum smtp_state {
 	SMTP_GREETING,		/* banner delayed; any input now is an early talker */
 	SMTP_HELO,		/* greeting sent, waiting for EHLO/HELO */
 	SMTP_MAIL,		/* identified, no transaction */
+	SMTP_FLOW,		/* MAIL waits: delivery is behind (relay/flow.h) */
 	SMTP_RCPT,		/* MAIL accepted, collecting RCPTs */
 	SMTP_DATA,		/* reading message content */
 	SMTP_COMMIT,		/* waiting for the queue's fsync; input left buffered */
@@ -85,6 +87,7 @@ enum smtp_state {
 #define S_IPV6		0x0100	/* peer address is IPv6 */
 #define S_EOF		0x0200	/* the client half-closed: answer what it sent, then close */
 #define S_TLSDOWN	0x0400	/* close_notify queued (SSL_shutdown) */
+#define S_FLOWPASS	0x0800	/* the next MAIL has waited already */
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -103,6 +106,7 @@ struct smtp_session {
 	struct timespec		 t0;		/* connect, CLOCK_MONOTONIC */
 	const char		*what;		/* what the next reply answers, for logs */
 	const char		*quit_reason;	/* for the disconnect line */
+	struct flow_waiter	 floww;		/* SMTP_FLOW: on the relay's flow */
 
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 peer[SMTP_PEER_MAX];	/* "[addr]:port" */
@@ -131,6 +135,8 @@ struct smtp_cmd {
 static void	cmd_ehlo(struct smtp_session *, const char *);
 static void	cmd_helo(struct smtp_session *, const char *);
 static void	cmd_mail(struct smtp_session *, const char *);
+static void	smtp_flow_resume(void *);
+static bool	smtp_flow_wait(struct smtp_session *);
 static void	cmd_rcpt(struct smtp_session *, const char *);
 static void	cmd_data(struct smtp_session *, const char *);
 static void	cmd_rset(struct smtp_session *, const char *);
@@ -230,6 +236,8 @@ smtp_send_now(struct smtp_session *s)
 static void
 smtp_finish(struct smtp_session *s, const char *reason)
 {
+	if (s->relay->flow != NULL)
+		flow_cancel(s->relay->flow, &s->floww);
 	s->state = SMTP_QUIT;
 	s->quit_reason = reason;
 	if (s->bev != NULL)
@@ -803,6 +811,8 @@ smtp_command(struct smtp_session *s)
 		smtp_reply(s, "503 5.7.1 Error: access denied, send QUIT");
 		return;
 	}
+	if (c->fn == cmd_mail && smtp_flow_wait(s))
+		return;
 	c->fn(s, args);
 	/*
 	 * RFC 2920 3.1: a client must wait for the reply to a command that
@@ -817,6 +827,33 @@ smtp_command(struct smtp_session *s)
 		    smtp_conf(s)->hostname);
 		smtp_finish(s, "improper pipelining");
 	}
+}
+
+/*
+ * Inbound flow control (relay/flow.h): a new transaction waits while
+ * delivery is behind. Its MAIL line goes back to the front of the input,
+ * to be read again, once only, when the wait ends (smtp_flow_resume()).
+ */
+static bool
+smtp_flow_wait(struct smtp_session *s)
+{
+	struct evbuffer *in;
+
+	if (s->flags & S_FLOWPASS) {
+		s->flags &= ~S_FLOWPASS;
+		return false;
+	}
+	if (s->state != SMTP_MAIL || s->relay->flow == NULL ||
+	    !flow_wait(s->relay->flow, &s->floww, smtp_conf(s)->in_flow_delay,
+	    smtp_flow_resume, s))
+		return false;
+	in = bufferevent_get_input(s->bev);
+	if (evbuffer_prepend(in, "\r\n", 2) == -1 ||
+	    evbuffer_prepend(in, s->line, strlen(s->line)) == -1)
+		fatalx("out of memory for a session's input");
+	s->ncommands--;
+	s->state = SMTP_FLOW;
+	return true;
 }
 
 /*
@@ -890,7 +927,8 @@ smtp_process(struct smtp_session *s)
 	int r;
 
 	while (s->bev != NULL && s->state != SMTP_QUIT &&
-	    s->state != SMTP_COMMIT && s->state != SMTP_GREETING) {
+	    s->state != SMTP_COMMIT && s->state != SMTP_GREETING &&
+	    s->state != SMTP_FLOW) {
 		if (s->flags & S_EXPIRED) {
 			s->what = "session time limit";
 			smtp_reply(s, "421 4.4.2 %s Error: session time limit exceeded",
@@ -1001,7 +1039,7 @@ static void
 smtp_eof_settle(struct smtp_session *s)
 {
 	if (!(s->flags & S_EOF) || s->state == SMTP_COMMIT ||
-	    (s->flags & S_OUTWAIT))
+	    s->state == SMTP_FLOW || (s->flags & S_OUTWAIT))
 		return;
 	if (s->state != SMTP_QUIT)
 		smtp_finish(s, "connection closed by client");
@@ -1010,6 +1048,19 @@ smtp_eof_settle(struct smtp_session *s)
 		smtp_close(s, s->quit_reason);
 	else if (!(s->flags & S_LINGER))
 		smtp_linger_arm(s);
+}
+
+/* The flow wait is over (relay/flow.c calls this from its own event). */
+static void
+smtp_flow_resume(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->state = SMTP_MAIL;
+	s->flags |= S_FLOWPASS;
+	smtp_process(s);
+	smtp_send_now(s);
+	smtp_eof_settle(s);
 }
 
 static void
@@ -1268,6 +1319,8 @@ smtp_close(struct smtp_session *s, const char *reason)
 		event_free(s->timer);
 		s->timer = NULL;
 	}
+	if (s->relay->flow != NULL)
+		flow_cancel(s->relay->flow, &s->floww);
 	if (s->state == SMTP_COMMIT) {
 		/* the queue still holds s: free it in smtp_committed() */
 		s->flags |= S_ZOMBIE;
@@ -1285,6 +1338,9 @@ smtp_session_shutdown_all(struct relay *r)
 {
 	struct smtp_session *s, *next;
 
+	/* waiting transactions first: each answers 421 (it may close) */
+	if (r->flow != NULL)
+		flow_resume_all(r->flow);
 	/* smtp_process() never frees, so the list stays intact */
 	for (s = TAILQ_FIRST(&r->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
