@@ -80,6 +80,20 @@ wait_pid_gone() {
 	return 0
 }
 
+# wait_file PID FILE TENTHS: wait up to TENTHS/10 s for FILE to be
+# non-empty, as long as the process PID lives (the way a program started
+# in the background says it is ready, or done).
+wait_file() {
+	local i=0
+	while [ ! -s "$2" ]; do
+		i=$((i + 1))
+		[ "$i" -gt "$3" ] && return 1
+		kill -0 "$1" 2>/dev/null || { [ -s "$2" ]; return; }
+		sleep 0.1
+	done
+	return 0
+}
+
 # track PID: stop it at exit.
 track() {
 	PIDS="$PIDS $1"
@@ -219,21 +233,17 @@ relay_kill9() {
 # probe connection would show in the stats, which tests use to count
 # connection reuse.
 sink_start() {
-	local name=$1 listen=$2 i=0
+	local name=$1 listen=$2
 	shift 2
 	rm -f "$T/$name.pid"
 	"$SINK" -l "$listen" -D "$T/$name.msgs" -s "$T/$name.stats" \
 	    -p "$T/$name.pid" "$@" >> "$T/$name.log" 2>&1 &
 	SINK_PID=$!
 	track "$SINK_PID"
-	while [ ! -s "$T/$name.pid" ]; do
-		i=$((i + 1))
-		if [ "$i" -gt 100 ] || ! kill -0 "$SINK_PID" 2>/dev/null; then
-			cat "$T/$name.log"
-			fail "sink $name did not start on $listen"
-		fi
-		sleep 0.1
-	done
+	if ! wait_file "$SINK_PID" "$T/$name.pid" 100; then
+		cat "$T/$name.log"
+		fail "sink $name did not start on $listen"
+	fi
 }
 
 # mono_now: seconds on a monotonic clock (/proc/uptime, 10 ms steps). For
@@ -281,7 +291,7 @@ relay_start_nofile() {
 # ($T/NAME.hold.log) if it dies or does not finish. HOLDER is its pid,
 # tracked.
 hold_descriptors() {
-	local name=$1 i=0
+	local name=$1
 	shift
 	{
 		cat <<'PY'
@@ -306,12 +316,10 @@ PY
 	    "$T/$name.release" "$@" > "$T/$name.hold.log" 2>&1 &
 	HOLDER=$!
 	track "$HOLDER"
-	while [ ! -s "$T/$name.held" ]; do
-		i=$((i + 1))
-		[ "$i" -gt 600 ] && { cat "$T/$name.hold.log"; fail "holder $name did not finish"; }
-		kill -0 "$HOLDER" 2>/dev/null || { cat "$T/$name.hold.log"; fail "holder $name died"; }
-		sleep 0.1
-	done
+	if ! wait_file "$HOLDER" "$T/$name.held" 600; then
+		cat "$T/$name.hold.log"
+		fail "holder $name died or did not finish"
+	fi
 	cat "$T/$name.held"
 }
 
