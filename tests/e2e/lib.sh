@@ -80,6 +80,20 @@ wait_pid_gone() {
 	return 0
 }
 
+# wait_file PID FILE TENTHS: wait up to TENTHS/10 s for FILE to be
+# non-empty, as long as the process PID lives (the way a program started
+# in the background says it is ready, or done).
+wait_file() {
+	local i=0
+	while [ ! -s "$2" ]; do
+		i=$((i + 1))
+		[ "$i" -gt "$3" ] && return 1
+		kill -0 "$1" 2>/dev/null || { [ -s "$2" ]; return; }
+		sleep 0.1
+	done
+	return 0
+}
+
 # track PID: stop it at exit.
 track() {
 	PIDS="$PIDS $1"
@@ -219,19 +233,119 @@ relay_kill9() {
 # probe connection would show in the stats, which tests use to count
 # connection reuse.
 sink_start() {
-	local name=$1 listen=$2 i=0
+	local name=$1 listen=$2
 	shift 2
 	rm -f "$T/$name.pid"
 	"$SINK" -l "$listen" -D "$T/$name.msgs" -s "$T/$name.stats" \
 	    -p "$T/$name.pid" "$@" >> "$T/$name.log" 2>&1 &
 	SINK_PID=$!
 	track "$SINK_PID"
-	while [ ! -s "$T/$name.pid" ]; do
-		i=$((i + 1))
-		if [ "$i" -gt 100 ] || ! kill -0 "$SINK_PID" 2>/dev/null; then
-			cat "$T/$name.log"
-			fail "sink $name did not start on $listen"
-		fi
-		sleep 0.1
-	done
+	if ! wait_file "$SINK_PID" "$T/$name.pid" 100; then
+		cat "$T/$name.log"
+		fail "sink $name did not start on $listen"
+	fi
+}
+
+# mono_now: seconds on a monotonic clock (/proc/uptime, 10 ms steps). For
+# durations a test measures itself: wall clock (date, EPOCHREALTIME, the
+# log's stamps) can be stepped under a virtual machine while a test runs.
+mono_now() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+# Descriptor starvation, caused for real (t_nofile_*, t_control_starved):
+# the daemon runs under a small RLIMIT_NOFILE and a holder program opens
+# sessions until none is left, keeping them open while the test looks at
+# what the starved daemon does; then it lets go and the daemon must
+# recover on its own.
+
+# relay_start_nofile N CONF [PREFIX...]: relay_start CONF with the daemon
+# under RLIMIT_NOFILE N:N (prlimit(1)), run through PREFIX if given (a
+# command that ends by exec'ing its arguments, such as unshare(1) with
+# sh -c '... && exec "$@"'); asserts the limit in /proc/PID/limits.
+relay_start_nofile() {
+	local n=$1 conf=$2 bin=$BIN
+	shift 2
+	{
+		echo '#!/bin/bash'
+		printf 'exec'
+		printf ' %q' "$@" prlimit "--nofile=$n:$n" -- "$bin"
+		printf ' "$@"\n'
+	} > "$T/relay-nofile"
+	chmod +x "$T/relay-nofile"
+	BIN=$T/relay-nofile
+	relay_start "$conf"
+	BIN=$bin
+	grep -q "Max open files *$n *$n" "/proc/$RELAY_PID/limits" ||
+	    fail "the daemon does not run under RLIMIT_NOFILE $n"
+}
+
+# hold_descriptors NAME [ARGS...]: run a Python holder, whose body is read
+# from stdin, against the daemon's listen address $NET.1:10025. The body
+# finds host, port and args (ARGS) set; it opens sessions until the daemon
+# is out of descriptors, keeping them in the list socks, and sets summary
+# to a line of NAME=N words saying what it saw. The code around it writes
+# summary to $T/NAME.held (renamed into place) and keeps every connection
+# open until release_descriptors NAME (at most 60 s). Waits at most 60 s
+# for $T/NAME.held and prints it; fails with the holder's output
+# ($T/NAME.hold.log) if it dies or does not finish. HOLDER is its pid,
+# tracked.
+hold_descriptors() {
+	local name=$1
+	shift
+	{
+		cat <<'PY'
+import os, socket, sys, time
+host, port, status, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+args = sys.argv[5:]
+PY
+		cat
+		cat <<'PY'
+with open(status + ".tmp", "w") as f:
+	f.write(summary + "\n")
+os.rename(status + ".tmp", status)
+for _ in range(600):
+	if os.path.exists(release):
+		break
+	time.sleep(0.1)
+for s in socks:
+	s.close()
+PY
+	} > "$T/$name.hold.py"
+	python3 "$T/$name.hold.py" "$NET.1" 10025 "$T/$name.held" \
+	    "$T/$name.release" "$@" > "$T/$name.hold.log" 2>&1 &
+	HOLDER=$!
+	track "$HOLDER"
+	if ! wait_file "$HOLDER" "$T/$name.held" 600; then
+		cat "$T/$name.hold.log"
+		fail "holder $name died or did not finish"
+	fi
+	cat "$T/$name.held"
+}
+
+# release_descriptors NAME: the holder closes its connections and exits.
+release_descriptors() {
+	touch "$T/$1.release"
+	wait_pid_gone "$HOLDER" 100 || fail "holder $1 did not exit"
+	untrack "$HOLDER"
+}
+
+# starved_usage SECONDS: what the daemon spends over the next SECONDS:
+# STARVED_PCT, its CPU time (/proc/PID/stat utime + stime) in percent of
+# one core, and STARVED_LINES, the lines it logs. A starved daemon must
+# wait for descriptors, not spin on a failing accept(2) nor log it in a
+# loop.
+starved_usage() {
+	local hz t0 t1 l0 l1 s0 s1
+	hz=$(getconf CLK_TCK)
+	t0=$(awk '{ print $14 + $15 }' "/proc/$RELAY_PID/stat")
+	l0=$(wc -l < "$RELAY_LOG")
+	s0=$(mono_now)
+	sleep "$1"
+	t1=$(awk '{ print $14 + $15 }' "/proc/$RELAY_PID/stat")
+	l1=$(wc -l < "$RELAY_LOG")
+	s1=$(mono_now)
+	STARVED_PCT=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" \
+	    'BEGIN { printf "%d", (b - a) * 100 / hz / (s1 - s0) }')
+	STARVED_LINES=$((l1 - l0))
 }

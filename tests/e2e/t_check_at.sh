@@ -10,6 +10,7 @@
 #     (cache-max-ttl) and then only a note is given (0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
+. "$(dirname "$0")/check_lib.sh"
 
 base_conf "$T/relay.conf" < /dev/null
 # the same resolver without the world's 30 s cache cap
@@ -18,42 +19,20 @@ sed "s|^resolver_config = .*|resolver_config = $T/unbound-ttl.conf|" \
     "$T/relay.conf" > "$T/ttl.conf"
 grep -q "^resolver_config = $T/unbound-ttl.conf" "$T/ttl.conf" || fail "no ttl.conf"
 
-check() {	# NAME CONF DOMAIN WANT_STATUS [args]
-	local name=$1 conf=$2 dom=$3 want=$4 st
-	shift 4
-	"$BIN" -c "$conf" check "$dom" "$@" > "$T/$name.out" 2> "$T/$name.err"
-	st=$?
-	cat "$T/$name.out"
-	[ "$st" -eq "$want" ] || { cat "$T/$name.err"; fail "check $dom $*: exit $st, want $want"; }
-	ok "check $dom $*: exit $st"
-}
-
-expect() {	# NAME REGEX
-	grep -Eq -- "$2" "$T/$1.out" || fail "$1: no line /$2/"
-	ok "$1: /$2/"
-}
-
-reject() {	# NAME REGEX
-	if grep -Eq -- "$2" "$T/$1.out"; then
-		fail "$1: has /$2/"
-	fi
-	ok "$1: lacks /$2/"
-}
-
 SOON_IP=$(addr_of mx.soon.check.test)
 mx_sink soon mx.soon.check.test mx.soon.check.test
 S="mx\.soon\.check\.test\[$SOON_IP\]:25"
 EXP=$(openssl x509 -noout -enddate -in "$CERTS/mx.soon.check.test.crt" | sed 's/^notAfter=//')
 EXP_DAY=$(date -u -d "$EXP" +%Y-%m-%d)
 
-check now "$T/relay.conf" soon.check.test 0
+check now soon.check.test 0
 expect now "^$S pass: TLSA 3 1 1 matched at depth 0 \(ECDSA\), no RSA chain$"
 reject now "will have expired"
 
-check at5 "$T/relay.conf" soon.check.test 0 --at +5d
+check at5 soon.check.test 0 --at +5d
 reject at5 "will have expired"
 
-check at30 "$T/relay.conf" soon.check.test 1 --at +30d
+check at30 soon.check.test 1 --at +30d
 expect at30 "^warning: $S: ECDSA: at \+30d: the certificate at depth 0 \(CN=mx\.soon\.check\.test,.*\) will have expired \($EXP_DAY "
 expect at30 "^warning: $S: ECDSA: at \+30d: the leaf will have been replaced: unless the new certificate keeps the key, TLSA 3 1 1 no longer matches"
 expect at30 "^$S warn: TLSA 3 1 1 matched at depth 0 \(ECDSA\); at \+30d: certificate at depth 0 expires $EXP_DAY "
@@ -61,13 +40,13 @@ expect at30 "^DANE WARNING - soon\.check\.test"
 # the intermediate and the root are valid for years: not reported
 reject at30 "depth [12] .* will have expired"
 
-check badat "$T/relay.conf" soon.check.test 3 --at soon
+check badat soon.check.test 3 --at soon
 
 # TTL advice
 LT_IP=$(addr_of mx.longttl.check.test)
 mx_sink longttl mx.longttl.check.test mx.longttl.check.test
-check ttl "$T/ttl.conf" longttl.check.test 1
+CHECK_CONF=$T/ttl.conf check ttl longttl.check.test 1
 expect ttl "^warning: mx\.longttl\.check\.test: advice: TLSA _25\._tcp\.mx\.longttl\.check\.test TTL 7[0-9]{3} s is longer than the recommended 1800-3600 s"
 expect ttl "^mx\.longttl\.check\.test\[$LT_IP\]:25 pass: TLSA 3 1 1 matched at depth 0 \(ECDSA\), no RSA chain$"
-check ttlcap "$T/relay.conf" longttl.check.test 0
+check ttlcap longttl.check.test 0
 expect ttlcap "^info: mx\.longttl\.check\.test: advice: TLSA _25\._tcp\.mx\.longttl\.check\.test TTL [0-9]+ s is shorter than the recommended"

@@ -21,31 +21,9 @@
 # and that no mail is sent (the sinks count connections, not messages).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
+. "$(dirname "$0")/check_lib.sh"
 
 base_conf "$T/relay.conf" < /dev/null
-
-check() {	# NAME DOMAIN WANT_STATUS [args]
-	local name=$1 dom=$2 want=$3 st
-	shift 3
-	"$BIN" -c "$T/relay.conf" check "$dom" "$@" > "$T/$name.out" 2> "$T/$name.err"
-	st=$?
-	cat "$T/$name.out"
-	[ "$st" -eq "$want" ] || { cat "$T/$name.err"; fail "check $dom: exit $st, want $want"; }
-	ok "check $dom: exit $st"
-}
-
-expect() {	# NAME REGEX: a line of the output
-	grep -Eq -- "$2" "$T/$1.out" || fail "$1: no line /$2/"
-	ok "$1: /$2/"
-}
-
-reject() {	# NAME REGEX: no such line
-	if grep -Eq -- "$2" "$T/$1.out"; then
-		grep -E -- "$2" "$T/$1.out" | head -3
-		fail "$1: has /$2/"
-	fi
-	ok "$1: lacks /$2/"
-}
 
 two_chains() {	# NAME HOST [sink args]: a sink presenting HOST's ECDSA and RSA chains
 	local name=$1 host=$2

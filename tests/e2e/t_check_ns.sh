@@ -13,32 +13,11 @@
 # the current record, which both versions hold).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
+. "$(dirname "$0")/check_lib.sh"
 
 command -v nsd > /dev/null || fail "nsd is not installed (scripts/install-deps)"
 command -v ldns-signzone > /dev/null || fail "ldns-signzone is not installed"
 base_conf "$T/relay.conf" < /dev/null
-
-check() {	# NAME DOMAIN WANT_STATUS [args]
-	local name=$1 dom=$2 want=$3 st
-	shift 3
-	"$BIN" -c "$T/relay.conf" check "$dom" "$@" > "$T/$name.out" 2> "$T/$name.err"
-	st=$?
-	cat "$T/$name.out"
-	[ "$st" -eq "$want" ] || { cat "$T/$name.err"; fail "check $dom $*: exit $st, want $want"; }
-	ok "check $dom $*: exit $st"
-}
-
-expect() {	# NAME REGEX
-	grep -Eq -- "$2" "$T/$1.out" || fail "$1: no line /$2/"
-	ok "$1: /$2/"
-}
-
-reject() {	# NAME REGEX
-	if grep -Eq -- "$2" "$T/$1.out"; then
-		fail "$1: has /$2/"
-	fi
-	ok "$1: lacks /$2/"
-}
 
 spki311() {	# CERT: the 3 1 1 digest (the usual openssl pipeline)
 	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |

@@ -13,6 +13,36 @@
 [ "$(id -u)" -eq 0 ] || skip "needs root (the daemon drops to user danerelay)"
 id danerelay > /dev/null 2>&1 || fail "user danerelay missing (scripts/install-deps creates it)"
 
+# start_refused KEY WATCH: start the daemon once more, now that KEY's
+# file is a symlink to the root-only $T/victim. It must exit non-zero,
+# name KEY on stderr and leave the victim as it was. WATCH is the file a
+# start that went through would log "started" to: wait for that or for the
+# exit, at most 15 s.
+start_refused() {
+	local key=$1 watch=$2 out=$T/$1.stderr pid st i=0
+	"$BIN" -c "$T/relay.conf" > "$out" 2>&1 &
+	pid=$!
+	track "$pid"
+	while kill -0 "$pid" 2>/dev/null && ! grep -q "danerelay\[$pid\]: started" "$watch" &&
+	    [ "$i" -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		wait_pid_gone "$pid" 150 || kill -KILL "$pid"
+	fi
+	wait "$pid"
+	st=$?
+	untrack "$pid"
+	cat "$out"
+	[ "$(sha256sum < "$T/victim")" = "$sum" ] ||
+	    { head -3 "$T/victim"; fail "root wrote to $T/victim through the $key symlink"; }
+	[ "$st" -ne 0 ] || fail "a symlink as $key was accepted (exit 0)"
+	grep -q "$key" "$out" || fail "the start does not say what is wrong with $key"
+	ok "symlinked $key refused (exit $st), the root-only file untouched"
+}
+
 mkdir "$T/logs"
 chown danerelay: "$T/logs"
 chmod 700 "$T/logs"
@@ -29,29 +59,7 @@ sum=$(sha256sum < "$T/victim")
 runuser -u danerelay -- sh -c "mv '$RELAY_LOG' '$T/logs/old.log' && ln -s '$T/victim' '$RELAY_LOG'" ||
     fail "cannot swap log_file for a symlink as danerelay"
 
-"$BIN" -c "$T/relay.conf" > "$T/second.stderr" 2>&1 &
-pid=$!
-track "$pid"
-# either it refuses at once or it logs "started" (into whatever it opened)
-i=0
-while kill -0 "$pid" 2>/dev/null && ! grep -q "danerelay\[$pid\]: started" "$T/victim" &&
-    [ "$i" -lt 150 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if kill -0 "$pid" 2>/dev/null; then
-	kill -TERM "$pid"
-	wait_pid_gone "$pid" 150 || kill -KILL "$pid"
-fi
-wait "$pid"
-st=$?
-untrack "$pid"
-cat "$T/second.stderr"
-[ "$(sha256sum < "$T/victim")" = "$sum" ] ||
-    { head -3 "$T/victim"; fail "root appended log lines to $T/victim through the log_file symlink"; }
-[ "$st" -ne 0 ] || fail "second start accepted a symlink as log_file (exit 0)"
-grep -q "log_file" "$T/second.stderr" || fail "second start does not say what is wrong with log_file"
-ok "symlinked log_file refused (exit $st), the root-only file untouched"
+start_refused log_file "$T/victim"
 
 # acct_file the same way (relay/acct.c opens it as root too)
 runuser -u danerelay -- sh -c "rm -f '$RELAY_LOG' && mv '$T/logs/old.log' '$RELAY_LOG'"
@@ -61,26 +69,5 @@ relay_start "$T/relay.conf"
 relay_stop
 runuser -u danerelay -- sh -c "rm -f '$T/logs/acct.csv' && ln -s '$T/victim' '$T/logs/acct.csv'" ||
     fail "cannot swap acct_file for a symlink as danerelay"
-"$BIN" -c "$T/relay.conf" > "$T/third.stderr" 2>&1 &
-pid=$!
-track "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null && ! grep -q "danerelay\[$pid\]: started" "$RELAY_LOG" &&
-    [ "$i" -lt 150 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if kill -0 "$pid" 2>/dev/null; then
-	kill -TERM "$pid"
-	wait_pid_gone "$pid" 150 || kill -KILL "$pid"
-fi
-wait "$pid"
-st=$?
-untrack "$pid"
-cat "$T/third.stderr"
-[ "$(sha256sum < "$T/victim")" = "$sum" ] ||
-    { head -3 "$T/victim"; fail "root wrote to $T/victim through the acct_file symlink"; }
-[ "$st" -ne 0 ] || fail "a symlink as acct_file was accepted (exit 0)"
-grep -q "acct_file" "$T/third.stderr" || fail "the start does not say what is wrong with acct_file"
-ok "symlinked acct_file refused (exit $st), the root-only file untouched"
+start_refused acct_file "$RELAY_LOG"
 exit 0

@@ -16,27 +16,19 @@
 NOFILE=64
 : > "$T/devnull"
 chmod 000 "$T/devnull"
-cat > "$T/relay-ns" <<EOF
-#!/bin/sh
-exec unshare -m --propagation private -- sh -c 'mount --bind "\$0" /dev/null && exec prlimit --nofile=$NOFILE:$NOFILE -- "\$@"' "$T/devnull" "$BIN" "\$@"
-EOF
-chmod +x "$T/relay-ns"
 base_conf "$T/relay.conf" <<EOF
 max_clients_per_ip = 1000
 EOF
-REAL_BIN=$BIN
-BIN=$T/relay-ns
-relay_start "$T/relay.conf"
-BIN=$REAL_BIN
-grep -q "Max open files *$NOFILE *$NOFILE" "/proc/$RELAY_PID/limits" || fail "the daemon does not run under RLIMIT_NOFILE $NOFILE"
+# /dev/null of the daemon's private mount namespace is the mode 000 file
+relay_start_nofile "$NOFILE" "$T/relay.conf" \
+    unshare -m --propagation private -- \
+    sh -c 'mount --bind "$0" /dev/null && exec "$@"' "$T/devnull"
 [ "$(stat -L -c %s:%a "/proc/$RELAY_PID/root/dev/null")" = "0:0" ] || fail "the daemon's /dev/null is not the mode 000 file"
 
 # hold ROUND: idle sessions until the daemon refuses one with 421 4.3.2;
-# they stay open until $T/release.ROUND exists
+# they stay open until release_descriptors ROUND
 hold() {
-	python3 - "$NET.1" 10025 "$T/held.$1" "$T/release.$1" > "$T/hold.$1.log" 2>&1 <<'EOF' &
-import os, socket, sys, time
-host, port, status, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+	hold_descriptors "$1" <<'EOF'
 socks, held, r421, silent = [], 0, 0, 0
 while r421 == 0 and silent < 3 and len(socks) < 200:
 	s = socket.create_connection((host, port), 5)
@@ -54,31 +46,8 @@ while r421 == 0 and silent < 3 and len(socks) < 200:
 	else:
 		assert g.startswith("220"), g
 		held += 1
-with open(status + ".tmp", "w") as f:
-	f.write("held=%d r421=%d silent=%d\n" % (held, r421, silent))
-os.rename(status + ".tmp", status)
-for _ in range(600):
-	if os.path.exists(release):
-		break
-	time.sleep(0.1)
-for s in socks:
-	s.close()
+summary = "held=%d r421=%d silent=%d" % (held, r421, silent)
 EOF
-	HOLDER=$!
-	track "$HOLDER"
-	local i=0
-	while [ ! -s "$T/held.$1" ]; do
-		i=$((i + 1))
-		[ "$i" -gt 600 ] && { cat "$T/hold.$1.log"; fail "holder $1 did not finish"; }
-		kill -0 "$HOLDER" 2>/dev/null || { cat "$T/hold.$1.log"; fail "holder $1 died"; }
-		sleep 0.1
-	done
-	cat "$T/held.$1"
-}
-release() {
-	touch "$T/release.$1"
-	wait_pid_gone "$HOLDER" 100 || fail "holder $1 did not exit"
-	untrack "$HOLDER"
 }
 
 # 1. descriptors run out: the reserve is spent (on a connection waiting
@@ -89,7 +58,7 @@ wait_log "accept: pausing for [0-9]+s, [0-9]+ waiting connections? told 421 4\.3
     fail "the listener did not pause"
 wait_log "accept: cannot open the reserve descriptor \(/dev/null\), without it a descriptor shortage leaves waiting connections unanswered; trying again in 1s: Permission denied" 10 ||
     fail "no log line for the reserve that cannot be opened"
-ok "descriptor shortage ($(cat "$T/held.1")); re-opening the reserve failed (EACCES) and says so"
+ok "descriptor shortage ($(cat "$T/1.held")); re-opening the reserve failed (EACCES) and says so"
 # retried with backoff (1s, 2s, 4s): one line a minute, not one a try
 sleep 6
 n=$(grep -c "accept: cannot open the reserve descriptor" "$RELAY_LOG")
@@ -99,7 +68,7 @@ ok "the retries are logged once"
 # 2. /dev/null readable again and the sessions gone: a retry (8s apart at
 # most) gets the reserve back
 chmod 444 "$T/devnull"
-release 1
+release_descriptors 1
 wait_log "accept: reserve descriptor open again \(repeated [0-9]+ times? in the last [0-9]+s\)" 12 ||
     fail "the reserve did not come back, or its retries were not counted"
 ok "$(grep -o 'accept: reserve descriptor open again.*' "$RELAY_LOG")"
@@ -107,9 +76,9 @@ ok "$(grep -o 'accept: reserve descriptor open again.*' "$RELAY_LOG")"
 # 3. the next shortage: waiting connections are told 421 4.3.2 through the
 # new reserve instead of hanging
 hold 2
-grep -q "r421=[1-9]" "$T/held.2" || fail "no 421 4.3.2 once the reserve is back: $(cat "$T/held.2")"
-ok "a second shortage ($(cat "$T/held.2")): told 421 4.3.2"
-release 2
+grep -q "r421=[1-9]" "$T/2.held" || fail "no 421 4.3.2 once the reserve is back: $(cat "$T/2.held")"
+ok "a second shortage ($(cat "$T/2.held")): told 421 4.3.2"
+release_descriptors 2
 kill -0 "$RELAY_PID" || fail "the daemon died"
 relay_stop
 exit 0

@@ -13,20 +13,11 @@
 . "$(dirname "$0")/dlv_lib.sh"
 
 NOFILE=64
-cat > "$T/relay-nofile" <<EOF
-#!/bin/sh
-exec prlimit --nofile=$NOFILE:$NOFILE -- "$BIN" "\$@"
-EOF
-chmod +x "$T/relay-nofile"
-REAL_BIN=$BIN
-BIN=$T/relay-nofile
 dlv_conf "$T/relay.conf" <<EOF
 min_backoff = 1s
 max_backoff = 2s
 EOF
-relay_start "$T/relay.conf"
-BIN=$REAL_BIN
-grep -q "Max open files *$NOFILE *$NOFILE" "/proc/$RELAY_PID/limits" || fail "the daemon does not run under RLIMIT_NOFILE $NOFILE"
+relay_start_nofile "$NOFILE" "$T/relay.conf"
 assert_log "file descriptors: RLIMIT_NOFILE $NOFILE"
 assert_log "max_clients = 1000 and max_connections = 100 need up to [0-9]+ file descriptors .* but RLIMIT_NOFILE allows $NOFILE: lower max_clients or max_connections"
 
@@ -42,9 +33,7 @@ done
 ok "three messages deferred, due again within 2s"
 
 # 2. hold every descriptor with inbound sessions in DATA
-python3 - "$NET.1" 10025 "$T/held" "$T/release" > "$T/hold.log" 2>&1 <<'EOF' &
-import os, socket, sys, time
-host, port, status, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+hold_descriptors data <<'EOF'
 socks, held, r421, r452, silent = [], 0, 0, 0, 0
 
 def reply(s, t=5.0):
@@ -87,27 +76,10 @@ while r421 + silent < 3 and len(socks) < 200:
 		print("DATA:", r, flush=True)
 		assert r.startswith("452 4.3.1"), r
 		r452 += 1
-with open(status + ".tmp", "w") as f:
-	f.write("held=%d r421=%d r452=%d silent=%d\n" % (held, r421, r452, silent))
-os.rename(status + ".tmp", status)
-for _ in range(600):
-	if os.path.exists(release):
-		break
-	time.sleep(0.1)
-for s in socks:
-	s.close()
+summary = "held=%d r421=%d r452=%d silent=%d" % (held, r421, r452, silent)
 EOF
-HOLDER=$!
-track "$HOLDER"
-i=0
-while [ ! -s "$T/held" ]; do
-	i=$((i + 1))
-	[ "$i" -gt 600 ] && { cat "$T/hold.log"; fail "the holder did not finish"; }
-	kill -0 "$HOLDER" 2>/dev/null || { cat "$T/hold.log"; fail "the holder died"; }
-	sleep 0.1
-done
-cat "$T/held" "$T/hold.log"
-. <(sed 's/ /\n/g' "$T/held")
+cat "$T/data.hold.log"
+. <(sed 's/ /\n/g' "$T/data.held")
 [ "$held" -ge 10 ] || fail "only $held sessions in DATA"
 [ $((r421 + r452)) -ge 1 ] || fail "no session was told 421 4.3.2 or 452 4.3.1"
 ok "$held sessions in DATA hold the descriptors; $r421 told 421 4.3.2, $r452 told 452 4.3.1, $silent waiting"
@@ -119,13 +91,8 @@ wait_log "accept: pausing for [0-9]+s, [0-9]+ waiting connections? told 421 4\.3
 ok "listener and scheduler paused"
 
 # 3. starved: CPU and log volume over 5 seconds
-ticks() { awk '{ print $14 + $15 }' "/proc/$RELAY_PID/stat"; }
-hz=$(getconf CLK_TCK)
-t0=$(ticks); l0=$(wc -l < "$RELAY_LOG"); s0=$(date +%s.%N)
-sleep 5
-t1=$(ticks); l1=$(wc -l < "$RELAY_LOG"); s1=$(date +%s.%N)
-pct=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN { printf "%d", (b - a) * 100 / hz / (s1 - s0) }')
-lines=$((l1 - l0))
+starved_usage 5
+pct=$STARVED_PCT lines=$STARVED_LINES
 echo "starved for 5s: ${pct}% of a core, $lines log lines"
 [ "$pct" -lt 25 ] || fail "the starved daemon used ${pct}% of a core"
 [ "$lines" -lt 40 ] || { tail -n "$lines" "$RELAY_LOG" | head -20; fail "the starved daemon wrote $lines log lines in 5s"; }
@@ -134,9 +101,7 @@ kill -0 "$RELAY_PID" || fail "the daemon died"
 
 # 4. the MX comes up, the sessions go: everything resumes on its own
 world_sink single mx.single.test
-touch "$T/release"
-wait_pid_gone "$HOLDER" 100 || fail "the holder did not exit"
-untrack "$HOLDER"
+release_descriptors data
 for q in $QS; do
 	wait_done "$q" 60
 done
