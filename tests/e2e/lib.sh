@@ -183,6 +183,8 @@ UB
 
 # relay_start CONF: start the daemon in the foreground mode, in the
 # background of this shell; wait until it accepts on its first listen address.
+# RELAY_WAIT (seconds, default 15) bounds each wait of relay_start and
+# relay_stop: a daemon under valgrind (t_valgrind) is many times slower.
 relay_start() {
 	local conf=$1 listen addr port logf
 	"$BIN" -c "$conf" >> "$T/relay.stderr" 2>&1 &
@@ -192,25 +194,25 @@ relay_start() {
 	listen=${listen:-127.0.0.1:10025}
 	addr=${listen%:*}; addr=${addr#[}; addr=${addr%]}
 	port=${listen##*:}
-	wait_port "$addr" "$port" 15 || { cat "$T/relay.stderr"; fail "relay did not start"; }
+	wait_port "$addr" "$port" "${RELAY_WAIT:-15}" || { cat "$T/relay.stderr"; fail "relay did not start"; }
 	# Something else may hold the address (another test run on this
 	# machine): the port answering is not enough, our daemon must say so.
 	logf=$(sed -n 's/^log_file *= *//p' "$conf" | tail -1)
 	case $logf in ""|-) logf=$T/relay.stderr ;; syslog) logf= ;; esac
-	if [ -n "$logf" ] && ! wait_log "danerelay\[$RELAY_PID\]: started" 15 "$logf"; then
+	if [ -n "$logf" ] && ! wait_log "danerelay\[$RELAY_PID\]: started" "${RELAY_WAIT:-15}" "$logf"; then
 		cat "$T/relay.stderr"
 		fail "relay (pid $RELAY_PID) did not log 'started' (is $listen taken?)"
 	fi
 	kill -0 "$RELAY_PID" 2>/dev/null || { cat "$T/relay.stderr"; fail "relay exited at start"; }
 }
 
-# relay_stop: SIGTERM, expect exit status 0 within 15 s (ASan leak reports
-# turn into a non-zero status).
+# relay_stop: SIGTERM, expect exit status 0 within RELAY_WAIT (15) s (ASan
+# leak reports turn into a non-zero status).
 relay_stop() {
 	local st
 	[ -n "$RELAY_PID" ] || return 0
 	kill -TERM "$RELAY_PID" 2>/dev/null
-	wait_pid_gone "$RELAY_PID" 150 || { kill -KILL "$RELAY_PID"; fail "relay did not stop on SIGTERM"; }
+	wait_pid_gone "$RELAY_PID" $(( ${RELAY_WAIT:-15} * 10 )) || { kill -KILL "$RELAY_PID"; fail "relay did not stop on SIGTERM"; }
 	wait "$RELAY_PID"; st=$?
 	untrack "$RELAY_PID"
 	RELAY_PID=""
