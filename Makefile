@@ -241,3 +241,19 @@ clean: tsan-clean
 .PHONY: tsan-clean
 tsan-clean:
 	rm -rf build-tsan
+
+# ---- valgrind ------------------------------------------------------------------
+# make vg-build: the release build in build/ (the daemon `make` installs,
+# -O2 -g) and its unit tests, which tests/run runs under valgrind's
+# memcheck when they are there (entries vg:NAME; the scenario t_valgrind
+# runs build/danerelay under it; tests/valgrind holds the options, and
+# tests/valgrind.supp any suppression). Alone: make valgrind-check.
+.PHONY: vg-build valgrind-check
+vg-build: deps
+	$(MAKE) B=build WERROR=-Werror build/danerelay build/sink $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
+
+valgrind-check: vg-build
+	VALGRIND_ONLY=1 ./tests/run build
+
+# make check also runs the valgrind entries (tests/run, vg:NAME, t_valgrind).
+check-build: vg-build

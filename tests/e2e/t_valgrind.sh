@@ -22,7 +22,7 @@
 . "$(dirname "$0")/dlv_lib.sh"
 
 REL=${VG_BUILD:-$top/build}/danerelay
-[ -x "$REL" ] || fail "no $REL (make)"
+[ -x "$REL" ] || fail "no $REL (make vg-build; make check builds it)"
 command -v valgrind > /dev/null || fail "valgrind is not installed (scripts/install-deps)"
 command -v swaks > /dev/null || fail "swaks is not installed (scripts/install-deps)"
 if ldd "$REL" | grep -q 'libasan\|libtsan'; then
