@@ -15,9 +15,10 @@
 #  5. SIGTERM: the daemon exits 0.
 # Then every valgrind log (the daemon's and each queue tool's) must say
 # "ERROR SUMMARY: 0 errors" and show no definitely lost bytes, and every
-# message must be at its sink. Reports inside OpenSSL, libunbound or
-# libevent that are not the project's doing are suppressed in
-# tests/valgrind.supp, each with its reason; never the project's frames.
+# message must be at its sink. A report inside OpenSSL, libunbound or
+# libevent that is not the project's doing would be suppressed in
+# tests/valgrind.supp with its reason (none is today); never one of the
+# project's frames.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
