@@ -248,27 +248,31 @@ flow_cancel(struct flow *f, struct flow_waiter *w)
 		flow_arm(f);
 }
 
-void
-flow_resume_all(struct flow *f)
+/* Resume up to n waiters from the head, in order, then re-arm. */
+static void
+flow_resume_head(struct flow *f, unsigned n)
 {
 	struct flow_waiter *w;
 	struct timespec now;
-	unsigned n = atomic_load(&f->nwaiting);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	/* bounded by what waits now: a resumed session never queues again
-	 * during a shutdown (it answers 421) */
 	while (n-- > 0 && (w = TAILQ_FIRST(&f->waiters)) != NULL)
 		flow_resume_one(f, w, &now);
 	flow_arm(f);
 }
 
 void
+flow_resume_all(struct flow *f)
+{
+	/* bounded by what waits now: a resumed session never queues again
+	 * during a shutdown (it answers 421) */
+	flow_resume_head(f, atomic_load(&f->nwaiting));
+}
+
+void
 flow_wake(struct flow *f)
 {
-	struct flow_waiter *w;
-	struct timespec now;
-	unsigned backlog, limit, room;
+	unsigned backlog, limit;
 
 	atomic_store(&f->wake_posted, false);
 	backlog = atomic_load(&f->backlog);
@@ -276,11 +280,7 @@ flow_wake(struct flow *f)
 	if (backlog > limit || TAILQ_EMPTY(&f->waiters))
 		return;
 	/* each resumed transaction may add one message: no more than fit */
-	room = limit - backlog + 1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	while (room-- > 0 && (w = TAILQ_FIRST(&f->waiters)) != NULL)
-		flow_resume_one(f, w, &now);
-	flow_arm(f);
+	flow_resume_head(f, limit - backlog + 1);
 }
 
 void

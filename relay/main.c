@@ -310,6 +310,27 @@ dlv_thread_start(struct daemon *d, char *err, size_t errlen)
 	return e == 0 ? 0 : -1;
 }
 
+/*
+ * At exit, what the spool's group commit did (queue/commit.c): how many
+ * operations each side's workers ran, in how many batches, with how many
+ * file and msg/ directory syncs. Both loops are quiet by now.
+ */
+static void
+daemon_log_spool_stats(struct daemon *d)
+{
+	struct queue_stats in, dl;
+
+	queue_get_stats(d->relay.queue, &in);
+	queue_get_stats(d->dq, &dl);
+	log_info(NULL, "spool: inbound %llu operations in %llu batches "
+	    "(%llu file syncs, %llu directory syncs); delivery %llu operations "
+	    "in %llu batches (%llu file syncs, %llu directory syncs)",
+	    (unsigned long long)in.jobs, (unsigned long long)in.batches,
+	    (unsigned long long)in.files, (unsigned long long)in.dirs,
+	    (unsigned long long)dl.jobs, (unsigned long long)dl.batches,
+	    (unsigned long long)dl.files, (unsigned long long)dl.dirs);
+}
+
 /* Main: have the delivery loop stop and wait for its thread. */
 static void
 dlv_thread_join(struct daemon *d)
@@ -803,6 +824,7 @@ daemon_run(const char *path, struct conf *conf)
 	/* the delivery loop cancels its attempts (recipients stay as
 	 * queued) and returns; from here main owns everything again */
 	dlv_thread_join(&d);
+	daemon_log_spool_stats(&d);
 	log_buffer_stop();
 	control_close(d.control);
 	scheduler_stop(d.sched);

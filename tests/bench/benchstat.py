@@ -38,7 +38,10 @@
   benchstat.py table RESULTS.jsonl
       The Markdown table of a run, with danerelay/Postfix ratios on
       danerelay's rows: delivered msg/s ("delivered x") and CPU per message
-      ("CPU/msg x", 1/N: danerelay needs N times less).
+      ("CPU/msg x", 1/N: danerelay needs N times less). Several runs of a
+      relay and scenario (bench --repeat) make one row of medians, the
+      delivered msg/s with its range, the counts summed; the ratios are
+      those of the medians.
 
 DANE-authenticated deliveries are counted from the relay's own log.
 danerelay: a delivered queue id whose connection line ends "(DANE)"
@@ -280,14 +283,50 @@ def fmt(v, nd=0):
     return str(v)
 
 
+MEDIAN_KEYS = ("accepted_per_s", "delivered_per_s", "p50_ms", "p99_ms",
+               "p999_ms", "cpu_ms_per_msg", "peak_pss_mb",
+               "pss_per_session_kb", "others_busy_cpus")
+SUM_KEYS = ("delivered", "dane", "missing")
+
+
+def median(vals):
+    v = sorted(vals)
+    n = len(v)
+    if n == 0:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def merge_runs(runs):
+    """One row from several runs of a relay and scenario: medians of the
+    figures, sums of the counts, the range of delivered msg/s."""
+    if len(runs) == 1:
+        return runs[0]
+    m = dict(runs[0])
+    for k in MEDIAN_KEYS:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        m[k] = median(vals) if vals else None
+    for k in SUM_KEYS:
+        m[k] = sum(r.get(k, 0) for r in runs)
+    if "ready_max" in m:
+        m["ready_max"] = min(r.get("ready_max", 0) for r in runs)
+    d = [r["delivered_per_s"] for r in runs if r.get("delivered_per_s")]
+    if d:
+        m["delivered_range"] = (min(d), max(d))
+    m["runs"] = len(runs)
+    return m
+
+
 def cmd_table(path):
     rows = [json.loads(l) for l in open(path) if l.startswith("{")]
     res = [r for r in rows if "relay" in r]
     scen = []
+    groups = {}
     for r in res:
         if r["scenario"] not in scen:
             scen.append(r["scenario"])
-    by = {(r["relay"], r["scenario"]): r for r in res}
+        groups.setdefault((r["relay"], r["scenario"]), []).append(r)
+    by = {k: merge_runs(v) for k, v in groups.items()}
     print("| scenario | relay | accepted msg/s | delivered msg/s | "
           "p50 / p99 / p99.9 ms | CPU ms/msg | peak PSS MB | "
           "delivered / DANE / missing | delivered x | CPU/msg x | "
@@ -312,9 +351,13 @@ def cmd_table(path):
             if r is d and p and p.get("cpu_ms_per_msg") and \
                     d.get("cpu_ms_per_msg"):
                 cratio = "1/%.1f" % (p["cpu_ms_per_msg"] / d["cpu_ms_per_msg"])
+            dlv = fmt(r.get("delivered_per_s"))
+            if r.get("delivered_range"):
+                dlv += " (%s-%s)" % (fmt(r["delivered_range"][0]),
+                                     fmt(r["delivered_range"][1]))
             print("| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s / %s / %s | %s | %s | %s |" % (
                 s, r["relay"], fmt(r.get("accepted_per_s")),
-                fmt(r.get("delivered_per_s")), fmt(r.get("p50_ms"), 1),
+                dlv, fmt(r.get("p50_ms"), 1),
                 fmt(r.get("p99_ms"), 1), fmt(r.get("p999_ms"), 1),
                 fmt(r.get("cpu_ms_per_msg"), 2), fmt(r.get("peak_pss_mb"), 1),
                 r["delivered"], r["dane"], r["missing"], ratio, cratio,

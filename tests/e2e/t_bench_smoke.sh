@@ -13,7 +13,8 @@
 # without TLS, and danerelay exited 0 on SIGTERM; a run whose sink presents
 # a key that no TLSA record matches must fail that check with nothing
 # delivered. On top of that, this test reads the JSON lines: every scenario
-# is there, with messages in it.
+# is there, with messages in it; and --repeat 2 gives two runs and one
+# table row of medians.
 # Speed is never asserted: the figures are printed only.
 # Addresses: BENCH_NET.0.0/16, by default 127.(130 + TEST_INDEX % 90)
 # (nothing else in the tests uses 127.130-219).
@@ -41,6 +42,22 @@ st=$?
 cat "$T/bench-p.out"
 [ "$st" -eq 0 ] || fail "scripts/bench (postfix) exited with status $st"
 ok "postfix: the DANE relay delivered every message (bench --check)"
+
+# --repeat: two runs of a scenario, one row of medians with the range
+timeout 200 "$top/scripts/bench" --build "$B" --relays danerelay \
+    --domains 3 --duration 2 --warm 0.5 --drain 30 --scenarios notls-3 \
+    --repeat 2 --check --out "$T/r" > "$T/bench-r.out" 2>&1
+st=$?
+cat "$T/bench-r.out"
+[ "$st" -eq 0 ] || fail "scripts/bench --repeat 2 exited with status $st"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if "scenario" in l]
+assert sorted(x["run"] for x in r) == [1, 2], r' "$T/r/results.jsonl" ||
+    fail "--repeat 2: not two runs in results.jsonl"
+grep -Eq '^\| notls-3 \| danerelay \| [0-9]+ \| [0-9]+ \([0-9]+-[0-9]+\) \|' "$T/r/results.md" ||
+    fail "--repeat 2: no median row with a range in results.md"
+grep -q 'median of 2 runs' "$T/r/results.md" || fail "--repeat 2: the table does not say it shows medians"
+ok "--repeat 2: two runs, one row of medians with the range"
 
 # --check can fail: with the sink presenting a key that no TLSA record
 # matches, DANE fails, nothing may arrive (no downgrade), the run fails.

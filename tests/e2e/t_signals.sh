@@ -111,6 +111,15 @@ i=0
 while [ ! -e "$T/term.ready" ]; do i=$((i + 1)); [ "$i" -gt 100 ] && fail "clients not ready"; sleep 0.1; done
 RELAY_LOG=$T/relay2.log relay_stop
 ok "SIGTERM: exit status 0 with an idle session and one mid-DATA"
+# the exit line on the group commit (queue/commit.c): at least the three
+# messages accepted since the log moved were committed, each with its
+# fdatasync, in no more batches than operations
+st=$(sed -n 's/.*spool: inbound \([0-9]*\) operations in \([0-9]*\) batches (\([0-9]*\) file syncs, \([0-9]*\) directory syncs); delivery [0-9]* operations.*/\1 \2 \3 \4/p' "$T/relay2.log")
+[ -n "$st" ] || fail "no spool statistics line at exit"
+set -- $st
+[ "$1" -ge 3 ] && [ "$2" -le "$1" ] && [ "$3" -ge 3 ] && [ "$4" -le "$2" ] ||
+    fail "implausible spool statistics: $st"
+ok "exit line: inbound $1 operations in $2 batches, $3 file syncs, $4 directory syncs"
 # the clients saw "421 4.3.2 ... Service shutting down" (RFC 5321 3.8),
 # then the close, on both sessions
 wait_pid_gone "$cpid" 100 || fail "the clients did not see their connections closed"
