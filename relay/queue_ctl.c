@@ -1,9 +1,10 @@
 /*
  * relay/queue_ctl.c - the queue tool (see queue_ctl.h): request handling
  * in the daemon, formatting (text like `postqueue -p`, JSON one object per
- * line like `postqueue -j`), and the command line client. The same
- * formatting serves the daemon's answer and the read-only listing of a
- * spool no daemon owns.
+ * line like `postqueue -j`; `shape` like qshape(1), counted by
+ * relay/queue_shape.c), and the command line client. The same formatting
+ * serves the daemon's answer and the read-only listing of a spool no
+ * daemon owns.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -15,6 +16,7 @@
 #include "relay/delivery.h"
 #include "relay/dlv_trace.h"
 #include "relay/log.h"
+#include "relay/queue_shape.h"
 #include "relay/scheduler.h"
 #include "relay/util.h"
 
@@ -221,6 +223,95 @@ list_tail(struct evbuffer *out, const struct list_totals *tot)
 	    "%zu active\n", tot->msgs, tot->msgs == 1 ? "" : "s", tot->held,
 	    tot->active, tot->octets, tot->open, tot->open == 1 ? "" : "s",
 	    tot->pending, tot->deferred, tot->busy);
+}
+
+/* --- shape --- */
+
+static int
+digits(size_t n)
+{
+	int w = 1;
+
+	while (n >= 10) {
+		n /= 10;
+		w++;
+	}
+	return w;
+}
+
+static int
+max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+static void
+shape_json_row(struct evbuffer *out, const struct shape_row *r)
+{
+	size_t i;
+
+	evbuffer_add_printf(out, "{\"domain\":");
+	json_str(out, r->domain);
+	evbuffer_add_printf(out, ",\"total\":%zu,\"buckets\":{", r->total);
+	for (i = 0; i < SHAPE_NBUCKETS; i++)
+		evbuffer_add_printf(out, "%s\"%s\":%zu", i ? "," : "",
+		    shape_bucket_label[i], r->bucket[i]);
+	evbuffer_add_printf(out, "},\"held\":%zu}\n", r->held);
+}
+
+static void
+shape_text_row(struct evbuffer *out, const struct shape_row *r, int dw,
+    const int *w)
+{
+	char s1[LOG_SAFE_MAX];
+	size_t i;
+
+	evbuffer_add_printf(out, "%*s %*zu", dw, safe(r->domain, s1,
+	    sizeof(s1)), w[0], r->total);
+	for (i = 0; i < SHAPE_NBUCKETS; i++)
+		evbuffer_add_printf(out, " %*zu", w[1 + i], r->bucket[i]);
+	evbuffer_add_printf(out, " %*zu\n", w[1 + SHAPE_NBUCKETS], r->held);
+}
+
+/*
+ * The rows of a counted queue (sorted here), TOTAL first, as qshape
+ * prints them: every column right-aligned to its widest cell.
+ */
+static void
+shape_format(struct evbuffer *out, struct queue_shape *s, bool json)
+{
+	char s1[LOG_SAFE_MAX];
+	int w[SHAPE_NBUCKETS + 2], dw = (int)strlen("TOTAL");
+	size_t i;
+
+	queue_shape_sort(s);
+	if (json) {
+		shape_json_row(out, &s->total);
+		for (i = 0; i < s->nrows; i++)
+			shape_json_row(out, &s->rows[i]);
+		return;
+	}
+	if (s->total.total == 0) {
+		evbuffer_add_printf(out, "Mail queue is empty\n");
+		return;
+	}
+	/* the TOTAL row holds the largest number of every column */
+	w[0] = digits(s->total.total);
+	for (i = 0; i < SHAPE_NBUCKETS; i++)
+		w[1 + i] = max_int((int)strlen(shape_bucket_label[i]),
+		    digits(s->total.bucket[i]));
+	w[1 + SHAPE_NBUCKETS] = max_int((int)strlen("held"),
+	    digits(s->total.held));
+	for (i = 0; i < s->nrows; i++)
+		dw = max_int(dw, (int)strlen(safe(s->rows[i].domain, s1,
+		    sizeof(s1))));
+	evbuffer_add_printf(out, "%*s %*s", dw, "", w[0], "T");
+	for (i = 0; i < SHAPE_NBUCKETS; i++)
+		evbuffer_add_printf(out, " %*s", w[1 + i], shape_bucket_label[i]);
+	evbuffer_add_printf(out, " %*s\n", w[1 + SHAPE_NBUCKETS], "held");
+	shape_text_row(out, &s->total, dw, w);
+	for (i = 0; i < s->nrows; i++)
+		shape_text_row(out, &s->rows[i], dw, w);
 }
 
 /* --- explain --- */
@@ -430,6 +521,12 @@ list_cb(const struct sched_view *v, void *arg)
 	list_one(w->out, v->env, v->busy, &w->tot);
 }
 
+static void
+shape_cb(const struct sched_view *v, void *arg)
+{
+	queue_shape_add(arg, v->env);
+}
+
 static bool
 has_json(int *argc, char **argv)
 {
@@ -598,6 +695,15 @@ queue_ctl_handler(struct control_req *req, int argc, char **argv, void *arg)
 		list_tail(out, &w.tot);
 		return 0;
 	}
+	if (strcmp(verb, "shape") == 0 && argc == 1) {
+		struct queue_shape sh;
+
+		queue_shape_init(&sh, time(NULL));
+		scheduler_walk(qc->sched, NULL, shape_cb, &sh);
+		shape_format(out, &sh, json);
+		queue_shape_free(&sh);
+		return 0;
+	}
 	if (strcmp(verb, "explain") == 0 && argc == 2) {
 		struct explain x;
 
@@ -680,6 +786,7 @@ usage_queue(void)
 {
 	fprintf(stderr,
 	    "usage: danerelay [-c FILE] queue list [--json]\n"
+	    "       danerelay [-c FILE] queue shape [--json]\n"
 	    "       danerelay [-c FILE] queue flush [ID|@DOMAIN]\n"
 	    "       danerelay [-c FILE] queue delete|hold|release ID...\n"
 	    "       danerelay [-c FILE] queue explain ID [--json]\n"
@@ -696,6 +803,7 @@ queue_ctl_is_command(const char *s)
 struct offline {
 	struct evbuffer		*out;
 	struct list_totals	 tot;
+	struct queue_shape	*shape;		/* `shape`; NULL: `list` */
 	unsigned		 bad;
 };
 
@@ -710,14 +818,19 @@ offline_cb(const char *id, struct queue_envelope *env, const char *why,
 		o->bad++;
 		return;
 	}
-	list_one(o->out, env, NULL, &o->tot);
+	if (o->shape != NULL)
+		queue_shape_add(o->shape, env);
+	else
+		list_one(o->out, env, NULL, &o->tot);
 	queue_envelope_free(env);
 }
 
+/* `list` or `shape` (verb) of a spool no daemon owns, read-only. */
 static int
-offline_list(const char *spool, bool json)
+offline_list(const char *spool, const char *verb, bool json)
 {
 	struct offline o;
+	struct queue_shape sh;
 	char err[512];
 	int rv;
 
@@ -725,14 +838,24 @@ offline_list(const char *spool, bool json)
 	o.out = evbuffer_new();
 	o.tot.json = json;
 	o.tot.now = time(NULL);
-	list_head(o.out, &o.tot);
+	if (strcmp(verb, "shape") == 0) {
+		queue_shape_init(&sh, o.tot.now);
+		o.shape = &sh;
+	} else
+		list_head(o.out, &o.tot);
 	rv = queue_scan(spool, offline_cb, &o, err, sizeof(err));
 	if (rv == -1) {
-		fprintf(stderr, "danerelay: queue list: %s\n", err);
+		fprintf(stderr, "danerelay: queue %s: %s\n", verb, err);
+		if (o.shape != NULL)
+			queue_shape_free(o.shape);
 		evbuffer_free(o.out);
 		return 1;
 	}
-	list_tail(o.out, &o.tot);
+	if (o.shape != NULL) {
+		shape_format(o.out, o.shape, json);
+		queue_shape_free(o.shape);
+	} else
+		list_tail(o.out, &o.tot);
 	evbuffer_write(o.out, STDOUT_FILENO);
 	while (evbuffer_get_length(o.out) > 0 &&
 	    evbuffer_write(o.out, STDOUT_FILENO) > 0)
@@ -773,7 +896,8 @@ queue_ctl_main(const struct conf *conf, int argc, char **argv)
 			fprintf(stderr, "danerelay: queue: too many arguments\n");
 			return 2;
 		}
-		if (!((strcmp(verb, "list") == 0 && nargs == 0) ||
+		if (!(((strcmp(verb, "list") == 0 ||
+		    strcmp(verb, "shape") == 0) && nargs == 0) ||
 		    (strcmp(verb, "flush") == 0 && nargs <= 1 && !json) ||
 		    ((strcmp(verb, "delete") == 0 || strcmp(verb, "hold") == 0 ||
 		    strcmp(verb, "release") == 0) && nargs >= 1 && !json) ||
@@ -797,11 +921,11 @@ queue_ctl_main(const struct conf *conf, int argc, char **argv)
 	if (rv >= 0)
 		return rv;
 	if (errno == ENOENT || errno == ECONNREFUSED) {
-		if (strcmp(verb, "list") == 0) {
+		if (strcmp(verb, "list") == 0 || strcmp(verb, "shape") == 0) {
 			fprintf(stderr, "danerelay: no daemon is running on %s: "
 			    "reading the spool directly (read-only)\n",
 			    conf->spool_dir);
-			return offline_list(conf->spool_dir, json);
+			return offline_list(conf->spool_dir, verb, json);
 		}
 		fprintf(stderr, "danerelay: %s: no daemon is running on %s "
 		    "(%s)\n", verb, conf->spool_dir, err);

@@ -3,16 +3,17 @@
  * (relay/control.h):
  *
  *	danerelay -c FILE queue list [--json]
+ *	danerelay -c FILE queue shape [--json]
  *	danerelay -c FILE queue flush [ID|@DOMAIN]
  *	danerelay -c FILE queue delete|hold|release ID...
  *	danerelay -c FILE queue explain ID [--json]
  *	danerelay -c FILE reload | reopen
  *
  * The command line side checks the words, sends them as one request and
- * prints the answer; with no daemon running, `list` reads the spool
- * read-only (queue_scan) and says so, the others exit 1. The daemon side
- * answers from the scheduler's view of the queue (relay/scheduler.h) and
- * logs every change with the operator's uid. Output formats and JSON
+ * prints the answer; with no daemon running, `list` and `shape` read the
+ * spool read-only (queue_scan) and say so, the others exit 1. The daemon
+ * side answers from the scheduler's view of the queue (relay/scheduler.h)
+ * and logs every change with the operator's uid. Output formats and JSON
  * field names are documented in README.md.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
