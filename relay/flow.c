@@ -193,6 +193,12 @@ flow_backlog(const struct flow *f)
 	return atomic_load(&f->backlog);
 }
 
+unsigned
+flow_waiting(const struct flow *f)
+{
+	return atomic_load(&f->nwaiting);
+}
+
 void
 flow_arrived(struct flow *f)
 {

@@ -89,5 +89,7 @@ void		 flow_started(struct flow *);
 
 /* Either loop: the backlog now (for logs and tests). */
 unsigned	 flow_backlog(const struct flow *);
+/* Either loop: transactions waiting now (the service manager's STATUS=). */
+unsigned	 flow_waiting(const struct flow *);
 
 #endif

@@ -504,12 +504,13 @@ daemon_reload(evutil_socket_t sig, short ev, void *arg)
 
 /* The service manager's STATUS= (relay/notify.c, on the inbound loop). */
 static void
-daemon_queue_counts(void *arg, size_t *msgs, unsigned *inflight)
+daemon_queue_counts(void *arg, struct notify_counts *c)
 {
 	struct daemon *d = arg;
 
-	*msgs = atomic_load_explicit(&d->nmsgs, memory_order_relaxed);
-	*inflight = atomic_load_explicit(&d->ninflight, memory_order_relaxed);
+	c->msgs = atomic_load_explicit(&d->nmsgs, memory_order_relaxed);
+	c->inflight = atomic_load_explicit(&d->ninflight, memory_order_relaxed);
+	c->waiting = flow_waiting(d->relay.flow);
 }
 
 /* Delivery loop: the control socket's `reopen`, and the delivery side of a

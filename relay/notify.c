@@ -35,8 +35,7 @@ static struct {
 	notify_count_fn	*count;
 	void		*count_arg;
 	bool		 sent_once;
-	size_t		 last_msgs;
-	unsigned	 last_inflight;
+	struct notify_counts last;
 } nt = { .fd = -1 };
 
 int
@@ -124,11 +123,19 @@ notify_send(const char *fmt, ...)
 }
 
 static void
-queue_status(char *buf, size_t len, size_t msgs, unsigned inflight)
+queue_status(char *buf, size_t len, const struct notify_counts *c)
 {
-	snprintf(buf, len, "STATUS=%zu message%s queued, %u deliver%s in "
-	    "progress\n", msgs, msgs == 1 ? "" : "s", inflight,
-	    inflight == 1 ? "y" : "ies");
+	int n;
+
+	n = snprintf(buf, len, "STATUS=%zu message%s queued, %u deliver%s in "
+	    "progress", c->msgs, c->msgs == 1 ? "" : "s", c->inflight,
+	    c->inflight == 1 ? "y" : "ies");
+	if (n > 0 && (size_t)n < len && c->waiting > 0)
+		n += snprintf(buf + n, len - (size_t)n, ", %u transaction%s "
+		    "waiting for delivery to catch up", c->waiting,
+		    c->waiting == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "\n");
 }
 
 /* The current STATUS= line, remembered as sent; "" without a counter. */
@@ -138,15 +145,15 @@ current_status(char *buf, size_t len)
 	buf[0] = '\0';
 	if (nt.count == NULL)
 		return;
-	nt.count(nt.count_arg, &nt.last_msgs, &nt.last_inflight);
+	nt.count(nt.count_arg, &nt.last);
 	nt.sent_once = true;
-	queue_status(buf, len, nt.last_msgs, nt.last_inflight);
+	queue_status(buf, len, &nt.last);
 }
 
 void
 notify_ready(void)
 {
-	char status[128];
+	char status[192];
 
 	if (nt.fd == -1)
 		return;
@@ -179,13 +186,12 @@ notify_stopping(void)
 static void
 watch_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	char	 status[128];
-	size_t	 msgs;
-	unsigned inflight;
+	char	 status[192];
+	struct notify_counts c;
 
-	nt.count(nt.count_arg, &msgs, &inflight);
-	if (nt.sent_once && msgs == nt.last_msgs &&
-	    inflight == nt.last_inflight)
+	nt.count(nt.count_arg, &c);
+	if (nt.sent_once && c.msgs == nt.last.msgs &&
+	    c.inflight == nt.last.inflight && c.waiting == nt.last.waiting)
 		return;
 	current_status(status, sizeof(status));
 	notify_send("%s", status);

@@ -34,8 +34,14 @@ void	notify_ready(void);
 void	notify_reloading(void);
 void	notify_stopping(void);
 
-/* Fills msgs (messages queued) and inflight (delivery attempts running). */
-typedef void notify_count_fn(void *arg, size_t *msgs, unsigned *inflight);
+/* What STATUS= shows. */
+struct notify_counts {
+	size_t		 msgs;		/* messages queued */
+	unsigned	 inflight;	/* delivery attempts running */
+	unsigned	 waiting;	/* inbound transactions held by flow
+					 * control (relay/flow.h) */
+};
+typedef void notify_count_fn(void *arg, struct notify_counts *);
 
 /*
  * Report the queue size in STATUS= now and whenever it changes, polling

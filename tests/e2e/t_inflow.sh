@@ -11,7 +11,9 @@
 #  3. in_flow_delay = 0s: no MAIL waits, the sink still stopped.
 #  4. SIGTERM while a MAIL waits (in_flow_delay = 10s): it is answered
 #     421 at once, the relay exits 0, the messages accepted before are in
-#     the spool and delivered after a restart.
+#     the spool and delivered after a restart. Meanwhile the service
+#     manager's STATUS= (relay/notify.c, read at NOTIFY_SOCKET by
+#     tests/e2e/notify_listen.py) says a transaction waits.
 # Waits are measured by the client with a monotonic clock
 # (tests/e2e/flowclient.py); the windows are wide on purpose.
 . "$(dirname "$0")/lib.sh"
@@ -83,12 +85,19 @@ relay_stop
 # at start, they hold the slot, so the second new message already waits.
 : > "$RELAY_LOG"
 conf 10s
-relay_start "$T/relay.conf"
+python3 "$E2E/notify_listen.py" "$T/notify.sock" "$T/notify.jsonl" "$NET.1" 10025 \
+    > "$T/listen.err" 2>&1 &
+track $!
+wait_file $! "$T/notify.jsonl.bound" 50 || fail "notify listener did not bind"
+NOTIFY_SOCKET=$T/notify.sock relay_start "$T/relay.conf"
 python3 "$E2E/flowclient.py" --n 6 --to "r@single.test" --timeout 30 > "$T/flow.out" 2>&1 &
 FC=$!
 track "$FC"
 # logged when the MAIL starts to wait
 wait_log "inbound flow: delivery is behind" 20 || fail "no MAIL waited"
+wait_log "STATUS=[0-9]+ messages? queued, [0-9]+ deliver(y|ies) in progress, 1 transaction waiting for delivery to catch up" 5 "$T/notify.jsonl" ||
+    { cat "$T/notify.jsonl"; fail "STATUS= does not show the waiting transaction"; }
+ok "STATUS= shows 1 transaction waiting for delivery to catch up"
 t0=$(awk '{ print $1 }' /proc/uptime)
 relay_stop
 wait "$FC"; untrack "$FC"

@@ -20,10 +20,11 @@
 #include <unistd.h>
 
 static void
-count3(void *arg, size_t *msgs, unsigned *inflight)
+count3(void *arg, struct notify_counts *c)
 {
-	*msgs = 3;
-	*inflight = 1;
+	c->msgs = 3;
+	c->inflight = 1;
+	c->waiting = *(unsigned *)arg;
 }
 
 static int
@@ -42,6 +43,7 @@ main(void)
 	struct timespec ts;
 	char path[64], buf[512], *p;
 	unsigned long long usec, now;
+	unsigned waiting = 0;
 	size_t len;
 	int fd;
 
@@ -80,10 +82,21 @@ main(void)
 	setenv("NOTIFY_SOCKET", path, 1);
 	CHECK_INT(notify_open(buf, sizeof(buf)), 0);
 
-	notify_watch_queue(NULL, count3, NULL);	/* NULL base: no timer, counter only */
+	notify_watch_queue(NULL, count3, &waiting);	/* NULL base: no timer, counter only */
 	notify_ready();
 	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
 	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in progress\n");
+	/* transactions held by inbound flow control (relay/flow.h) show */
+	waiting = 1;
+	notify_ready();
+	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in "
+	    "progress, 1 transaction waiting for delivery to catch up\n");
+	waiting = 12;
+	notify_ready();
+	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in "
+	    "progress, 12 transactions waiting for delivery to catch up\n");
 
 	notify_reloading();
 	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
