@@ -2,9 +2,10 @@
  * relay/queue_shape.c - counting the queue's open recipients by domain and
  * age, as qshape(1) does (see queue_shape.h).
  *
- * Rows are kept sorted by domain while counting (a binary search finds a
- * recipient's row, a new domain is inserted in place), then sorted once
- * by count: a queue of many recipients in few domains costs a lookup each.
+ * A hash of the domains finds a recipient's row (a new domain appends
+ * one), then the rows are sorted once by count: each recipient costs one
+ * lookup however many domains the queue holds (the daemon counts on its
+ * delivery loop, which must not stall on a queue of many domains).
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -46,33 +47,61 @@ queue_shape_init(struct queue_shape *s, time_t now)
 	s->total.domain = (char *)"TOTAL";
 }
 
-/* The row of domain d, made (zero) if new; rows stay sorted by domain. */
+static size_t
+shape_hash(const char *d)
+{
+	size_t h = 2166136261u;		/* FNV-1a */
+
+	while (*d != '\0')
+		h = (h ^ (unsigned char)*d++) * 16777619u;
+	return h;
+}
+
+/* The index slot of domain d: its row's, or the empty one it would take. */
+static size_t *
+shape_slot(const struct queue_shape *s, const char *d)
+{
+	size_t i = shape_hash(d) & (s->nindex - 1);
+
+	/* the table is at most half full: an empty slot ends every probe */
+	while (s->index[i] != 0 && strcmp(s->rows[s->index[i] - 1].domain,
+	    d) != 0)
+		i = (i + 1) & (s->nindex - 1);
+	return &s->index[i];
+}
+
+/* Double the index and put every row in it again. */
+static void
+shape_grow(struct queue_shape *s)
+{
+	size_t i;
+
+	free(s->index);
+	s->nindex = s->nindex ? s->nindex * 2 : 64;
+	s->index = xcalloc(s->nindex, sizeof(*s->index));
+	for (i = 0; i < s->nrows; i++)
+		*shape_slot(s, s->rows[i].domain) = i + 1;
+}
+
+/* The row of domain d, made (zero) if new. */
 static struct shape_row *
 shape_row(struct queue_shape *s, const char *d)
 {
-	size_t lo = 0, hi = s->nrows, mid;
-	int c;
+	size_t *slot;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(d, s->rows[mid].domain);
-		if (c == 0)
-			return &s->rows[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
+	if (2 * (s->nrows + 1) > s->nindex)
+		shape_grow(s);
+	slot = shape_slot(s, d);
+	if (*slot != 0)
+		return &s->rows[*slot - 1];
 	if (s->nrows == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
 		s->rows = xreallocarray(s->rows, s->cap, sizeof(*s->rows));
 	}
-	memmove(&s->rows[lo + 1], &s->rows[lo], (s->nrows - lo) *
-	    sizeof(*s->rows));
-	s->nrows++;
-	memset(&s->rows[lo], 0, sizeof(s->rows[lo]));
-	s->rows[lo].domain = xstrdup(d);
-	return &s->rows[lo];
+	memset(&s->rows[s->nrows], 0, sizeof(s->rows[s->nrows]));
+	s->rows[s->nrows].domain = xstrdup(d);
+	*slot = ++s->nrows;
+	return &s->rows[s->nrows - 1];
 }
 
 static void
@@ -113,6 +142,10 @@ shape_cmp(const void *a, const void *b)
 void
 queue_shape_sort(struct queue_shape *s)
 {
+	/* the index points at rows by position: it goes with the order */
+	free(s->index);
+	s->index = NULL;
+	s->nindex = 0;
 	if (s->nrows > 1)
 		qsort(s->rows, s->nrows, sizeof(*s->rows), shape_cmp);
 }
@@ -125,6 +158,8 @@ queue_shape_free(struct queue_shape *s)
 	for (i = 0; i < s->nrows; i++)
 		free(s->rows[i].domain);
 	free(s->rows);
+	free(s->index);
 	s->rows = NULL;
-	s->nrows = s->cap = 0;
+	s->index = NULL;
+	s->nrows = s->cap = s->nindex = 0;
 }

@@ -38,8 +38,10 @@ struct shape_row {
 struct queue_shape {
 	time_t		 now;
 	struct shape_row total;
-	struct shape_row *rows;		/* by domain until queue_shape_sort() */
+	struct shape_row *rows;		/* first seen first until queue_shape_sort() */
 	size_t		 nrows, cap;
+	size_t		*index;		/* open addressing: row + 1, 0 empty */
+	size_t		 nindex;	/* a power of two, >= 2 * nrows */
 };
 
 /* The bucket (0 .. SHAPE_NBUCKETS - 1) of a message that arrived at

@@ -180,15 +180,15 @@ test_many(void)
 	size_t i, j, bad = 0;
 
 	queue_shape_init(&s, NOW);
-	for (i = 0; i < 200; i++) {
-		j = (i * 7919) % 200;
+	for (i = 0; i < 2000; i++) {
+		j = (i * 7919) % 2000;
 		/* domain d<j> gets j % 5 + 1 recipients */
 		for (size_t k = 0; k <= j % 5; k++) {
 			snprintf(addr, sizeof(addr), "pu%zu@D%03zu.example", k, j);
 			add(&s, 0, false, rc);
 		}
 	}
-	CHECK_INT(s.nrows, 200);
+	CHECK_INT(s.nrows, 2000);
 	queue_shape_sort(&s);
 	for (i = 1; i < s.nrows; i++)
 		if (s.rows[i - 1].total < s.rows[i].total ||
@@ -198,7 +198,7 @@ test_many(void)
 	CHECK_INT(bad, 0);
 	CHECK_STR(s.rows[0].domain, "d004.example");
 	CHECK_INT(s.rows[0].total, 5);
-	CHECK_INT(s.total.total, 200 * 3);
+	CHECK_INT(s.total.total, 2000 * 3);
 	queue_shape_free(&s);
 }
 
