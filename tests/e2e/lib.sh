@@ -32,6 +32,8 @@ cleanup() {
 	fi
 	for p in $PIDS; do
 		kill -TERM "$p" 2>/dev/null
+		# a process a test stopped (SIGSTOP) acts on TERM only once continued
+		kill -CONT "$p" 2>/dev/null
 	done
 	for p in $PIDS; do
 		wait_pid_gone "$p" 50 || kill -KILL "$p" 2>/dev/null
