@@ -9,7 +9,10 @@
  *
  * Input: qtype selector, flags (havedata, secure, bogus, rate limited,
  * why_bogus, canonname, rcode), 1 octet of canonname length and that many
- * octets, then records as 1 octet of length and the rdata.
+ * octets, then records as 1 octet of length and the rdata; a length octet
+ * of 255 is followed by 2 octets (big-endian) of the real length, so that
+ * rdata can be as long as the wire allows (65535: a TLSA "Full" record, an
+ * MX target at and past the 255-octet name limit).
  * Checked: the dns_result invariants of resolver.h (a bogus or failed
  * answer has a reason and acts on no data, DATA has records, a malformed
  * non-TLSA answer is never DATA), MX lists obey their caps and never
@@ -140,6 +143,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size && n < MAX_RRS) {
 		size_t l = data[off++];
 
+		if (l == 255 && size - off >= 2) {
+			l = (size_t)data[off] << 8 | data[off + 1];
+			off += 2;
+		}
 		if (l > size - off)
 			l = size - off;
 		rrdata[n] = malloc(l ? l : 1);
