@@ -155,6 +155,16 @@ dsn_build(const struct dsn_info *in, size_t *len)
 
 	snprintf(boundary, sizeof(boundary), "%s.%lld/%s", in->queue_id,
 	    (long long)in->now, in->hostname);
+	/*
+	 * RFC 2046 5.1.1: the boundary must not occur inside a part. Peer
+	 * text in parts 1 and 2 never starts a line, but the quoted headers
+	 * are the client's own lines: change the boundary until they do not
+	 * hold it. Bounded: each try needs an occurrence of its own.
+	 */
+	for (i = 1; in->headers != NULL && memmem(in->headers,
+	    in->headers_len, boundary, strlen(boundary)) != NULL; i++)
+		snprintf(boundary, sizeof(boundary), "%s.%lld.%zu/%s",
+		    in->queue_id, (long long)in->now, i, in->hostname);
 	rfc822_date(in->now, date, sizeof(date));
 
 	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",

@@ -172,11 +172,46 @@ test_long_lines(void)
 	free(t);
 }
 
+/*
+ * The original's headers hold a line that is the bounce's delimiter (RFC
+ * 2046 5.1.1: it must not occur inside a part): the boundary changes, so
+ * the quoted line cannot end the headers part and start a part of its
+ * own (found by tests/fuzz/fuzz_dsn.c, seed corpus/dsn/boundary_in_headers).
+ */
+static void
+test_boundary_in_headers(void)
+{
+	struct dsn_rcpt r = { "u@b.example", "5.1.1", "550 no", "mx", NULL };
+	const char hdr[] = "Subject: x\r\n"
+	    "--Q125.90000/relay.a.example\r\n"
+	    "X-Next: --Q125.90000.1/relay.a.example--\r\n";
+	struct dsn_info in = {
+		.hostname = "relay.a.example", .queue_id = "Q125",
+		.sender = "s@a.example", .arrival = 86400, .now = 90000,
+		.rcpts = &r, .nrcpts = 1, .headers = hdr,
+		.headers_len = sizeof(hdr) - 1,
+	};
+	const char *p, *end = "\r\n--Q125.90000.2/relay.a.example--\r\n";
+	size_t len;
+	int parts = 0;
+	char *t = dsn_build(&in, &len);
+
+	CHECK(has(t, "\r\n\tboundary=\"Q125.90000.2/relay.a.example\"\r\n"));
+	for (p = t; (p = strstr(p, "\r\n--Q125.90000.2/relay.a.example\r\n")) !=
+	    NULL; p++)
+		parts++;
+	CHECK_INT(parts, 3);
+	CHECK(has(t, "\r\n\r\nSubject: x\r\n--Q125.90000/relay.a.example\r\n"));
+	CHECK(len > strlen(end) && strcmp(t + len - strlen(end), end) == 0);
+	free(t);
+}
+
 int
 main(void)
 {
 	test_two_rcpts();
 	test_injection();
 	test_long_lines();
+	test_boundary_in_headers();
 	return check_done("test_dsn");
 }
