@@ -10,8 +10,9 @@
  * is the original's header block. Each field is held to what can reach
  * dsn_build() (relay/scheduler.c sched_bounce()): addresses as the SMTP
  * parser passes them (at most SMTP_PATH_MAX octets, no control octet),
- * the reply as relay/smtp_client.c joins it (SMTP_REPLY_MAX, no NUL, CR,
- * LF), a name in presentation form, and headers with CRLF line ends only
+ * the reply as relay/smtp_client.c joins it (SMTP_REPLY_MAX octets; our
+ * own reasons, quoting names, are longer; any octet but NUL: a bare CR stays inside a line; CR and LF are taken too, as a
+ * reason read back from the journal may hold them), a name in presentation form, and headers with CRLF line ends only
  * and lines of at most 998 octets (relay/smtp_data.c), cut at a line end
  * the way dsn_read_headers() cuts them.
  *
@@ -39,6 +40,8 @@
 #define NAME_TEXT_MAX	(4 * 255)	/* resolver/rr.c: \DDD per octet */
 #define STATUS_MAX	15		/* relay/scheduler.c status[16] */
 #define NOTE_MAX	128
+/* a reply (SMTP_REPLY_MAX) or our own reason, which may quote names */
+#define DIAG_MAX	(4 * SMTP_REPLY_MAX)
 
 static const char HOSTNAME[] = "relay.example.org";
 static const char QUEUE_ID[] = "0VA1J8X5TB4K2QM";
@@ -70,7 +73,7 @@ next_field(const uint8_t **data, size_t *size)
 /*
  * Copy f, at most max octets, dropping the octets that cannot reach
  * dsn_build() in this field: mode 'a' (an address: controls and DEL),
- * 'r' (a reply: CR and LF), 'n' (a name in presentation form: anything
+ * 'r' (a reply or a note: none), 'n' (a name in presentation form: anything
  * but printable ASCII).
  */
 static char *
@@ -84,8 +87,6 @@ field_str(struct field f, size_t max, int mode)
 		unsigned char c = (unsigned char)f.p[i];
 
 		if (mode == 'a' && (c < 0x20 || c == 0x7f))
-			continue;
-		if (mode == 'r' && (c == '\r' || c == '\n'))
 			continue;
 		if (mode == 'n' && (c <= 0x20 || c >= 0x7f))
 			continue;
@@ -333,7 +334,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r->status = strs[nstr++] = field_str(next_field(&data, &size),
 		    STATUS_MAX, 'n');
 		r->diag = strs[nstr++] = field_str(next_field(&data, &size),
-		    SMTP_REPLY_MAX - 1, 'r');
+		    DIAG_MAX, 'r');
 		r->remote_mta = strs[nstr++] = field_str(next_field(&data,
 		    &size), NAME_TEXT_MAX, 'n');
 		r->note = strs[nstr++] = field_str(next_field(&data, &size),
