@@ -9,12 +9,13 @@
  * remote_mta, note (an empty note or remote_mta: none); whatever follows
  * is the original's header block. Each field is held to what can reach
  * dsn_build() (relay/scheduler.c sched_bounce()): addresses as the SMTP
- * parser passes them (at most SMTP_PATH_MAX octets, no control octet),
- * the reply as relay/smtp_client.c joins it (SMTP_REPLY_MAX octets; our
- * own reasons, quoting names, are longer; any octet but NUL: a bare CR stays inside a line; CR and LF are taken too, as a
- * reason read back from the journal may hold them), a name in presentation form, and headers with CRLF line ends only
- * and lines of at most 998 octets (relay/smtp_data.c), cut at a line end
- * the way dsn_read_headers() cuts them.
+ * parser passes them (at most SMTP_PATH_MAX octets, no control octet);
+ * the reply as relay/smtp_client.c joins it, or our own reason, which may
+ * quote names and run longer (any octet but NUL: a bare CR stays inside a
+ * reply line, and a reason read back from the journal may hold CR or LF);
+ * a name in presentation form; headers with CRLF line ends only and lines
+ * of at most 998 octets (relay/smtp_data.c), cut at a line end the way
+ * dsn_read_headers() cuts them.
  *
  * Checked: CRLF line ends only, no line over 998 octets (RFC 5322 2.1.1);
  * the boundary delimits exactly the three parts and ends the message (RFC
