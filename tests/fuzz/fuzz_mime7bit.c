@@ -5,7 +5,9 @@
  * classifying alone (outfd -1) gives the verdict converting gives; M7_ASCII
  * only for input with no 8-bit octet; a converted message is 7-bit and
  * converting it again finds nothing to do; a refusal's reason is a line
- * fit for the log.
+ * fit for the log; and for input as the spool holds it (CRLF line ends
+ * only, lines of at most 998 octets: relay/smtp_data.c) the output is so
+ * too (RFC 5322 2.1.1, RFC 5321 4.5.3.1.6).
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -18,6 +20,27 @@
 #include <unistd.h>
 
 static int outfd = -1;
+
+#define TEXT_LINE_MAX	998	/* octets before CRLF */
+
+/* CRLF line ends only, no line over TEXT_LINE_MAX, no NUL. */
+static bool
+spool_form(const unsigned char *p, size_t n)
+{
+	size_t i, col = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r') {
+			if (i + 1 >= n || p[i + 1] != '\n')
+				return false;
+			i++;
+			col = 0;
+		} else if (p[i] == '\n' || p[i] == '\0' ||
+		    ++col > TEXT_LINE_MAX)
+			return false;
+	}
+	return true;
+}
 
 static void
 check_why(enum m7_result r, const char *why)
@@ -67,6 +90,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(pread(outfd, out, (size_t)olen, 0) == olen);
 	for (i = 0; i < (size_t)olen; i++)
 		FUZZ_ASSERT(out[i] < 0x80);
+	if (spool_form(data, size))
+		FUZZ_ASSERT(spool_form(out, (size_t)olen));
 	again = mime7bit_convert(out, (size_t)olen, -1, why, sizeof(why));
 	FUZZ_ASSERT(again == M7_ASCII);
 	free(out);
