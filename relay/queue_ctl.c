@@ -771,7 +771,7 @@ qop_synced(void *arg, int error)
 
 	if (error != 0) {
 		snprintf(it->result, sizeof(it->result), "%s, but not made "
-		    "durable: %s", qop_done_name[op->verb], strerror(error));
+		    "durable: %s", qop_verb_name[op->verb], strerror(error));
 		it->outcome = QI_FAILED;
 	}
 	op->inflight--;
