@@ -31,6 +31,8 @@
 #    scheduled (Restart=on-failure).
 # 6. With log_file = - (the installed default) the daemon's lines reach the
 #    journal; the message kept in step 4 is recovered; stop is clean again.
+# 7. With log_file = syslog they reach it through /dev/log (PrivateDevices=
+#    keeps the link).
 # The ASan build runs with detect_leaks=0: LeakSanitizer needs ptrace(2),
 # which SystemCallFilter=@system-service refuses, and exits 1.
 . "$(dirname "$0")/lib.sh"
@@ -54,16 +56,20 @@ UNSHARE_PID=""
 CGNAME=danerelay-test-$$
 
 # The namespace's systemd keeps its cgroups below a cgroup of its own in
-# each hierarchy it uses; they are removed at exit (deepest first).
+# each hierarchy it uses (with cgroup v1, also the devices controller, so
+# that the DevicePolicy= PrivateDevices= implies is enforced); they are
+# removed at exit (deepest first).
 cg_roots() {
-	awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /(^|,)name=systemd(,|$)/) { print $2 }' /proc/self/mounts
+	awk '$3 == "cgroup2" || ($3 == "cgroup" && $4 ~ /(^|,)(name=systemd|devices)(,|$)/) { print $2 }' /proc/self/mounts
 }
 
 sd_cleanup() {	# EXIT-STATUS
 	local d
-	if [ -n "$SDPID" ] && [ "$1" != 0 ]; then
-		# systemd's view: the journal of the namespace (on its /run)
+	# systemd's view: the journal of the namespace (on its /run), kept
+	# in $T with KEEP_T=1
+	[ -n "$SDPID" ] && [ "${KEEP_T:-0}" = 1 ] &&
 		timeout 10 nsenter -t "$SDPID" -m -p journalctl --no-pager -o verbose > "$T/journal.txt" 2>&1
+	if [ -n "$SDPID" ] && [ "$1" != 0 ]; then
 		echo "--- journal of the namespace (last 40 lines, without D-Bus chatter)"
 		timeout 10 nsenter -t "$SDPID" -m -p journalctl --no-pager -n 200 | grep -v "Got message type=\\|Sent message type=\\|Bus private-bus" | tail -n 40
 	fi
@@ -160,6 +166,9 @@ mount -t proc proc /proc
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -m 755 $R
 cp -a "$T/run/." $R/
+# the host's kernel messages are not this test's business
+mkdir -p /run/systemd/journald.conf.d
+printf '[Journal]\nReadKMsg=no\nStorage=volatile\n' > /run/systemd/journald.conf.d/test.conf
 mount -t tmpfs -o mode=755 tmpfs /var/spool
 mkdir /var/spool/danerelay
 mount --bind "$T/spool" /var/spool/danerelay
@@ -195,23 +204,8 @@ done
 [ "$(readlink /proc/"$SDPID"/exe)" = "$(readlink -f "$SYSTEMD")" ] || fail "PID 1 of the namespace is not systemd"
 ok "systemd $("$SYSTEMD" --version | head -1 | cut -d' ' -f2) runs as PID 1 of a private PID+mount namespace (host PID $SDPID)"
 
-sc() {		# systemctl in the namespace, bounded
-	timeout 30 nsenter -t "$SDPID" -m -p systemctl --no-pager "$@"
-}
-prop() {	# PROPERTY: its value for danerelay.service
-	sc show -p "$1" --value danerelay.service
-}
 state() {	# ActiveState/SubState Result ExecMainStatus NRestarts
 	echo "$(prop ActiveState)/$(prop SubState) $(prop Result) $(prop ExecMainStatus) $(prop NRestarts)"
-}
-wait_prop() {	# PROPERTY VALUE SECONDS
-	local i=0
-	while [ "$(prop "$1")" != "$2" ]; do
-		i=$((i + 1))
-		[ "$i" -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
 }
 journal() {	# [journalctl match]: systemd's messages about the unit
 	[ $# -gt 0 ] || set -- -u danerelay.service
@@ -334,4 +328,17 @@ wait_journal "queue: /var/spool/danerelay: 1 messages? recovered" 5 || { journal
 sc stop danerelay.service || fail "systemctl stop failed"
 [ "$(state)" = "inactive/dead success 0 0" ] || fail "after stop: $(state)"
 ok "log_file = -: the daemon's lines reach the journal; the kept message was recovered; clean stop"
+
+# 7. log_file = syslog: /dev/log, which PrivateDevices= keeps as a link
+setconf syslog < /dev/null
+sc start danerelay.service || fail "start with log_file = syslog"
+i=0
+until journal -t danerelay _TRANSPORT=syslog | grep -q "^started$"; do
+	i=$((i + 1))
+	[ "$i" -gt 50 ] && { journal -t danerelay | tail; fail "no 'started' over syslog in the journal"; }
+	sleep 0.1
+done
+sc stop danerelay.service || fail "systemctl stop failed"
+[ "$(state)" = "inactive/dead success 0 0" ] || fail "after stop: $(state)"
+ok "log_file = syslog: the daemon's lines reach the journal through /dev/log"
 exit 0
