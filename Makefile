@@ -85,6 +85,11 @@ $(B)/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+# What one TLS handshake costs in OpenSSL itself (README "Benchmark").
+$(B)/tls_cost: tests/bench/tls_cost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
@@ -93,7 +98,7 @@ deps:
 # The test build: AddressSanitizer + UBSan, in its own directory.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
-	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen \
+	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen build-asan/tls_cost \
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
@@ -132,7 +137,7 @@ soak: asan-build
 
 # The side-by-side benchmark against Postfix (scripts/bench; BENCH_ARGS
 # passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse-10").
-bench: deps all $(B)/sink $(B)/loadgen
+bench: deps all $(B)/sink $(B)/loadgen $(B)/tls_cost
 	./scripts/bench $(BENCH_ARGS)
 
 demo: deps all $(B)/sink
