@@ -83,7 +83,8 @@ usage(void)
 	    "       danerelay -V\n"
 	    "       danerelay [-c FILE] resolve DOMAIN\n"
 	    "       danerelay [-c FILE] check DOMAIN [--json] [--at +30d] [--ns]\n"
-	    "       danerelay [-c FILE] queue list|shape|flush [ID|@DOMAIN]|delete ID...|hold ID...|release ID...|explain ID [--json]\n"
+	    "       danerelay [-c FILE] queue list|shape|flush [ID|@DOMAIN]|explain ID [--json]\n"
+	    "       danerelay [-c FILE] queue delete|hold|release ID...|@DOMAIN\n"
 	    "       danerelay [-c FILE] reload|reopen\n"
 	    "       danerelay tlsa [--usage 3|2] [--selector 1|0] [--mtype 1|2|0] [--host NAME]\n"
 	    "                      [--port 25] [--ttl N] CERT.pem [NEXT.pem | --next-key KEY.pem]\n");

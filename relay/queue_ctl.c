@@ -543,55 +543,225 @@ has_json(int *argc, char **argv)
 	return json;
 }
 
-/* "@Example.ORG." -> "example.org" */
-static void
-flush_domain(const char *arg, char *buf, size_t len)
-{
-	char tmp[300];
+/* --- @DOMAIN --- */
 
+int
+queue_ctl_domain_arg(const char *arg, char *buf, size_t len)
+{
+	char tmp[QUEUE_CTL_DOMAIN_MAX + 3];
+	size_t n, i;
+
+	if (arg[0] != '@' || (n = strlen(arg + 1)) == 0 ||
+	    n > QUEUE_CTL_DOMAIN_MAX || strchr(arg + 1, '@') != NULL)
+		return -1;
+	for (i = 1; i <= n; i++)
+		if ((unsigned char)arg[i] <= ' ' || arg[i] == 0x7f)
+			return -1;
+	/* exactly as the scheduler groups recipients: lower case, no
+	 * trailing dot */
 	snprintf(tmp, sizeof(tmp), "x%s", arg);
 	sched_rcpt_domain(tmp, buf, len);
+	return buf[0] == '\0' ? -1 : 0;
+}
+
+void
+queue_ctl_domain_count(const struct queue_envelope *env, const char *domain,
+    size_t *in, size_t *other)
+{
+	char d[QUEUE_CTL_DOMAIN_MAX + 3];
+	size_t i;
+
+	*in = *other = 0;
+	for (i = 0; i < env->nrcpts; i++) {
+		if (!rcpt_open(&env->rcpts[i]))
+			continue;
+		if (strcmp(sched_rcpt_domain(env->rcpts[i].addr, d, sizeof(d)),
+		    domain) == 0)
+			(*in)++;
+		else
+			(*other)++;
+	}
 }
 
 /*
- * hold, release, delete: one change per id, answered once every change is
- * durable (journal record or removal synced), one line per id in request
- * order.
+ * hold, release, delete: of queue ids (answered in request order) or of
+ * one @DOMAIN (every message with an open recipient there, chosen when
+ * the request comes, answered in arrival order). Each change goes
+ * through the per-message path (scheduler_hold(), scheduler_delete()), is
+ * logged as such, and its line is answered once it is durable (journal
+ * record or removal synced). At most QOP_WINDOW changes are in flight: each
+ * holds its journal file open until the committer's batched sync, so a
+ * domain of many thousand messages neither takes every descriptor nor
+ * holds the loop for more than a window of small writes; each completed
+ * sync starts the next change.
  */
+#define QOP_WINDOW	64
+
+enum qop_verb { QOP_HOLD, QOP_RELEASE, QOP_DELETE };
+
+static const char *const qop_verb_name[] = { "hold", "release", "delete" };
+static const char *const qop_done_name[] = { "held", "released", "deleted" };
+
+enum qop_outcome {
+	QI_DONE,			/* changed, durable (or pending) */
+	QI_ALREADY,			/* nothing to change */
+	QI_KEPT,			/* delete @DOMAIN: other domains too */
+	QI_GONE,			/* @DOMAIN: left the queue meanwhile */
+	QI_FAILED,
+};
+
 struct qop;
 
 struct qop_item {
-	struct qop	*op;
-	char		 id[QUEUE_ID_MAX];
-	char		 result[160];		/* "" while the sync is pending */
-	bool		 failed;
+	struct qop		*op;
+	char			 id[QUEUE_ID_MAX];
+	char			 result[200];
+	enum qop_outcome	 outcome;
 };
 
 struct qop {
+	struct scheduler	*sched;
 	struct control_req	*req;
-	const char		*verb;		/* static string */
+	enum qop_verb		 verb;
+	unsigned		 uid;
+	char			 domain[QUEUE_CTL_DOMAIN_MAX + 3];	/* "": ids */
 	struct qop_item		*items;
-	size_t			 n, pending;
-	bool			 answered_later;
+	size_t			 n, cap, next, inflight;
+	size_t			 notheld;	/* release @DOMAIN: skipped */
+	bool			 later;		/* answered by control_req_done() */
+};
+
+static struct qop_item *
+qop_add(struct qop *op, const char *id)
+{
+	struct qop_item *it;
+
+	if (op->n == op->cap) {
+		op->cap = op->cap ? op->cap * 2 : 16;
+		op->items = xreallocarray(op->items, op->cap,
+		    sizeof(*op->items));
+	}
+	it = &op->items[op->n++];
+	memset(it, 0, sizeof(*it));
+	snprintf(it->id, sizeof(it->id), "%.*s", QUEUE_ID_MAX - 1, id);
+	return it;
+}
+
+/* The request's snapshot: every message with an open recipient there. */
+static void
+qop_select_cb(const struct sched_view *v, void *arg)
+{
+	struct qop *op = arg;
+	size_t in, other;
+
+	queue_ctl_domain_count(v->env, op->domain, &in, &other);
+	if (in == 0)
+		return;
+	if (op->verb == QOP_RELEASE && !v->env->held) {
+		op->notheld++;
+		return;
+	}
+	qop_add(op, v->env->id);
+}
+
+struct qop_now {
+	const char	*domain;
+	bool		 found, held;
+	size_t		 in, other;
 };
 
 static void
+qop_now_cb(const struct sched_view *v, void *arg)
+{
+	struct qop_now *q = arg;
+
+	q->found = true;
+	q->held = v->env->held;
+	queue_ctl_domain_count(v->env, q->domain, &q->in, &q->other);
+}
+
+static size_t
+qop_count(const struct qop *op, enum qop_outcome o)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < op->n; i++)
+		k += op->items[i].outcome == o;
+	return k;
+}
+
+static const char *
+plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The count line of an @DOMAIN request, for the answer and the log. */
+static void
+qop_counts(const struct qop *op, char *buf, size_t len)
+{
+	size_t done = qop_count(op, QI_DONE), already = qop_count(op,
+	    QI_ALREADY), kept = qop_count(op, QI_KEPT), gone = qop_count(op,
+	    QI_GONE), failed = qop_count(op, QI_FAILED);
+	int w;
+
+	w = snprintf(buf, len, "%zu message%s %s", done, plural(done),
+	    qop_done_name[op->verb]);
+	if (op->verb == QOP_HOLD)
+		w += snprintf(buf + w, len - (size_t)w, ", %zu already held",
+		    already);
+	else if (op->verb == QOP_RELEASE)
+		w += snprintf(buf + w, len - (size_t)w, ", %zu not held",
+		    op->notheld + already);
+	else
+		w += snprintf(buf + w, len - (size_t)w, ", %zu not deleted "
+		    "(open recipients in other domains too)", kept);
+	if (gone > 0)
+		w += snprintf(buf + w, len - (size_t)w, ", %zu left the queue "
+		    "meanwhile", gone);
+	if (failed > 0)
+		snprintf(buf + w, len - (size_t)w, ", %zu failed", failed);
+}
+
+/* Every change is durable (or failed): the answer, then op is freed. */
+static int
 qop_finish(struct qop *op)
 {
 	struct evbuffer *out = control_req_body(op->req);
-	size_t i, bad = 0;
+	const char *verb = qop_verb_name[op->verb];
+	char counts[300], s1[LOG_SAFE_MAX];
+	const char *dom = safe(op->domain, s1, sizeof(s1));
+	size_t i, bad = qop_count(op, QI_FAILED), kept = qop_count(op, QI_KEPT);
+	int rv = bad > 0 ? -1 : 0;
 
-	for (i = 0; i < op->n; i++) {
+	for (i = 0; i < op->n; i++)
 		evbuffer_add_printf(out, "%s: %s\n", op->items[i].id,
 		    op->items[i].result);
-		bad += op->items[i].failed;
-	}
-	if (bad > 0)
-		control_req_error(op->req, "%s: %zu of %zu failed", op->verb,
-		    bad, op->n);
-	if (op->answered_later)
-		control_req_done(op->req, bad > 0 ? -1 : 0);
+	if (op->domain[0] != '\0') {
+		qop_counts(op, counts, sizeof(counts));
+		evbuffer_add_printf(out, "%s @%s: %s\n", verb, dom, counts);
+		log_info(NULL, "queue %s @%s by uid %u: %s", verb,
+		    log_esc(op->domain), op->uid, counts);
+		if (bad > 0)
+			control_req_error(op->req, "%s @%s: %zu of %zu failed",
+			    verb, dom, bad, op->n);
+		else if (kept > 0) {
+			/* the operator asked for the domain gone: it is not */
+			control_req_error(op->req, "%s @%s: %zu message%s not "
+			    "deleted: open recipients in other domains too",
+			    verb, dom, kept, plural(kept));
+			rv = -1;
+		}
+	} else if (bad > 0)
+		control_req_error(op->req, "%s: %zu of %zu failed", verb, bad,
+		    op->n);
+	if (op->later)
+		control_req_done(op->req, rv);
+	free(op->items);
+	free(op);
+	return rv;
 }
+static void qop_pump(struct qop *);
 
 static void
 qop_synced(void *arg, int error)
@@ -601,14 +771,101 @@ qop_synced(void *arg, int error)
 
 	if (error != 0) {
 		snprintf(it->result, sizeof(it->result), "%s, but not made "
-		    "durable: %s", op->verb, strerror(error));
-		it->failed = true;
+		    "durable: %s", qop_verb_name[op->verb], strerror(error));
+		it->outcome = QI_FAILED;
 	}
-	if (--op->pending == 0 && op->answered_later) {
-		qop_finish(op);
-		free(op->items);
-		free(op);
+	op->inflight--;
+	qop_pump(op);
+}
+
+#define OTHER_DOMAINS	" (the whole message: it has open recipients in " \
+			"other domains too)"
+
+/* Start one change; it->result says what came of it (or will). */
+static void
+qop_start(struct qop *op, struct qop_item *it)
+{
+	const char *done = qop_done_name[op->verb];
+	struct qop_now now;
+	int rv;
+
+	it->op = op;
+	memset(&now, 0, sizeof(now));
+	if (op->domain[0] == '\0' && !queue_id_valid(it->id)) {
+		str_copy(it->result, "not a queue id", sizeof(it->result));
+		it->outcome = QI_FAILED;
+		return;
 	}
+	if (op->domain[0] != '\0') {
+		/* as it stands now: recipients may have been settled since
+		 * the request chose it, never added */
+		now.domain = op->domain;
+		scheduler_walk(op->sched, it->id, qop_now_cb, &now);
+		if (!now.found || now.in == 0) {
+			snprintf(it->result, sizeof(it->result), "%s: not %s",
+			    now.found ? "no open recipient in the domain any "
+			    "more" : "left the queue meanwhile", done);
+			it->outcome = QI_GONE;
+			return;
+		}
+		if (op->verb == QOP_DELETE && now.other > 0) {
+			/* never delete more than the operator named */
+			snprintf(it->result, sizeof(it->result), "also has open "
+			    "recipients in other domains: not deleted (delete "
+			    "%s removes it)", it->id);
+			it->outcome = QI_KEPT;
+			return;
+		}
+	}
+	if (scheduler_stopping(op->sched)) {
+		snprintf(it->result, sizeof(it->result), "not %s: the daemon is "
+		    "stopping", done);
+		it->outcome = QI_FAILED;
+		return;
+	}
+	if (op->verb == QOP_DELETE)
+		rv = scheduler_delete(op->sched, it->id, qop_synced, it) == 0 ?
+		    1 : -1;
+	else
+		rv = scheduler_hold(op->sched, it->id, op->verb == QOP_HOLD,
+		    qop_synced, it);
+	if (rv == -1) {
+		if (errno == ENOENT && op->domain[0] != '\0') {
+			snprintf(it->result, sizeof(it->result), "left the queue "
+			    "meanwhile: not %s", done);
+			it->outcome = QI_GONE;
+			return;
+		}
+		str_copy(it->result, errno == ENOENT ?
+		    "no such message in the queue" : strerror(errno),
+		    sizeof(it->result));
+		it->outcome = QI_FAILED;
+		return;
+	}
+	/* set before the sync: qop_synced() only overwrites it on failure */
+	snprintf(it->result, sizeof(it->result), "%s%s%s", done, rv == 0 ?
+	    " already" : "", now.other > 0 ? OTHER_DOMAINS : "");
+	if (rv == 0) {
+		it->outcome = QI_ALREADY;	/* nothing was written */
+		return;
+	}
+	it->outcome = QI_DONE;
+	op->inflight++;
+	log_info(it->id, "%s by the operator (uid %u)", done, op->uid);
+}
+
+/*
+ * Start changes while fewer than QOP_WINDOW are in flight; once none is
+ * left to start or in flight, answer. Never called from within a
+ * change's own start (queue callbacks come later, from the loop).
+ */
+static void
+qop_pump(struct qop *op)
+{
+	while (op->inflight < QOP_WINDOW && op->next < op->n)
+		qop_start(op, &op->items[op->next++]);
+	if (op->later && op->inflight == 0 && op->next == op->n)
+		(void)qop_finish(op);
 }
 
 static int
@@ -616,60 +873,50 @@ queue_ctl_change(struct queue_ctl *qc, struct control_req *req, unsigned uid,
     const char *verb, int argc, char **argv)
 {
 	struct qop	*op;
-	struct qop_item	*it;
-	const char	*done;
-	int		 i, rv;
+	char		 s1[LOG_SAFE_MAX];
+	int		 i;
 
 	op = xcalloc(1, sizeof(*op));
+	op->sched = qc->sched;
 	op->req = req;
-	op->verb = strcmp(verb, "delete") == 0 ? "delete" :
-	    strcmp(verb, "hold") == 0 ? "hold" : "release";
-	done = strcmp(verb, "delete") == 0 ? "deleted" :
-	    strcmp(verb, "hold") == 0 ? "held" : "released";
-	op->items = xcalloc((size_t)argc, sizeof(*op->items));
-	op->n = (size_t)argc - 1;
-	for (i = 1; i < argc; i++) {
-		it = &op->items[i - 1];
-		it->op = op;
-		snprintf(it->id, sizeof(it->id), "%.*s", QUEUE_ID_MAX - 1,
-		    argv[i]);
-		if (!queue_id_valid(argv[i])) {
-			str_copy(it->result, "not a queue id", sizeof(it->result));
-			it->failed = true;
-			continue;
+	op->uid = uid;
+	op->verb = strcmp(verb, "delete") == 0 ? QOP_DELETE :
+	    strcmp(verb, "hold") == 0 ? QOP_HOLD : QOP_RELEASE;
+	for (i = 1; i < argc && argv[i][0] != '@'; i++)
+		;
+	if (i < argc) {
+		/* one @DOMAIN, alone */
+		if (argc != 2) {
+			control_req_error(req, "%s: one @domain alone, or queue "
+			    "ids: not both, not several domains", verb);
+			free(op);
+			return -1;
 		}
-		if (strcmp(verb, "delete") == 0)
-			rv = scheduler_delete(qc->sched, argv[i], qop_synced, it);
-		else
-			rv = scheduler_hold(qc->sched, argv[i],
-			    strcmp(verb, "hold") == 0, qop_synced, it);
-		if (rv == -1) {
-			str_copy(it->result, errno == ENOENT ?
-			    "no such message in the queue" : strerror(errno),
-			    sizeof(it->result));
-			it->failed = true;
-			continue;
+		if (queue_ctl_domain_arg(argv[1], op->domain,
+		    sizeof(op->domain)) == -1) {
+			control_req_error(req, "%s: not a domain: %.64s", verb,
+			    safe(argv[1], s1, sizeof(s1)));
+			free(op);
+			return -1;
 		}
-		/* set before the sync: qop_synced() only overwrites a failure */
-		snprintf(it->result, sizeof(it->result), "%s%s", done,
-		    rv == 0 && strcmp(verb, "delete") != 0 ? " already" : "");
-		if (rv == 0 && strcmp(verb, "delete") != 0)
-			continue;	/* nothing was written */
-		op->pending++;
-		log_info(argv[i], "%s by the operator (uid %u)", done, uid);
-	}
-	if (op->pending > 0) {
-		op->answered_later = true;
+		scheduler_walk(qc->sched, NULL, qop_select_cb, op);
+		if (op->n == 0 && op->notheld == 0) {
+			safe(op->domain, s1, sizeof(s1));
+			control_req_error(req, "%s @%s: no message in the queue "
+			    "has an open recipient in %s", verb, s1, s1);
+			free(op->items);
+			free(op);
+			return -1;
+		}
+	} else
+		for (i = 1; i < argc; i++)
+			qop_add(op, argv[i]);
+	qop_pump(op);
+	if (op->inflight > 0) {
+		op->later = true;
 		return CONTROL_LATER;
 	}
-	qop_finish(op);
-	rv = 0;
-	for (i = 0; i < (int)op->n; i++)
-		if (op->items[i].failed)
-			rv = -1;
-	free(op->items);
-	free(op);
-	return rv;
+	return qop_finish(op);
 }
 
 int
@@ -724,14 +971,13 @@ queue_ctl_handler(struct control_req *req, int argc, char **argv, void *arg)
 		return 0;
 	}
 	if (strcmp(verb, "flush") == 0 && argc <= 2) {
-		char dom[256];
+		char dom[QUEUE_CTL_DOMAIN_MAX + 3];
 
 		if (argc == 1) {
 			n = scheduler_flush_some(qc->sched, NULL, NULL);
 			log_info(NULL, "queue flush by uid %u: %zu deferred "
 			    "recipient%s due now", uid, n, n == 1 ? "" : "s");
-		} else if (argv[1][0] == '@' && argv[1][1] != '\0') {
-			flush_domain(argv[1], dom, sizeof(dom));
+		} else if (queue_ctl_domain_arg(argv[1], dom, sizeof(dom)) == 0) {
 			n = scheduler_flush_some(qc->sched, NULL, dom);
 			log_info(NULL, "queue flush @%s by uid %u: %zu deferred "
 			    "recipient%s due now", log_esc(dom), uid, n,
@@ -788,7 +1034,7 @@ usage_queue(void)
 	    "usage: danerelay [-c FILE] queue list [--json]\n"
 	    "       danerelay [-c FILE] queue shape [--json]\n"
 	    "       danerelay [-c FILE] queue flush [ID|@DOMAIN]\n"
-	    "       danerelay [-c FILE] queue delete|hold|release ID...\n"
+	    "       danerelay [-c FILE] queue delete|hold|release ID...|@DOMAIN\n"
 	    "       danerelay [-c FILE] queue explain ID [--json]\n"
 	    "       danerelay [-c FILE] reload|reopen\n");
 }
@@ -864,13 +1110,70 @@ offline_list(const char *spool, const char *verb, bool json)
 	return o.bad > 0 ? 1 : 0;
 }
 
+static bool
+verb_is(const char *verb, const char *a, const char *b, const char *c)
+{
+	return strcmp(verb, a) == 0 || (b != NULL && strcmp(verb, b) == 0) ||
+	    (c != NULL && strcmp(verb, c) == 0);
+}
+
+int
+queue_ctl_check(int argc, char **argv, char *err, size_t errlen,
+    bool *usage)
+{
+	const char	*verb = argv[0];
+	char		 dom[QUEUE_CTL_DOMAIN_MAX + 3];
+	int		 i, nargs = 0, ndom = 0;
+	bool		 json = false, change, at;
+
+	*usage = false;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else {
+			nargs++;
+			ndom += argv[i][0] == '@';
+		}
+	}
+	change = verb_is(verb, "delete", "hold", "release");
+	if (!((verb_is(verb, "list", "shape", NULL) && nargs == 0) ||
+	    (strcmp(verb, "flush") == 0 && nargs <= 1 && !json) ||
+	    (change && nargs >= 1 && !json) ||
+	    (strcmp(verb, "explain") == 0 && nargs == 1))) {
+		snprintf(err, errlen, "queue: bad command");
+		*usage = true;
+		return 2;
+	}
+	at = change || strcmp(verb, "flush") == 0;	/* takes @DOMAIN */
+	if (change && ndom > 0 && nargs > 1) {
+		snprintf(err, errlen, "queue %s: one @domain alone, or queue ids: "
+		    "not both, not several domains", verb);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || queue_id_valid(argv[i]))
+			continue;
+		if (at && argv[i][0] == '@') {
+			if (queue_ctl_domain_arg(argv[i], dom, sizeof(dom)) == 0)
+				continue;
+			snprintf(err, errlen, "queue %s: not a domain: %s", verb,
+			    argv[i]);
+			return 2;
+		}
+		snprintf(err, errlen, "queue %s: not a queue id%s: %s", verb,
+		    at ? " or @domain" : "", argv[i]);
+		return 2;
+	}
+	return 0;
+}
+
 int
 queue_ctl_main(const struct conf *conf, int argc, char **argv)
 {
 	char		 err[600], *req[CONTROL_ARGS_MAX];
 	const char	*verb;
-	int		 nreq = 0, i, nargs = 0, rv;
-	bool		 json = false;
+	int		 nreq = 0, i, rv;
+	bool		 json = false, usage;
 
 	if (strcmp(argv[0], "queue") != 0) {
 		if (argc != 1) {
@@ -888,33 +1191,19 @@ queue_ctl_main(const struct conf *conf, int argc, char **argv)
 		for (i = 1; i < argc && nreq < CONTROL_ARGS_MAX - 1; i++) {
 			if (strcmp(argv[i], "--json") == 0)
 				json = true;
-			else if (i > 1)
-				nargs++;
 			req[nreq++] = argv[i];
 		}
 		if (i < argc) {
 			fprintf(stderr, "danerelay: queue: too many arguments\n");
 			return 2;
 		}
-		if (!(((strcmp(verb, "list") == 0 ||
-		    strcmp(verb, "shape") == 0) && nargs == 0) ||
-		    (strcmp(verb, "flush") == 0 && nargs <= 1 && !json) ||
-		    ((strcmp(verb, "delete") == 0 || strcmp(verb, "hold") == 0 ||
-		    strcmp(verb, "release") == 0) && nargs >= 1 && !json) ||
-		    (strcmp(verb, "explain") == 0 && nargs == 1))) {
-			fprintf(stderr, "danerelay: queue: bad command\n");
-			usage_queue();
+		if (queue_ctl_check(argc - 1, argv + 1, err, sizeof(err),
+		    &usage) != 0) {
+			fprintf(stderr, "danerelay: %s\n", err);
+			if (usage)
+				usage_queue();
 			return 2;
 		}
-		for (i = 2; i < argc; i++)
-			if (strcmp(argv[i], "--json") != 0 &&
-			    !queue_id_valid(argv[i]) && !(argv[i][0] == '@' &&
-			    argv[i][1] != '\0' && strcmp(verb, "flush") == 0)) {
-				fprintf(stderr, "danerelay: queue %s: not a queue "
-				    "id%s: %s\n", verb, strcmp(verb, "flush") == 0 ?
-				    " or @domain" : "", argv[i]);
-				return 2;
-			}
 	}
 	rv = control_call(conf->spool_dir, nreq, req, stdout, stderr, err,
 	    sizeof(err));

@@ -61,6 +61,7 @@
 #define DOMAIN_MAX	256
 
 #define DOM_BUCKETS	1024		/* hash of the domains in use */
+#define ID_BUCKETS	4096		/* hash of the queue ids (the queue tool) */
 
 #define JOURNAL_RETRY_MIN	1	/* seconds: first retry of a journal write */
 #define JOURNAL_RETRY_MAX	60
@@ -74,6 +75,7 @@ struct sdom;
 struct smsg {
 	TAILQ_ENTRY(smsg)	 link;		/* on newq, retryq or waitq */
 	TAILQ_ENTRY(smsg)	 all;
+	LIST_ENTRY(smsg)	 idlink;	/* in its id hash bucket */
 	struct scheduler	*s;
 	struct queue_envelope	*env;
 	bool			*busy;		/* per recipient */
@@ -152,6 +154,7 @@ struct scheduler {
 	struct log_limit	 ll_journal, ll_starve;
 	TAILQ_HEAD(, sattempt)	 attempts;
 	LIST_HEAD(, sdom)	 doms[DOM_BUCKETS];
+	LIST_HEAD(, smsg)	 ids[ID_BUCKETS];	/* every smsg on `all` */
 	unsigned		 nflight;
 	size_t			 nmsgs;		/* on `all` */
 	struct event		*ev_run;	/* coalesced pass */
@@ -352,6 +355,7 @@ smsg_free(struct smsg *m)
 	if (m->ndirty > 0)
 		TAILQ_REMOVE(&m->s->jq, m, jlink);
 	TAILQ_REMOVE(&m->s->all, m, all);
+	LIST_REMOVE(m, idlink);
 	smsg_drop_traces(m);
 	m->s->nmsgs--;
 	queue_envelope_free(m->env);
@@ -459,13 +463,19 @@ smsg_place(struct smsg *m, time_t now)
 }
 
 static unsigned
-dom_hash(const char *name)
+str_hash(const char *name)
 {
 	unsigned h = 2166136261u;
 
 	for (; *name != '\0'; name++)
 		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h % DOM_BUCKETS;
+	return h;
+}
+
+static unsigned
+dom_hash(const char *name)
+{
+	return str_hash(name) % DOM_BUCKETS;
 }
 
 static struct sdom *
@@ -1342,6 +1352,8 @@ scheduler_new(struct event_base *base, struct relay_conf *rc)
 	TAILQ_INIT(&s->attempts);
 	for (size_t i = 0; i < DOM_BUCKETS; i++)
 		LIST_INIT(&s->doms[i]);
+	for (size_t i = 0; i < ID_BUCKETS; i++)
+		LIST_INIT(&s->ids[i]);
 	if ((s->ev_run = event_new(base, -1, 0, sched_run, s)) == NULL ||
 	    (s->ev_timer = evtimer_new(base, sched_timer, s)) == NULL ||
 	    (s->ev_journal = evtimer_new(base, sched_journal_retry, s)) == NULL ||
@@ -1403,6 +1415,7 @@ scheduler_add_arrival(struct scheduler *s, struct queue_envelope *env,
 				m->onedom = false;
 	}
 	TAILQ_INSERT_TAIL(&s->all, m, all);
+	LIST_INSERT_HEAD(&s->ids[str_hash(env->id) % ID_BUCKETS], m, idlink);
 	s->nmsgs++;
 	if (s->started && !s->stopping) {
 		smsg_place(m, time(NULL));
@@ -1543,33 +1556,52 @@ smsg_drop_traces(struct smsg *m)
 	m->last = NULL;
 }
 
+/* By id, through the hash: a `hold @DOMAIN` of many thousand messages
+ * looks each one up again, never walking the queue per message. */
 static struct smsg *
 sched_find(struct scheduler *s, const char *id)
 {
 	struct smsg *m;
 
-	TAILQ_FOREACH(m, &s->all, all)
+	LIST_FOREACH(m, &s->ids[str_hash(id) % ID_BUCKETS], idlink)
 		if (!m->deleted && strcmp(m->env->id, id) == 0)
 			return m;
 	return NULL;
+}
+
+static void
+sched_view_one(struct smsg *m, sched_walk_cb *cb, void *arg)
+{
+	struct sched_view v;
+
+	memset(&v, 0, sizeof(v));
+	v.env = m->env;
+	v.busy = m->busy;
+	v.last = m->last;
+	cb(&v, arg);
 }
 
 void
 scheduler_walk(struct scheduler *s, const char *id, sched_walk_cb *cb,
     void *arg)
 {
-	struct sched_view v;
 	struct smsg *m;
 
-	TAILQ_FOREACH(m, &s->all, all) {
-		if (m->deleted || (id != NULL && strcmp(m->env->id, id) != 0))
-			continue;
-		memset(&v, 0, sizeof(v));
-		v.env = m->env;
-		v.busy = m->busy;
-		v.last = m->last;
-		cb(&v, arg);
+	if (id != NULL) {
+		if ((m = sched_find(s, id)) != NULL)
+			sched_view_one(m, cb, arg);
+		return;
 	}
+	TAILQ_FOREACH(m, &s->all, all)
+		if (!m->deleted)
+			sched_view_one(m, cb, arg);
+}
+
+/* Is it shutting down (SIGTERM)? The queue tool starts no more changes. */
+bool
+scheduler_stopping(const struct scheduler *s)
+{
+	return s->stopping;
 }
 
 size_t

@@ -86,6 +86,8 @@ typedef void sched_walk_cb(const struct sched_view *, void *arg);
 /* Every message (id NULL) or the one with that id, in arrival order. */
 void		 scheduler_walk(struct scheduler *, const char *id,
 		    sched_walk_cb *, void *arg);
+/* SIGTERM came: the queue tool starts no more changes. */
+bool		 scheduler_stopping(const struct scheduler *);
 /* Deferred recipients of message id / of domain (NULL: any) due now. */
 size_t		 scheduler_flush_some(struct scheduler *, const char *id,
 		    const char *domain);

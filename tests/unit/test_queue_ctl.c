@@ -2,7 +2,9 @@
  * tests/unit/test_queue_ctl.c - the pure parts behind the queue tool and
  * the accounting file: hold records in the journal (round trip, last one
  * wins, a bad checksum skipped), RFC 4180 field quoting, who may use the
- * control socket, and the daneResult verdict of a decision trace.
+ * control socket, the daneResult verdict of a decision trace, and the
+ * queue tool's @DOMAIN argument, its recipient count per domain and the
+ * command line's argument checks.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -10,6 +12,7 @@
 #include "relay/acct.h"
 #include "relay/control.h"
 #include "relay/dlv_trace.h"
+#include "relay/queue_ctl.h"
 #include "tests/unit/check.h"
 
 #include <stdlib.h>
@@ -185,6 +188,134 @@ test_dane_result(void)
 	CHECK_STR(dlv_trace_dane_result(NULL, NULL), "not_applicable");
 }
 
+static void
+dom(const char *arg, const char *want)
+{
+	char buf[QUEUE_CTL_DOMAIN_MAX + 3] = "unchanged";
+	int rv = queue_ctl_domain_arg(arg, buf, sizeof(buf));
+
+	if (want == NULL)
+		CHECK_INT(rv, -1);
+	else {
+		CHECK_INT(rv, 0);
+		CHECK_STR(buf, want);
+	}
+}
+
+static void
+test_domain_arg(void)
+{
+	char long_ok[QUEUE_CTL_DOMAIN_MAX + 2], long_bad[QUEUE_CTL_DOMAIN_MAX + 3];
+
+	dom("@example.org", "example.org");
+	dom("@Example.ORG.", "example.org");	/* as flush @DOMAIN */
+	dom("@[192.0.2.1]", "[192.0.2.1]");	/* an address literal's */
+	dom("@", NULL);
+	dom("@.", NULL);
+	dom("example.org", NULL);
+	dom("@a@b.example", NULL);
+	dom("@a b", NULL);
+	dom("@a\tb", NULL);
+	dom("@a\x7f", NULL);
+	long_ok[0] = '@';
+	memset(long_ok + 1, 'a', QUEUE_CTL_DOMAIN_MAX);
+	long_ok[QUEUE_CTL_DOMAIN_MAX + 1] = '\0';
+	dom(long_ok, long_ok + 1);
+	memcpy(long_bad, long_ok, sizeof(long_ok));
+	strcat(long_bad, "a");
+	dom(long_bad, NULL);
+}
+
+static void
+test_domain_count(void)
+{
+	struct queue_envelope *e = one_rcpt_env();
+	size_t in, other;
+
+	free(e->rcpts[0].addr);
+	free(e->rcpts);
+	e->nrcpts = 5;
+	e->rcpts = calloc(5, sizeof(*e->rcpts));
+	e->rcpts[0].addr = strdup("a@C.Example");
+	e->rcpts[1].addr = strdup("b@c.example.");
+	e->rcpts[2].addr = strdup("c@other.example");
+	e->rcpts[3].addr = strdup("d@c.example");
+	e->rcpts[4].addr = strdup("e@sub.c.example");	/* another domain */
+	e->rcpts[1].state = RCPT_DEFERRED;
+	e->rcpts[3].state = RCPT_DELIVERED;		/* not open */
+	queue_ctl_domain_count(e, "c.example", &in, &other);
+	CHECK_INT(in, 2);
+	CHECK_INT(other, 2);
+	e->rcpts[2].state = RCPT_BOUNCED;
+	e->rcpts[4].state = RCPT_DELIVERED;
+	queue_ctl_domain_count(e, "c.example", &in, &other);
+	CHECK_INT(in, 2);
+	CHECK_INT(other, 0);			/* all open ones in c.example */
+	queue_ctl_domain_count(e, "other.example", &in, &other);
+	CHECK_INT(in, 0);
+	CHECK_INT(other, 2);
+	queue_envelope_free(e);
+}
+
+/* queue_ctl_check() of the words after `queue`; want 0 or 2, usage. */
+static void
+cli(const char *words, int want, int want_usage, const char *want_err)
+{
+	char buf[512], *argv[16], err[512] = "";
+	int argc = 0;
+	bool usage = false;
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (p = strtok(buf, " "); p != NULL && argc < 16; p = strtok(NULL, " "))
+		argv[argc++] = p;
+	CHECK_INT(queue_ctl_check(argc, argv, err, sizeof(err), &usage), want);
+	if (want != 0) {
+		CHECK_INT(usage, want_usage);
+		if (want_err != NULL && strstr(err, want_err) == NULL) {
+			fprintf(stderr, "queue %s: error \"%s\" lacks \"%s\"\n",
+			    words, err, want_err);
+			CHECK(0);
+		}
+	}
+}
+
+static void
+test_cli_check(void)
+{
+	const char *id = "0VA1J8X5TB4K2QM", *id2 = "0VA1J8X5TB4K2QN";
+	char w[256];
+
+	cli("list", 0, 0, NULL);
+	cli("list --json", 0, 0, NULL);
+	cli("list x", 2, 1, "bad command");
+	cli("flush", 0, 0, NULL);
+	cli("flush @Example.ORG.", 0, 0, NULL);
+	cli("flush @", 2, 0, "not a domain: @");
+	cli("flush @a@b", 2, 0, "not a domain");
+	cli("flush x", 2, 0, "not a queue id or @domain: x");
+	cli("hold", 2, 1, "bad command");
+	cli("hold @example.org --json", 2, 1, "bad command");
+	cli("hold @example.org", 0, 0, NULL);
+	cli("release @Example.org.", 0, 0, NULL);
+	cli("delete @[192.0.2.1]", 0, 0, NULL);
+	cli("hold @.", 2, 0, "queue hold: not a domain: @.");
+	cli("delete nonsense", 2, 0,
+	    "queue delete: not a queue id or @domain: nonsense");
+	snprintf(w, sizeof(w), "hold %s %s", id, id2);
+	cli(w, 0, 0, NULL);
+	/* mixed, or several domains: refused, never half done */
+	snprintf(w, sizeof(w), "hold %s @example.org", id);
+	cli(w, 2, 0, "one @domain alone, or queue ids: not both");
+	snprintf(w, sizeof(w), "delete @example.org %s", id);
+	cli(w, 2, 0, "one @domain alone");
+	cli("release @a.example @b.example", 2, 0, "not several domains");
+	snprintf(w, sizeof(w), "explain %s", id);
+	cli(w, 0, 0, NULL);
+	cli("explain @example.org", 2, 0, "queue explain: not a queue id: @");
+	cli("frobnicate", 2, 1, "bad command");
+}
+
 int
 main(void)
 {
@@ -192,5 +323,8 @@ main(void)
 	test_csv();
 	test_peer();
 	test_dane_result();
+	test_domain_arg();
+	test_domain_count();
+	test_cli_check();
 	return check_done("test_queue_ctl");
 }
