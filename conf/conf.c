@@ -613,25 +613,42 @@ parse_line(struct parser *p, char *s)
 	}
 }
 
+/*
+ * A path for an error message: as it is, or escaped (value_escape()) if it
+ * holds an octet outside printable ASCII, so that a message stays one
+ * printable line whatever the file says.
+ */
+static const char *
+path_text(const char *path, char *buf, size_t len)
+{
+	const unsigned char *s;
+
+	for (s = (const unsigned char *)path; *s != '\0'; s++)
+		if (*s < 0x20 || *s >= 0x7f)
+			return value_escape(path, buf, len);
+	return path;
+}
+
 static void
 check_readable(struct parser *p, const struct key *k, const char *path)
 {
 	struct stat st;
+	char qbuf[128];
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == EACCES && conf_unreadable_ok)
 			return;
 		perr(p, p->gline[k - keys], k->name, "cannot read %s: %s",
-		    path, strerror(errno));
+		    path_text(path, qbuf, sizeof(qbuf)), strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) == -1)
 		perr(p, p->gline[k - keys], k->name, "cannot stat %s: %s",
-		    path, strerror(errno));
+		    path_text(path, qbuf, sizeof(qbuf)), strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		perr(p, p->gline[k - keys], k->name, "%s is not a regular "
-		    "file", path);
+		    "file", path_text(path, qbuf, sizeof(qbuf)));
 	close(fd);
 }
 

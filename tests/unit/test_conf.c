@@ -397,6 +397,10 @@ test_errors(void)
 	static const char *const ctrl[] = {
 		"2: reason: \"tab\\x09here\": control character in the text",
 		NULL };
+	/* a path's control octets are escaped in the message (fuzz_conf) */
+	static const char *const ctrlpath[] = {
+		"1: trust_anchor_file: cannot read /nonexistent/k\\x01ey\\x1b[2J.key: No such file or directory",
+		NULL };
 	static const char *const three[] = {
 		"2: bogus: unknown key",
 		"4: max_backoff: \"1\": a duration needs a unit: s, m, h or d (e.g. 90s, 5m)",
@@ -492,6 +496,8 @@ test_errors(void)
 	check_errors(__LINE__,
 	    "[domain a.example]\n"
 	    "reason = \"tab\there\"\n", ctrl);
+	check_errors(__LINE__,
+	    "trust_anchor_file = /nonexistent/k\001ey\033[2J.key\n", ctrlpath);
 	check_errors(__LINE__,
 	    "listen = 127.0.0.1:10025\n"
 	    "bogus = 1\n"
