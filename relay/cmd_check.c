@@ -732,7 +732,7 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 {
 	struct check_ns	 ns;
 	char		 err[300], **all = NULL;
-	size_t		 nall = 0, i, j, m, nbad = 0, nans = 0;
+	size_t		 nall = 0, i, j, m, nbad = 0, nans = 0, nnoaddr = 0;
 	uint32_t	 maxttl = 0;
 
 	if (k->nsctx == NULL && (k->nsctx = check_ns_new(k->conf->resolver_config,
@@ -745,8 +745,12 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 		check_ns_clear(&ns);
 		return;
 	}
+	for (i = 0; i < ns.nsrv; i++)
+		if (ns.srv[i].addr[0] == '\0')
+			nnoaddr++;
 	finding(k, SEV_INFO, scope, "--ns: %s is in zone %s, %zu name server "
-	    "address%s", owner, ns.zone, ns.nsrv, ns.nsrv == 1 ? "" : "es");
+	    "address%s", owner, ns.zone, ns.nsrv - nnoaddr,
+	    ns.nsrv - nnoaddr == 1 ? "" : "es");
 	/* every record any server serves */
 	for (i = 0; i < ns.nsrv; i++)
 		for (j = 0; ns.srv[i].answered && j < ns.srv[i].nrr; j++) {
@@ -764,6 +768,13 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 		const struct check_ns_server *sv = &ns.srv[i];
 		bool lacks = false;
 
+		if (sv->addr[0] == '\0') {
+			/* it cannot be asked: never counted as agreeing */
+			finding(k, SEV_WARN, scope, "--ns: %s: not asked: %s",
+			    sv->name, sv->err);
+			nbad++;
+			continue;
+		}
 		if (!sv->answered) {
 			finding(k, SEV_WARN, scope, "--ns: %s[%s]: no answer: %s",
 			    sv->name, sv->addr, sv->err);
@@ -800,11 +811,18 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 		verdict(k, SEV_OK, owner, "--ns: all %zu name server addresses "
 		    "of %s serve the same %zu TLSA record%s", ns.nsrv, ns.zone,
 		    nall, nall == 1 ? "" : "s");
-	else
+	else if (nnoaddr == 0)
 		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
 		    "%zu of %zu addresses lack records or do not answer: do not "
 		    "switch certificates until every one serves the new record",
 		    ns.zone, nbad, ns.nsrv);
+	else
+		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
+		    "%zu of %zu addresses lack records or do not answer, and "
+		    "%zu name server address%s unknown: do not switch "
+		    "certificates until every one serves the new record",
+		    ns.zone, nbad - nnoaddr, ns.nsrv - nnoaddr, nnoaddr,
+		    nnoaddr == 1 ? " is" : "es are");
 	free(all);
 	check_ns_clear(&ns);
 }
