@@ -14,12 +14,17 @@
 #      the row says ns6 did not answer, the verdict is not agreement (1);
 #   4. NSD gone (SIGTERM): the query is refused (ICMPv6 port unreachable),
 #      reported the same way (1).
+#   5. NSD serves the current zone again, but the AAAA lookup of
+#      ns6.nsv6.test fails (tests/e2e/dnsproxy.py in front of the world's
+#      NSD for nsv6.test swallows it): ns6's address is unknown, so it is
+#      named as not asked and the rest does not count as agreement (1).
 # The probe of mx.nsv6.test passes throughout (its certificate matches the
 # current record, which both versions hold).
 # This scenario owns [::1]:53 (the only IPv6 loopback) while it runs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
 . "$(dirname "$0")/check_lib.sh"
+. "$(dirname "$0")/dnsfault.sh"
 
 command -v nsd > /dev/null || fail "nsd is not installed (scripts/install-deps)"
 command -v ldns-signzone > /dev/null || fail "ldns-signzone is not installed"
@@ -171,3 +176,23 @@ expect down "^warning: mx\.nsv6\.test: --ns: ns6\.nsv6\.test\[::1\]: no answer: 
 expect down "^$O warn: --ns: name servers of nsv6\.test disagree: 1 of 2 addresses lack records or do not answer"
 reject down "pass: --ns"
 expect down "$MXP"
+
+# 5. ns6 would agree, but its address cannot be looked up: the AAAA
+# query for ns6.nsv6.test (and every query after it) goes unanswered
+ns6_start new.signed
+fault_conf "$T/unbound.conf" nsv6.test
+sed "s|^resolver_config *=.*|resolver_config = $T/unbound.conf|" "$T/relay.conf" > "$T/fault.conf"
+grep -q "^resolver_config = $T/unbound.conf$" "$T/fault.conf" || fail "could not set resolver_config"
+proxy_start --silent-from AAAA:ns6.nsv6.test
+CHECK_CONF=$T/fault.conf check lookup nsv6.test 1 --ns
+grep -q '^drop AAAA ns6\.nsv6\.test' "$PROXY_LOG" || fail "the AAAA query for ns6 never reached the proxy"
+grep -q '^fwd NS nsv6\.test' "$PROXY_LOG" || fail "the NS query for nsv6.test did not go through the proxy"
+expect lookup "^info: mx\.nsv6\.test: --ns: $O is in zone nsv6\.test, 1 name server address$"
+expect lookup "^warning: mx\.nsv6\.test: --ns: ns6\.nsv6\.test: not asked: AAAA lookup: rcode 2 \(SERVFAIL\)"
+expect lookup "^info: mx\.nsv6\.test: --ns: ns\.test\[$WORLD_NS\]: TLSA $O: 2 records, ttl 60, authoritative$"
+expect lookup "^$O warn: --ns: name servers of nsv6\.test disagree: 0 of 1 addresses lack records or do not answer, and 1 name server address is unknown"
+reject lookup "pass: --ns"
+reject lookup "ns6\.nsv6\.test\["
+expect lookup "$MXP"
+proxy_stop
+ns6_stop
