@@ -18,6 +18,9 @@
 #      ns6.nsv6.test fails (tests/e2e/dnsproxy.py in front of the world's
 #      NSD for nsv6.test swallows it): ns6's address is unknown, so it is
 #      named as not asked and the rest does not count as agreement (1).
+#   6. Over TCP: on [::1]:53 dnsproxy.py relays to the world's NSD but
+#      truncates every UDP answer (TC); check_ns asks again over TCP to
+#      [::1]:53 and gets both records: every server agrees (0).
 # The probe of mx.nsv6.test passes throughout (its certificate matches the
 # current record, which both versions hold).
 # This scenario owns [::1]:53 (the only IPv6 loopback) while it runs.
@@ -196,3 +199,15 @@ reject lookup "ns6\.nsv6\.test\["
 expect lookup "$MXP"
 proxy_stop
 ns6_stop
+
+# 6. ns6 answers over UDP truncated only: the full answer comes over TCP
+PROXY_ADDR=::1 proxy_start --truncate-udp
+check tcp nsv6.test 0 --ns
+expect tcp "^info: mx\.nsv6\.test: --ns: ns6\.nsv6\.test\[::1\]: TLSA $O: 2 records, ttl 60, authoritative$"
+expect tcp "^$O pass: --ns: all 2 name server addresses of nsv6\.test serve the same 2 TLSA records$"
+grep -q '^truncated TLSA _25\._tcp\.mx\.nsv6\.test$' "$PROXY_LOG" ||
+    fail "no truncated UDP answer was sent for the TLSA query"
+grep -q '^tcp TLSA _25\._tcp\.mx\.nsv6\.test$' "$PROXY_LOG" ||
+    fail "check_ns did not ask again over TCP"
+ok "truncated over UDP, answered over TCP at [::1]:53"
+proxy_stop
