@@ -403,14 +403,17 @@ ask(const char *addr, const char *owner, struct check_ns_server *srv)
 	free(r);
 }
 
-/* A new entry of ns->srv for host, or NULL at the cap. */
+/* A new entry of ns->srv for host, or NULL at the cap (counted in
+ * nskipped: an address not asked must not pass for one that agrees). */
 static struct check_ns_server *
 add_server(struct check_ns *ns, const char *host)
 {
 	struct check_ns_server *s;
 
-	if (ns->nsrv == CHECK_NS_MAX_SERVERS)
+	if (ns->nsrv == CHECK_NS_MAX_SERVERS) {
+		ns->nskipped++;
 		return NULL;
+	}
 	ns->srv = realloc(ns->srv, (ns->nsrv + 1) * sizeof(*ns->srv));
 	if (ns->srv == NULL)
 		abort();
@@ -434,7 +437,7 @@ add_addresses(struct check_ns_ctx *c, const char *host, struct check_ns *ns)
 	static const int types[] = { T_A, T_AAAA };
 	struct check_ns_server *s;
 	struct ub_result *res;
-	size_t i, k, before = ns->nsrv;
+	size_t i, k, before = ns->nsrv + ns->nskipped;
 	int rv;
 
 	for (k = 0; k < 2; k++) {
@@ -464,7 +467,8 @@ add_addresses(struct check_ns_ctx *c, const char *host, struct check_ns *ns)
 		}
 		ub_resolve_free(res);
 	}
-	if (ns->nsrv == before && (s = add_server(ns, host)) != NULL)
+	if (ns->nsrv + ns->nskipped == before &&
+	    (s = add_server(ns, host)) != NULL)
 		snprintf(s->err, sizeof(s->err), "no A or AAAA record");
 }
 

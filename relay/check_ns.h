@@ -34,6 +34,7 @@ struct check_ns {
 	char			 zone[256];	/* the zone the owner is in */
 	struct check_ns_server	*srv;
 	size_t			 nsrv;
+	size_t			 nskipped;	/* over the cap: not asked */
 	char			 err[512];	/* no servers found: why */
 };
 

@@ -807,22 +807,33 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 	}
 	if (maxttl > 0)
 		ck_ttl_advice(k, scope, owner, maxttl, true);
-	if (nbad == 0)
+	if (ns.nskipped > 0)
+		finding(k, SEV_WARN, scope, "--ns: %zu more name server address%s "
+		    "of %s not asked (at most %d)", ns.nskipped, ns.nskipped == 1 ?
+		    "" : "es", ns.zone, CHECK_NS_MAX_SERVERS);
+	if (nbad == 0 && ns.nskipped == 0)
 		verdict(k, SEV_OK, owner, "--ns: all %zu name server addresses "
 		    "of %s serve the same %zu TLSA record%s", ns.nsrv, ns.zone,
 		    nall, nall == 1 ? "" : "s");
-	else if (nnoaddr == 0)
-		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
-		    "%zu of %zu addresses lack records or do not answer: do not "
-		    "switch certificates until every one serves the new record",
-		    ns.zone, nbad, ns.nsrv);
-	else
-		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
-		    "%zu of %zu addresses lack records or do not answer, and "
-		    "%zu name server address%s unknown: do not switch "
+	else {
+		char	more[200];
+		int	o = 0;
+
+		/* servers not asked are never taken for agreeing ones */
+		more[0] = '\0';
+		if (nnoaddr > 0)
+			o = snprintf(more, sizeof(more), ", and %zu name server "
+			    "address%s unknown", nnoaddr, nnoaddr == 1 ? " is" :
+			    "es are");
+		if (ns.nskipped > 0 && o >= 0 && (size_t)o < sizeof(more))
+			snprintf(more + o, sizeof(more) - (size_t)o, ", and %zu "
+			    "more not asked", ns.nskipped);
+		verdict(k, SEV_WARN, owner, "--ns: name servers of %s %s: %zu of "
+		    "%zu addresses lack records or do not answer%s: do not switch "
 		    "certificates until every one serves the new record",
-		    ns.zone, nbad - nnoaddr, ns.nsrv - nnoaddr, nnoaddr,
-		    nnoaddr == 1 ? " is" : "es are");
+		    ns.zone, nbad > nnoaddr ? "disagree" : "cannot all be compared",
+		    nbad - nnoaddr, ns.nsrv - nnoaddr, more);
+	}
 	free(all);
 	check_ns_clear(&ns);
 }

@@ -193,7 +193,7 @@ grep -q '^fwd NS nsv6\.test' "$PROXY_LOG" || fail "the NS query for nsv6.test di
 expect lookup "^info: mx\.nsv6\.test: --ns: $O is in zone nsv6\.test, 1 name server address$"
 expect lookup "^warning: mx\.nsv6\.test: --ns: ns6\.nsv6\.test: not asked: AAAA lookup: rcode 2 \(SERVFAIL\)"
 expect lookup "^info: mx\.nsv6\.test: --ns: ns\.test\[$WORLD_NS\]: TLSA $O: 2 records, ttl 60, authoritative$"
-expect lookup "^$O warn: --ns: name servers of nsv6\.test disagree: 0 of 1 addresses lack records or do not answer, and 1 name server address is unknown"
+expect lookup "^$O warn: --ns: name servers of nsv6\.test cannot all be compared: 0 of 1 addresses lack records or do not answer, and 1 name server address is unknown"
 reject lookup "pass: --ns"
 reject lookup "ns6\.nsv6\.test\["
 expect lookup "$MXP"
