@@ -85,6 +85,16 @@ $(B)/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+# What one TLS handshake costs in OpenSSL itself, and what a durable write
+# costs on the spool's file system (README "Benchmark").
+$(B)/tls_cost: tests/bench/tls_cost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+$(B)/sync_cost: tests/bench/sync_cost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
@@ -93,7 +103,7 @@ deps:
 # The test build: AddressSanitizer + UBSan, in its own directory.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan-build: deps
-	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen \
+	$(MAKE) B=build-asan CFLAGS="$(ASAN_FLAGS)" WERROR=-Werror build-asan/danerelay build-asan/sink build-asan/loadgen build-asan/tls_cost build-asan/sync_cost \
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%) \
 	    $(TOOL_SRCS:tests/tools/%.c=build-asan/tests/tools/%)
 
@@ -132,7 +142,7 @@ soak: asan-build
 
 # The side-by-side benchmark against Postfix (scripts/bench; BENCH_ARGS
 # passes options, e.g. BENCH_ARGS="--duration 5 --scenarios dane-reuse-10").
-bench: deps all $(B)/sink $(B)/loadgen
+bench: deps all $(B)/sink $(B)/loadgen $(B)/tls_cost $(B)/sync_cost
 	./scripts/bench $(BENCH_ARGS)
 
 demo: deps all $(B)/sink

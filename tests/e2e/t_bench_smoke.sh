@@ -13,7 +13,9 @@
 # without TLS, and danerelay exited 0 on SIGTERM; a run whose sink presents
 # a key that no TLSA record matches must fail that check with nothing
 # delivered. On top of that, this test reads the JSON lines: every scenario
-# is there, with messages in it; and --repeat 2 gives two runs and one
+# is there, with messages in it, and the header holds OpenSSL's own cost
+# per handshake (build/tls_cost) and a durable write's on the spools'
+# file system (build/sync_cost); and --repeat 2 gives two runs and one
 # table row of medians.
 # Speed is never asserted: the figures are printed only.
 # Addresses: BENCH_NET.0.0/16, by default 127.(130 + TEST_INDEX % 90)
@@ -82,6 +84,15 @@ rows = [json.loads(l) for f in sys.argv[1:3] for l in open(f)]
 runs = {(r["relay"], r["scenario"]): r for r in rows if "relay" in r}
 head = [r for r in rows if "machine" in r]
 assert len(head) == 2 and head[0]["machine"]["nproc"] >= 1, head
+# build/tls_cost ran and measured (it exits 1 unless every handshake
+# authenticated by DANE and every one of the second run resumed)
+for h in head:
+    c = h["tls_handshake_cpu_us"]
+    assert all(c[k] > 0 for k in ("full_client", "full_server",
+        "resumed_client", "resumed_server")), c
+    c = h["spool_sync_us"]
+    assert all(c[k] > 0 for k in ("fdatasync_cpu", "fdatasync_wall",
+        "dir_fsync_cpu", "dir_fsync_wall")), c
 want = [("danerelay", s) for s in sys.argv[3].split(",")]
 want.append(("postfix", "dane-reuse-3"))
 for k in want:
