@@ -325,6 +325,11 @@ log_close(void)
 {
 	pthread_mutex_lock(&log_mu);
 	log_close_locked();
+	/* a count the file never took goes to stderr (systemd: the journal) */
+	if (log_lost > 0) {
+		log_midline = false;
+		(void)log_report_lost_locked();
+	}
 	pthread_mutex_unlock(&log_mu);
 }
 

@@ -39,7 +39,8 @@ void	 log_flush(void);
  * Lines lost since the log last took a write: a write(2) to log_file (or
  * stderr) failed (disk full...). 0 once the next write succeeds, which
  * first writes "log: N lines lost while log_file could not be written
- * (REASON)". Any thread.
+ * (REASON)"; log_close() writes a count still pending to stderr. Any
+ * thread.
  */
 unsigned long log_lost_lines(void);
 /* Route libevent's warnings and errors into this log ("libevent: ..."). */

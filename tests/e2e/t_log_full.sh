@@ -10,7 +10,8 @@
 # by "log: N lines lost while log_file could not be written (No space
 # left on device)" with N > 0, the accounting records kept in memory are
 # written (one d record per message, none twice), STATUS= drops the
-# count, and a reopen after it logs as usual.
+# count, and a reopen after it logs as usual. Stopped while the disk is
+# full again, the daemon exits 0 and writes the count to stderr.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dane.sh"
 
@@ -112,8 +113,18 @@ N=$(echo "$lost" | sed 's/.*: log: \([0-9]*\) lines lost.*/\1/')
 awk -v q="$QID" '/: log: [0-9]+ lines lost/ { seen = NR } index($0, q ": Successful delivery") { after = NR } END { exit !(seen && after > seen) }' "$RELAY_LOG" ||
     fail "the delivery of $QID is not logged after the 'lines lost' line"
 grep -E "^[0-9]{4}-" "$RELAY_LOG" > /dev/null || fail "log lines lost their timestamp"
-[ "$(grep -vcE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z danerelay\[[0-9]+\]: ' "$RELAY_LOG")" -eq 0 ] ||
-    { grep -vnE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z danerelay\[[0-9]+\]: ' "$RELAY_LOG"; fail "a log line is cut or run together"; }
+# whole lines, but for the one the failing write cut: the count follows it
+# on a line of its own
+python3 - "$RELAY_LOG" <<'PY' || fail "a log line is cut or run together other than right before the count"
+import re, sys
+line = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z danerelay\[\d+\]: ")
+lines = open(sys.argv[1], errors="replace").read().split("\n")[:-1]
+bad = [(i, l) for i, l in enumerate(lines) if not line.match(l) and not
+       (i + 1 < len(lines) and line.match(lines[i + 1]) and ": log: " in lines[i + 1] and " lines lost " in lines[i + 1])]
+for i, l in bad:
+	print("line %d: %r" % (i + 1, l))
+sys.exit(1 if bad else 0)
+PY
 ok "log: $N lines lost, reported on a line of its own before the next ones"
 
 # accounting: every message once, the records kept in memory written now
@@ -148,5 +159,17 @@ ok "STATUS= no longer shows lost lines"
 
 kill -USR2 "$RELAY_PID"
 wait_log "log_file and acct_file reopened" 10 || fail "no reopen line after the space came back"
+
+# --- full again, and stopped while full: the count goes to stderr
+fill
+for i in $(seq 1 8); do		# more lines than the last page of the log holds
+	send "last$i@secure.test"
+	n=$((n + 1))
+	wait_msg mx1 "$n"
+done
+spool_empty
 relay_stop
+grep -E "danerelay\[[0-9]+\]: log: [0-9]+ lines lost while log_file could not be written \(No space left on device\)$" "$T/relay.stderr" ||
+    { cat "$T/relay.stderr"; fail "stopped while full: no count of lost lines on stderr"; }
+ok "stopped while the log was full: exit 0, the count of lost lines on stderr"
 exit 0
