@@ -137,15 +137,21 @@ for q in $QIDS; do
 	c=$(grep -c "^d,.*,$q," "$ACCT")
 	[ "$c" -eq 1 ] || fail "acct_file holds $c d records for $q, want 1"
 done
-python3 - "$ACCT" <<'PY' || fail "acct_file is not well-formed CSV"
+# well-formed, and each delivery authenticated by DANE (the log could
+# not say so while it was full)
+python3 - "$ACCT" <<'PY' || fail "acct_file: not well-formed CSV, or a delivery without DANE"
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 assert rows[0][0] == "type", rows[0]
 assert all(len(r) == len(rows[0]) for r in rows), [r for r in rows if len(r) != len(rows[0])]
+recs = [dict(zip(rows[0], r)) for r in rows[1:]]
+bad = [r for r in recs if r["daneResult"] != "ok" or r["tlsPolicy"] != "dane"]
+assert recs and not bad, bad
+print("acct_file: %d records, each daneResult ok" % len(recs))
 PY
 grep -qF "acct_file $ACCT: writing again" "$RELAY_LOG" || fail "no 'writing again' line for acct_file"
 assert_no_log "records dropped"
-ok "acct_file: one d record for each of the $(echo $QIDS | wc -w) messages, the kept ones written after the space came back"
+ok "acct_file: one d record for each of the $(echo "$QIDS" | wc -w) messages, the kept ones written after the space came back"
 
 # every message delivered once, nothing left
 [ "$(msg_count mx1)" -eq "$n" ] || fail "sink holds $(msg_count mx1) messages, want $n"
