@@ -5,7 +5,8 @@
  * buffer's limit, then dropped with a warning; once the file takes
  * writes again the next record writes everything kept, and the log says
  * how many were dropped: written + dropped = every record made, none lost
- * silently.
+ * silently. Again with the log failing too, past the time the accounting
+ * file works again: the count waits until the log takes lines.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -16,6 +17,7 @@
 #include "tests/unit/check.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +65,14 @@ size_of(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-int
-main(void)
+/*
+ * log_fails: the log file is larger than the accounting file, and the
+ * limit between them while the accounting file drains, so that the log
+ * still fails when records are taken again: the count of dropped records
+ * waits for the log, and comes after its count of lost lines.
+ */
+static void
+run(bool log_fails)
 {
 	char dir[] = "/tmp/test_acct.XXXXXX", acct[64], logf[64], err[256];
 	char diag[400], want[160], *buf, *p;
@@ -86,6 +94,9 @@ main(void)
 	env.arrival = time(NULL);
 	memset(diag, 'x', sizeof(diag) - 1);
 	diag[sizeof(diag) - 1] = '\0';
+	for (i = 0; log_fails && i < 20000; i++)	/* ~2 MB of log */
+		log_info(NULL, "padding the log to be larger than the "
+		    "accounting file, line %05d", i);
 
 	/* a file that works: records reach it at the loop's turn */
 	for (i = 0; i < 300; i++, made++)
@@ -107,6 +118,20 @@ main(void)
 	}
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	CHECK(size_of(acct) == (off_t)rl.rlim_cur);
+	if (log_fails) {
+		/* the accounting file drains in part, the log still fails */
+		CHECK(log_lost_lines() > 0);
+		rl.rlim_cur = (rlim_t)size_of(logf);
+		CHECK_INT(setrlimit(RLIMIT_FSIZE, &rl), 0);
+		acct_outcome(ACCT_TRANSIENT, &env, &o, 3, NULL, diag);
+		made++;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		acct_outcome(ACCT_TRANSIENT, &env, &o, 3, NULL, diag);
+		made++;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		CHECK(size_of(acct) == (off_t)rl.rlim_cur);
+		CHECK(log_lost_lines() > 0);
+	}
 
 	/* room again: the next record writes what was kept */
 	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -124,17 +149,28 @@ main(void)
 	acct_close();
 	log_close();
 	event_base_free(base);
+
 	buf = slurp(logf);
 	CHECK(buf != NULL);
 	if (buf == NULL)
-		return check_done("test_acct");
-	fputs(buf, stdout);
-	CHECK_INT(count(buf, "write: File too large; records kept in memory\n"), 1);
-	CHECK_INT(count(buf, "buffer full, dropping records until it is written\n"), 1);
+		return;
+	p = strstr(buf, "acct_file ");	/* past the padding */
+	printf("%s", p != NULL ? p : "(no acct_file line)\n");
+	if (log_fails) {
+		/* those lines went with the log's, counted there */
+		CHECK_INT(count(buf, "records kept in memory\n"), 0);
+		CHECK_INT(count(buf, "buffer full"), 0);
+		CHECK_INT(count(buf, " lines lost while log_file could not be "
+		    "written (File too large)\n"), 1);
+	} else {
+		CHECK_INT(count(buf, "write: File too large; records kept in memory\n"), 1);
+		CHECK_INT(count(buf, "buffer full, dropping records until it is written\n"), 1);
+	}
 	CHECK_INT(count(buf, ": writing again\n"), 1);
 	snprintf(want, sizeof(want), "acct_file %s: ", acct);
 	p = strstr(buf, " dropped while the file could not be written\n");
 	CHECK(p != NULL);
+	CHECK(!log_fails || (p != NULL && strstr(buf, " lines lost ") < p));
 	while (p != NULL && p > buf && p[-1] != '\n' && strncmp(p, want,
 	    strlen(want)) != 0)
 		p--;
@@ -143,9 +179,17 @@ main(void)
 	CHECK(written > 300 + 8000);	/* 8 MiB kept ... */
 	CHECK(dropped > 1000);		/* ... the rest dropped ... */
 	CHECK_INT(written + dropped, made);	/* ... and nothing else */
+	CHECK_INT(count(buf, " dropped while the file could not be written\n"), 1);
 	free(buf);
 	unlink(acct);
 	unlink(logf);
 	rmdir(dir);
+}
+
+int
+main(void)
+{
+	run(false);
+	run(true);
 	return check_done("test_acct");
 }
