@@ -230,7 +230,7 @@ uninstall:
 
 # ---- ThreadSanitizer build ---------------------------------------------------
 # make tsan-build: the daemon, the test sink and the unit tests of the
-# cross-thread parts (tests/unit/test_queue.c, test_handoff.c, test_flow.c) built with -fsanitize=thread in build-tsan/ (gcc
+# cross-thread parts (tests/unit/test_queue.c, test_handoff.c, test_flow.c, test_log.c) built with -fsanitize=thread in build-tsan/ (gcc
 # with Debian's libtsan2). When build-tsan/ exists, tests/run runs those unit
 # tests and a subset of the inbound and delivery scenarios against it
 # (entries tsan:NAME; TSAN_TESTS in tests/run), with the suppressions in
@@ -240,7 +240,7 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 tsan-build: deps
 	$(MAKE) B=build-tsan CFLAGS="$(TSAN_FLAGS)" WERROR=-Werror build-tsan/danerelay build-tsan/sink \
 	    build-tsan/tests/test_queue build-tsan/tests/test_handoff build-tsan/tests/test_queue_attach \
-	    build-tsan/tests/test_flow
+	    build-tsan/tests/test_flow build-tsan/tests/test_log
 
 tsan-check: tsan-build
 	TSAN_ONLY=1 ./tests/run build-tsan

@@ -29,7 +29,11 @@
  * writes the whole buffer with one write(2) (O_APPEND) after the current
  * callbacks: the outcome's path never waits on the file. A failing write
  * is logged once per failure streak and the records are kept, up to
- * ACCT_BUF_MAX, then dropped with a count.
+ * ACCT_BUF_MAX, then dropped with a count; every record, kept or dropped,
+ * tries the write again, and the count of dropped records is logged once
+ * records are taken again or the buffer is written out, whichever is
+ * first, if the log takes lines by then (relay/log.h log_lost_lines());
+ * at exit in any case.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -43,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +115,22 @@ acct_csv_field(char **buf, size_t *len, size_t *cap, const char *s)
 	buf_add(buf, len, cap, "\"", 1);
 }
 
+/*
+ * Records dropped since the last report (buffer full): say how many, once
+ * the log takes lines again (else the count would be lost with them), or
+ * at close.
+ */
+static void
+acct_report_dropped(bool closing)
+{
+	if (ac.dropped == 0 || (!closing && log_lost_lines() > 0))
+		return;
+	log_warnx(NULL, "acct_file %s: %lu record%s dropped while the file "
+	    "could not be written", ac.path ? ac.path : "-", ac.dropped,
+	    ac.dropped == 1 ? "" : "s");
+	ac.dropped = 0;
+}
+
 static void
 acct_write(void)
 {
@@ -138,6 +159,8 @@ acct_write(void)
 		memmove(ac.buf, ac.buf + off, ac.len - off);
 		ac.len -= off;
 	}
+	if (ac.len == 0)
+		acct_report_dropped(false);
 }
 
 static void
@@ -230,6 +253,7 @@ acct_close(void)
 	if (ac.len > 0)
 		log_warnx(NULL, "acct_file %s: %zu octets of records not written",
 		    ac.path ? ac.path : "-", ac.len);
+	acct_report_dropped(true);
 	if (ac.fd != -1)
 		close(ac.fd);
 	if (ac.ev != NULL)
@@ -270,6 +294,8 @@ acct_outcome(enum acct_type type, const struct queue_envelope *env,
 		if (ac.dropped++ == 0)
 			log_warnx(NULL, "acct_file %s: buffer full, dropping "
 			    "records until it is written", ac.path);
+		/* try the file again: else nothing would ever empty it */
+		event_active(ac.ev, EV_TIMEOUT, 0);
 		return;
 	}
 	t = o->trace;
@@ -314,11 +340,7 @@ acct_outcome(enum acct_type type, const struct queue_envelope *env,
 			acct_csv_field(&rec, &len, &cap, f[i]);
 	}
 	buf_add(&rec, &len, &cap, "\r\n", 2);
-	if (ac.dropped > 0) {
-		log_warnx(NULL, "acct_file %s: %lu records dropped", ac.path,
-		    ac.dropped);
-		ac.dropped = 0;
-	}
+	acct_report_dropped(false);
 	buf_add(&ac.buf, &ac.len, &ac.cap, rec, len);
 	free(rec);
 	event_active(ac.ev, EV_TIMEOUT, 0);

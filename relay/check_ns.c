@@ -403,34 +403,73 @@ ask(const char *addr, const char *owner, struct check_ns_server *srv)
 	free(r);
 }
 
-/* The addresses of one NS host into ns->srv (up to the cap). */
+/* A new entry of ns->srv for host, or NULL at the cap (counted in
+ * nskipped: an address not asked must not pass for one that agrees). */
+static struct check_ns_server *
+add_server(struct check_ns *ns, const char *host)
+{
+	struct check_ns_server *s;
+
+	if (ns->nsrv == CHECK_NS_MAX_SERVERS) {
+		ns->nskipped++;
+		return NULL;
+	}
+	ns->srv = realloc(ns->srv, (ns->nsrv + 1) * sizeof(*ns->srv));
+	if (ns->srv == NULL)
+		abort();
+	s = &ns->srv[ns->nsrv++];
+	memset(s, 0, sizeof(*s));
+	str_copy(s->name, host, sizeof(s->name));
+	return s;
+}
+
+/*
+ * The addresses of one NS host into ns->srv (up to the cap). A lookup
+ * that fails, and a host with no address at all, become an entry with
+ * an empty addr and the reason in err: that server cannot be asked, so
+ * it must not silently drop out of the comparison (a name server known
+ * only by an AAAA record whose lookup failed would otherwise vanish, and
+ * the rest would "all agree").
+ */
 static void
 add_addresses(struct check_ns_ctx *c, const char *host, struct check_ns *ns)
 {
 	static const int types[] = { T_A, T_AAAA };
+	struct check_ns_server *s;
 	struct ub_result *res;
-	size_t i, k;
+	size_t i, k, before = ns->nsrv + ns->nskipped;
+	int rv;
 
 	for (k = 0; k < 2; k++) {
-		if (ub_resolve(c->ub, host, types[k], C_IN, &res) != 0)
-			continue;
-		for (i = 0; res->havedata && res->data[i] != NULL; i++) {
-			struct check_ns_server *s;
-			int af = types[k] == T_A ? AF_INET : AF_INET6;
+		int af = types[k] == T_A ? AF_INET : AF_INET6;
+		const char *tn = types[k] == T_A ? "A" : "AAAA";
 
-			if (ns->nsrv == CHECK_NS_MAX_SERVERS ||
-			    res->len[i] != (af == AF_INET ? 4 : 16))
+		if ((rv = ub_resolve(c->ub, host, types[k], C_IN, &res)) != 0) {
+			if ((s = add_server(ns, host)) != NULL)
+				snprintf(s->err, sizeof(s->err), "%s lookup: %s",
+				    tn, ub_strerror(rv));
+			continue;
+		}
+		if (res->bogus || (res->rcode != 0 && res->rcode != 3)) {
+			if ((s = add_server(ns, host)) != NULL)
+				snprintf(s->err, sizeof(s->err), "%s lookup: rcode "
+				    "%d%s%s%.120s", tn, res->rcode, res->rcode == 2 ?
+				    " (SERVFAIL)" : "", res->bogus ? ", bogus: " : "",
+				    res->bogus && res->why_bogus ? res->why_bogus : "");
+			ub_resolve_free(res);
+			continue;
+		}
+		for (i = 0; res->havedata && res->data[i] != NULL; i++) {
+			if (res->len[i] != (af == AF_INET ? 4 : 16) ||
+			    (s = add_server(ns, host)) == NULL)
 				continue;
-			ns->srv = realloc(ns->srv, (ns->nsrv + 1) * sizeof(*ns->srv));
-			if (ns->srv == NULL)
-				abort();
-			s = &ns->srv[ns->nsrv++];
-			memset(s, 0, sizeof(*s));
-			str_copy(s->name, host, sizeof(s->name));
 			inet_ntop(af, res->data[i], s->addr, sizeof(s->addr));
 		}
 		ub_resolve_free(res);
 	}
+	if (ns->nsrv + ns->nskipped == before &&
+	    (s = add_server(ns, host)) != NULL)
+		snprintf(s->err, sizeof(s->err), "no A or AAAA record");
 }
 
 int
@@ -477,12 +516,17 @@ check_ns_tlsa(struct check_ns_ctx *c, const char *owner, struct check_ns *ns)
 		add_addresses(c, host, ns);
 	}
 	ub_resolve_free(res);
-	if (ns->nsrv == 0) {
+	for (i = 0; i < ns->nsrv; i++)
+		if (ns->srv[i].addr[0] != '\0')
+			break;
+	if (i == ns->nsrv) {
 		snprintf(ns->err, sizeof(ns->err), "no address for any name "
-		    "server of %s", ns->zone);
+		    "server of %s%s%.200s", ns->zone, ns->nsrv ? ": " : "",
+		    ns->nsrv ? ns->srv[0].err : "");
 		return -1;
 	}
 	for (i = 0; i < ns->nsrv; i++)
-		ask(ns->srv[i].addr, owner, &ns->srv[i]);
+		if (ns->srv[i].addr[0] != '\0')
+			ask(ns->srv[i].addr, owner, &ns->srv[i]);
 	return 0;
 }

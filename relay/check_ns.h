@@ -18,7 +18,9 @@
 
 struct check_ns_server {
 	char		 name[256];	/* the NS host name */
-	char		 addr[64];	/* the address asked, as text */
+	char		 addr[64];	/* the address asked, as text; empty:
+					 * not asked, its A or AAAA lookup
+					 * failed or it has none (err) */
 	bool		 answered;	/* a reply with rcode NOERROR or NXDOMAIN */
 	bool		 aa;		/* ... with the AA bit */
 	int		 rcode;
@@ -32,6 +34,7 @@ struct check_ns {
 	char			 zone[256];	/* the zone the owner is in */
 	struct check_ns_server	*srv;
 	size_t			 nsrv;
+	size_t			 nskipped;	/* over the cap: not asked */
 	char			 err[512];	/* no servers found: why */
 };
 
@@ -51,7 +54,9 @@ void		 check_ns_free(struct check_ns_ctx *);
  * its name servers and their addresses, and ask each address for
  * owner/TLSA over UDP (TCP when truncated), RD clear, 3 s per try.
  * Returns 0 with out filled (some servers may have failed: see
- * answered), -1 with out->err when no server could be found.
+ * answered; a name server whose addresses could not be looked up is an
+ * entry with an empty addr), -1 with out->err when no server has an
+ * address.
  */
 int		 check_ns_tlsa(struct check_ns_ctx *, const char *owner,
 		    struct check_ns *out);

@@ -732,7 +732,7 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 {
 	struct check_ns	 ns;
 	char		 err[300], **all = NULL;
-	size_t		 nall = 0, i, j, m, nbad = 0, nans = 0;
+	size_t		 nall = 0, i, j, m, nbad = 0, nans = 0, nnoaddr = 0;
 	uint32_t	 maxttl = 0;
 
 	if (k->nsctx == NULL && (k->nsctx = check_ns_new(k->conf->resolver_config,
@@ -745,8 +745,12 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 		check_ns_clear(&ns);
 		return;
 	}
+	for (i = 0; i < ns.nsrv; i++)
+		if (ns.srv[i].addr[0] == '\0')
+			nnoaddr++;
 	finding(k, SEV_INFO, scope, "--ns: %s is in zone %s, %zu name server "
-	    "address%s", owner, ns.zone, ns.nsrv, ns.nsrv == 1 ? "" : "es");
+	    "address%s", owner, ns.zone, ns.nsrv - nnoaddr,
+	    ns.nsrv - nnoaddr == 1 ? "" : "es");
 	/* every record any server serves */
 	for (i = 0; i < ns.nsrv; i++)
 		for (j = 0; ns.srv[i].answered && j < ns.srv[i].nrr; j++) {
@@ -764,6 +768,13 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 		const struct check_ns_server *sv = &ns.srv[i];
 		bool lacks = false;
 
+		if (sv->addr[0] == '\0') {
+			/* it cannot be asked: never counted as agreeing */
+			finding(k, SEV_WARN, scope, "--ns: %s: not asked: %s",
+			    sv->name, sv->err);
+			nbad++;
+			continue;
+		}
 		if (!sv->answered) {
 			finding(k, SEV_WARN, scope, "--ns: %s[%s]: no answer: %s",
 			    sv->name, sv->addr, sv->err);
@@ -796,15 +807,33 @@ ck_ns(struct ck *k, const char *scope, const char *owner)
 	}
 	if (maxttl > 0)
 		ck_ttl_advice(k, scope, owner, maxttl, true);
-	if (nbad == 0)
+	if (ns.nskipped > 0)
+		finding(k, SEV_WARN, scope, "--ns: %zu more name server address%s "
+		    "of %s not asked (at most %d)", ns.nskipped, ns.nskipped == 1 ?
+		    "" : "es", ns.zone, CHECK_NS_MAX_SERVERS);
+	if (nbad == 0 && ns.nskipped == 0)
 		verdict(k, SEV_OK, owner, "--ns: all %zu name server addresses "
 		    "of %s serve the same %zu TLSA record%s", ns.nsrv, ns.zone,
 		    nall, nall == 1 ? "" : "s");
-	else
-		verdict(k, SEV_WARN, owner, "--ns: name servers of %s disagree: "
-		    "%zu of %zu addresses lack records or do not answer: do not "
-		    "switch certificates until every one serves the new record",
-		    ns.zone, nbad, ns.nsrv);
+	else {
+		char	more[200];
+		int	o = 0;
+
+		/* servers not asked are never taken for agreeing ones */
+		more[0] = '\0';
+		if (nnoaddr > 0)
+			o = snprintf(more, sizeof(more), ", and %zu name server "
+			    "address%s unknown", nnoaddr, nnoaddr == 1 ? " is" :
+			    "es are");
+		if (ns.nskipped > 0 && o >= 0 && (size_t)o < sizeof(more))
+			snprintf(more + o, sizeof(more) - (size_t)o, ", and %zu "
+			    "more not asked", ns.nskipped);
+		verdict(k, SEV_WARN, owner, "--ns: name servers of %s %s: %zu of "
+		    "%zu addresses lack records or do not answer%s: do not switch "
+		    "certificates until every one serves the new record",
+		    ns.zone, nbad > nnoaddr ? "disagree" : "cannot all be compared",
+		    nbad - nnoaddr, ns.nsrv - nnoaddr, more);
+	}
 	free(all);
 	check_ns_clear(&ns);
 }

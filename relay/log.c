@@ -12,6 +12,11 @@
  * turns it interrupts; SIGTERM, fatal() and exit() lose none. Lines from
  * threads without a loop are written at once, after what the loops have
  * gathered.
+ * A write that fails (a full file system, EFBIG, EIO) never stops the
+ * caller: the lines not written are counted with the errno, and the next
+ * write first puts "log: N lines lost while log_file could not be written
+ * (REASON)" ahead of its own lines; log_lost_lines() shows the count
+ * meanwhile (systemd's STATUS=, relay/notify.c).
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -45,7 +50,7 @@ enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
  * lines to it, so the lines of one thread keep their order and each line
  * stays whole; any thread may write all buffers out (log_close(), exit,
  * fatal()). The lock is held for a memcpy per line and for the one
- * write(2) per loop turn.
+ * write(2) per loop turn. It also guards the count of lines lost.
  */
 static _Atomic int	 log_dest = DEST_STDERR;
 static int		 log_fd = STDERR_FILENO;	/* under log_mu */
@@ -64,21 +69,94 @@ static pthread_mutex_t	 log_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct log_tbuf	*log_tbufs;		/* every buffer, under log_mu */
 static _Thread_local struct log_tbuf *log_tb;	/* this thread's; NULL: unbuffered */
 
-/* Write out one buffer's lines; log_mu held. */
-static void
-log_flush_locked(struct log_tbuf *tb)
+/* Lines that could not be written, under log_mu (log_out_locked()). */
+static unsigned long	 log_lost;
+static int		 log_lost_errno;
+static bool		 log_midline;	/* the last write ended inside a line */
+
+static size_t log_prefix(char *buf, size_t len);
+
+/* write(2) all of p, or as much as goes; the octets written. log_mu held. */
+static size_t
+log_write_locked(const char *p, size_t len)
 {
 	size_t off = 0;
 	ssize_t n;
 
-	while (off < tb->len) {
-		n = write(log_fd, tb->buf + off, tb->len - off);
+	while (off < len) {
+		n = write(log_fd, p + off, len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;	/* a log that cannot be written: drop, go on */
+		if (n <= 0) {
+			log_lost_errno = n == 0 ? EIO : errno;
+			break;
+		}
 		off += (size_t)n;
 	}
+	if (off > 0)
+		log_midline = p[off - 1] != '\n';
+	return off;
+}
+
+/* The count of lost lines, on a line of its own; true once written. */
+static bool
+log_report_lost_locked(void)
+{
+	char line[256];
+	size_t n = 0;
+
+	if (log_midline)
+		line[n++] = '\n';	/* end the line cut by the failed write */
+	if (log_lost > 0) {
+		n += log_prefix(line + n, sizeof(line) - n);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "log: %lu "
+		    "line%s lost while log_file could not be written (%s)\n",
+		    log_lost, log_lost == 1 ? "" : "s",
+		    strerror(log_lost_errno));
+	}
+	if (n > 0 && (n >= sizeof(line) || log_write_locked(line, n) < n))
+		return false;
+	log_lost = 0;
+	log_midline = false;
+	return true;
+}
+
+/*
+ * Hand whole lines to the destination; what cannot be written is counted
+ * (a line cut by a short write counts as lost), never retried: a log that
+ * cannot be written must not stop the mail. log_mu held.
+ */
+static void
+log_out_locked(const char *p, size_t len)
+{
+	size_t off = 0;
+
+	if ((log_lost > 0 || log_midline) && !log_report_lost_locked())
+		off = 0;	/* still failing: all of p is lost */
+	else if ((off = log_write_locked(p, len)) == len)
+		return;
+	for (; off < len; off++)
+		if (p[off] == '\n' && log_lost < (unsigned long)-1)
+			log_lost++;
+}
+
+unsigned long
+log_lost_lines(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&log_mu);
+	n = log_lost;
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+/* Write out one buffer's lines; log_mu held. */
+static void
+log_flush_locked(struct log_tbuf *tb)
+{
+	if (tb->len > 0)
+		log_out_locked(tb->buf, tb->len);
 	tb->len = 0;
 }
 
@@ -185,10 +263,7 @@ log_emit(const char *line, size_t len)
 	} else {
 		/* after what the loops gathered, as a line of theirs would be */
 		log_flush_all_locked();
-		/* a short write to a log is not worth a retry loop */
-		if (write(log_fd, line, len) == -1) {
-			/* nothing to do */
-		}
+		log_out_locked(line, len);
 	}
 	pthread_mutex_unlock(&log_mu);
 }
@@ -221,6 +296,12 @@ log_open(const char *dest, char *err, size_t errlen)
 		log_close_locked();
 		openlog("danerelay", LOG_PID | LOG_NDELAY, LOG_MAIL);
 		log_dest = DEST_SYSLOG;
+		if (log_lost > 0)	/* lost in the file this replaces */
+			syslog(LOG_WARNING, "log: %lu line%s lost while log_file "
+			    "could not be written (%s)", log_lost, log_lost == 1 ?
+			    "" : "s", strerror(log_lost_errno));
+		log_lost = 0;
+		log_midline = false;
 		pthread_mutex_unlock(&log_mu);
 		return 0;
 	}
@@ -244,6 +325,11 @@ log_close(void)
 {
 	pthread_mutex_lock(&log_mu);
 	log_close_locked();
+	/* a count the file never took goes to stderr (systemd: the journal) */
+	if (log_lost > 0) {
+		log_midline = false;
+		(void)log_report_lost_locked();
+	}
 	pthread_mutex_unlock(&log_mu);
 }
 
@@ -259,28 +345,34 @@ log_debug_enabled(void)
 	return log_debug_on;
 }
 
+/* "TIMESTAMP danerelay[PID]: " into buf (len > 64); its length. */
+static size_t
+log_prefix(char *buf, size_t len)
+{
+	struct timeval	 tv;
+	struct tm	 tm;
+	int		 n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = snprintf(buf, len,
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ danerelay[%ld]: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+	    log_pid != 0 ? log_pid : (long)getpid());
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
 static void
 log_vline(int prio, const char *qid, const char *suffix, const char *fmt,
     va_list ap)
 {
 	char		 line[2048], msg[2048];
-	struct timeval	 tv;
-	struct tm	 tm;
-	int		 n, m;
+	int		 m;
 	size_t		 off = 0;
 
-	if (log_dest == DEST_SYSLOG) {
-		n = 0;
-	} else {
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		n = snprintf(line, sizeof(line),
-		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ danerelay[%ld]: ",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
-		    log_pid != 0 ? log_pid : (long)getpid());
-	}
-	off = (size_t)n;
+	if (log_dest != DEST_SYSLOG)
+		off = log_prefix(line, sizeof(line));
 	if (qid != NULL && *qid != '\0') {
 		m = snprintf(line + off, sizeof(line) - off, "%s: ", qid);
 		if (m > 0 && (size_t)m < sizeof(line) - off)

@@ -35,6 +35,14 @@ struct event_base;
 int	 log_buffer_start(struct event_base *);
 void	 log_buffer_stop(void);
 void	 log_flush(void);
+/*
+ * Lines lost since the log last took a write: a write(2) to log_file (or
+ * stderr) failed (disk full...). 0 once the next write succeeds, which
+ * first writes "log: N lines lost while log_file could not be written
+ * (REASON)"; log_close() writes a count still pending to stderr. Any
+ * thread.
+ */
+unsigned long log_lost_lines(void);
 /* Route libevent's warnings and errors into this log ("libevent: ..."). */
 void	 log_libevent(void);
 

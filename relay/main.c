@@ -512,6 +512,7 @@ daemon_queue_counts(void *arg, struct notify_counts *c)
 	c->msgs = atomic_load_explicit(&d->nmsgs, memory_order_relaxed);
 	c->inflight = atomic_load_explicit(&d->ninflight, memory_order_relaxed);
 	c->waiting = flow_waiting(d->relay.flow);
+	c->log_lost = log_lost_lines();
 }
 
 /* Delivery loop: the control socket's `reopen`, and the delivery side of a

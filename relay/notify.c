@@ -134,6 +134,10 @@ queue_status(char *buf, size_t len, const struct notify_counts *c)
 		n += snprintf(buf + n, len - (size_t)n, ", %u transaction%s "
 		    "waiting for delivery to catch up", c->waiting,
 		    c->waiting == 1 ? "" : "s");
+	if (n > 0 && (size_t)n < len && c->log_lost > 0)
+		n += snprintf(buf + n, len - (size_t)n, ", log_file not "
+		    "writable: %lu line%s lost", c->log_lost,
+		    c->log_lost == 1 ? "" : "s");
 	if (n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "\n");
 }
@@ -145,6 +149,7 @@ current_status(char *buf, size_t len)
 	buf[0] = '\0';
 	if (nt.count == NULL)
 		return;
+	memset(&nt.last, 0, sizeof(nt.last));
 	nt.count(nt.count_arg, &nt.last);
 	nt.sent_once = true;
 	queue_status(buf, len, &nt.last);
@@ -153,7 +158,7 @@ current_status(char *buf, size_t len)
 void
 notify_ready(void)
 {
-	char status[192];
+	char status[256];
 
 	if (nt.fd == -1)
 		return;
@@ -186,12 +191,13 @@ notify_stopping(void)
 static void
 watch_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	char	 status[192];
-	struct notify_counts c;
+	char	 status[256];
+	struct notify_counts c = { 0 };
 
 	nt.count(nt.count_arg, &c);
 	if (nt.sent_once && c.msgs == nt.last.msgs &&
-	    c.inflight == nt.last.inflight && c.waiting == nt.last.waiting)
+	    c.inflight == nt.last.inflight && c.waiting == nt.last.waiting &&
+	    c.log_lost == nt.last.log_lost)
 		return;
 	current_status(status, sizeof(status));
 	notify_send("%s", status);

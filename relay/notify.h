@@ -7,7 +7,8 @@
  *	READY=1			listeners up, spool loaded; again after a reload
  *	RELOADING=1 + MONOTONIC_USEC=N	SIGHUP seen (CLOCK_MONOTONIC, in us)
  *	STOPPING=1		SIGTERM/SIGINT seen
- *	STATUS=...		queue size, sent when it changes (checked 1/s)
+ *	STATUS=...		queue size, sent when it changes (checked 1/s);
+ *				lines lost while log_file cannot be written
  *
  * Without $NOTIFY_SOCKET every call is a no-op. One notifier per process;
  * call from the event loop's thread only.
@@ -40,6 +41,8 @@ struct notify_counts {
 	unsigned	 inflight;	/* delivery attempts running */
 	unsigned	 waiting;	/* inbound transactions held by flow
 					 * control (relay/flow.h) */
+	unsigned long	 log_lost;	/* log lines not written (relay/log.h
+					 * log_lost_lines()) */
 };
 typedef void notify_count_fn(void *arg, struct notify_counts *);
 

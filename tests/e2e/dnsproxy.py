@@ -3,14 +3,22 @@
 """tests/e2e/dnsproxy.py - a DNS forwarder that misbehaves on purpose.
 
     dnsproxy.py ADDR UPSTREAM [--drop TYPE]... [--silent-from TYPE:NAME]
+                [--truncate-udp]
 
-Listens on ADDR:53 (UDP and TCP) and relays every query unchanged to
-UPSTREAM:53 (the test world's NSD) and the answer back, except:
+Listens on ADDR:53 (UDP and TCP; ADDR may be IPv6, e.g. ::1) and relays
+every query unchanged to UPSTREAM:53 (the test world's NSD, IPv4) and the
+answer back, except:
   --drop TYPE            queries of that type (A, AAAA, CNAME, TLSA, ...)
                          are swallowed: never answered
   --silent-from T:NAME   the first query of type T for NAME, and every
                          query after it, is swallowed: the server stops
                          answering in the middle of a delivery's lookups
+  --truncate-udp         every answer over UDP is cut to its header and
+                         question with TC set (RFC 1035 4.2.1, as a
+                         server does when the answer does not fit), so the
+                         client must ask again over TCP; logs "truncated
+                         TYPE NAME" for those and "tcp TYPE NAME" for each
+                         query over TCP
 The answers are NSD's own bytes (signatures intact), so the resolver
 validates them as usual; only what is not answered changes. One line per
 query on stdout: "fwd TYPE NAME" or "drop TYPE NAME" (flushed), and
@@ -29,8 +37,13 @@ NAMES = {v: k for k, v in TYPES.items()}
 addr, upstream = sys.argv[1], sys.argv[2]
 drop = set()
 silent_from = None
+truncate_udp = False
 args = sys.argv[3:]
 while args:
+    if args[0] == "--truncate-udp":
+        truncate_udp = True
+        args = args[1:]
+        continue
     if args[0] == "--drop":
         drop.add(TYPES[args[1].upper()])
     elif args[0] == "--silent-from":
@@ -71,12 +84,37 @@ def decide(msg):
     return fwd
 
 
+def log(what, msg):
+    qtype, qname = question(msg)
+    with lock:
+        print("%s %s %s" % (what, NAMES.get(qtype, str(qtype)), qname or "."),
+              flush=True)
+
+
+def truncated(ans):
+    """ans cut to header + question, TC set, no records."""
+    i = 12
+    while i < len(ans) and ans[i] != 0:
+        i += 1 + ans[i]
+    i += 5                      # root label, QTYPE, QCLASS
+    if len(ans) < i:
+        return ans
+    hdr = bytearray(ans[:12])
+    hdr[2] |= 0x02              # TC
+    hdr[4:6] = b"\x00\x01"      # QDCOUNT 1
+    hdr[6:12] = bytes(6)        # no answer, authority, additional
+    return bytes(hdr) + ans[12:i]
+
+
 def udp_one(sock, data, peer):
     up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     up.settimeout(3)
     try:
         up.sendto(data, (upstream, 53))
         ans, _ = up.recvfrom(65535)
+        if truncate_udp:
+            ans = truncated(ans)
+            log("truncated", data)
         sock.sendto(ans, peer)
     except OSError:
         pass
@@ -99,6 +137,8 @@ def tcp_one(conn):
         while True:
             n = struct.unpack("!H", recv_exact(conn, 2))[0]
             q = recv_exact(conn, n)
+            if truncate_udp:
+                log("tcp", q)
             if not decide(q):
                 continue        # keep the connection, never answer
             up = socket.create_connection((upstream, 53), 3)
@@ -120,9 +160,10 @@ def tcp_loop(t):
         threading.Thread(target=tcp_one, args=(c,), daemon=True).start()
 
 
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+u = socket.socket(family, socket.SOCK_DGRAM)
 u.bind((addr, 53))
-t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t = socket.socket(family, socket.SOCK_STREAM)
 t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 t.bind((addr, 53))
 t.listen(64)

@@ -3,7 +3,9 @@
  * (relay/log.h): the decision at given seconds, and the lines it writes
  * to a real log file; the loop-turn buffer: lines reach the file at the
  * end of the turn, in order, a line from another thread after them, and
- * everything at log_buffer_stop() and log_close().
+ * everything at log_buffer_stop() and log_close(); lines that cannot be
+ * written (a file at its RLIMIT_FSIZE) counted and the count written first
+ * once the file takes lines again.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
  */
@@ -12,9 +14,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -266,11 +270,131 @@ test_buffered(void)
 	unlink(path);
 }
 
+/* the file may hold limit octets (RLIMIT_FSIZE: writes beyond fail EFBIG) */
+static void
+fsize_limit(rlim_t limit)
+{
+	struct rlimit rl;
+
+	CHECK_INT(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = limit;
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/*
+ * A log file that cannot grow (RLIMIT_FSIZE, a real EFBIG from write(2),
+ * as a full disk gives ENOSPC): the lines that do not fit are counted, a
+ * line cut by the limit among them; the first write that works again puts
+ * the count on a line of its own ahead of its lines. The same with the
+ * loop-turn buffer.
+ */
+static void
+test_lost(void)
+{
+	char path[] = "/tmp/test_log.XXXXXX", err[256], *buf, *buf2, *p;
+	struct event_base *base;
+	struct rlimit saved;
+	int fd, i, whole;
+	size_t len;
+
+	fd = mkstemp(path);
+	CHECK(fd != -1);
+	close(fd);
+	CHECK_INT(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, SIG_IGN);	/* the write fails instead */
+	CHECK_INT(log_open(path, err, sizeof(err)), 0);
+	log_info(NULL, "before the limit");
+	CHECK_INT(log_lost_lines(), 0);
+	fsize_limit(4000);
+	for (i = 0; i < 100; i++)
+		log_info("3QID", "a line that may not fit %03d", i);
+	buf = slurp(path);
+	CHECK(buf != NULL);
+	len = buf != NULL ? strlen(buf) : 0;
+	CHECK_INT(len, 4000);		/* the last line cut at the limit */
+	whole = buf != NULL ? count(buf, "\n") - 1 : 0;
+	free(buf);
+	CHECK(whole > 10 && whole < 100);
+	CHECK_INT(log_lost_lines(), 100 - whole);
+
+	/* space again: the count first, on a line of its own, then the line */
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	log_info(NULL, "after the limit");
+	CHECK_INT(log_lost_lines(), 0);
+	buf = slurp(path);
+	CHECK(buf != NULL);
+	if (buf != NULL) {
+		snprintf(err, sizeof(err), "]: log: %d lines lost while log_file "
+		    "could not be written (File too large)\n", 100 - whole);
+		p = strstr(buf, err);
+		CHECK(p != NULL);
+		CHECK(buf[4000] == '\n');	/* the cut line ended */
+		CHECK(p != NULL && p < strstr(buf, "after the limit\n"));
+		CHECK_INT(count(buf, "\n"), 1 + whole + 3);	/* + cut, count, after */
+		CHECK_INT(count(buf, "lines lost"), 1);
+	}
+	free(buf);
+
+	/* buffered: one turn's lines fail together, counted together */
+	base = event_base_new();
+	CHECK_INT(log_buffer_start(base), 0);
+	buf = slurp(path);
+	len = buf != NULL ? strlen(buf) : 0;
+	free(buf);
+	fsize_limit((rlim_t)len);
+	for (i = 0; i < 7; i++)
+		log_info("4QID", "buffered and lost %d", i);
+	log_flush();
+	CHECK_INT(log_lost_lines(), 7);
+	log_info("4QID", "buffered, also lost");
+	log_flush();
+	CHECK_INT(log_lost_lines(), 8);
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	log_info("4QID", "buffered, written");
+	CHECK_INT(log_lost_lines(), 8);	/* until the turn's write */
+	log_flush();
+	CHECK_INT(log_lost_lines(), 0);
+	buf = slurp(path);
+	CHECK(buf != NULL && strstr(buf, "log: 8 lines lost while log_file "
+	    "could not be written (File too large)\n") != NULL &&
+	    count(buf, "buffered and lost") == 0 &&
+	    count(buf, "4QID: buffered, written\n") == 1);
+	if (buf == NULL)
+		return;
+
+	/* still failing at close: the count goes to stderr */
+	fsize_limit((rlim_t)strlen(buf));
+	log_info("5QID", "lost at the end");
+	log_flush();
+	CHECK_INT(log_lost_lines(), 1);
+	log_buffer_stop();
+	event_base_free(base);
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	snprintf(err, sizeof(err), "%s.stderr", path);
+	fflush(stderr);
+	fd = dup(STDERR_FILENO);
+	CHECK(freopen(err, "w", stderr) != NULL);
+	log_close();
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	CHECK_INT(log_lost_lines(), 0);
+	buf2 = slurp(err);
+	CHECK(buf2 != NULL && strstr(buf2, "]: log: 1 line lost while log_file "
+	    "could not be written (File too large)\n") != NULL &&
+	    count(buf2, "\n") == 1);
+	free(buf2);
+	free(buf);
+	unlink(err);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	test_pass();
 	test_lines();
 	test_buffered();
+	test_lost();
 	return check_done("test_log");
 }

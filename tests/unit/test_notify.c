@@ -2,7 +2,8 @@
  * tests/unit/test_notify.c - relay/notify.c: the NOTIFY_SOCKET value to
  * sockaddr mapping (paths, "@" abstract names, what is refused), and the
  * datagrams themselves, received on a real socket bound by the test:
- * READY=1 with the queue STATUS, RELOADING=1 with MONOTONIC_USEC on
+ * READY=1 with the queue STATUS (and the log lines lost while log_file
+ * cannot be written), RELOADING=1 with MONOTONIC_USEC on
  * CLOCK_MONOTONIC, STOPPING=1; and no datagram at all without the variable.
  *
  * Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
@@ -19,12 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+static unsigned long lost;	/* what log_lost_lines() would say */
+
 static void
 count3(void *arg, struct notify_counts *c)
 {
 	c->msgs = 3;
 	c->inflight = 1;
 	c->waiting = *(unsigned *)arg;
+	c->log_lost = lost;
 }
 
 static int
@@ -97,6 +101,20 @@ main(void)
 	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
 	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in "
 	    "progress, 12 transactions waiting for delivery to catch up\n");
+	/* lines lost while log_file cannot be written (relay/log.h) */
+	lost = 1;
+	notify_ready();
+	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in "
+	    "progress, 12 transactions waiting for delivery to catch up, "
+	    "log_file not writable: 1 line lost\n");
+	waiting = 0;
+	lost = 123456;
+	notify_ready();
+	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "READY=1\nSTATUS=3 messages queued, 1 delivery in "
+	    "progress, log_file not writable: 123456 lines lost\n");
+	lost = 0;
 
 	notify_reloading();
 	CHECK(recv_str(fd, buf, sizeof(buf)) > 0);
