@@ -4,10 +4,10 @@
 # single.test (A) and three.test (B; two recipients each, one of them
 # held by id, answered, before the crash) and one message to both (M)
 # stays queued: nothing listens on their MX hosts, the backoff is 10 m.
-# Two rounds, each a kill -9 of the daemon at the N-th
-# message file removed (`delete @single.test`) / journal written (then
-# `hold @single.test`) in msg/, seen by inotify(7) (at most 64 changes
-# are in flight: relay/queue_ctl.c),
+# Two rounds: `delete @single.test`, then `hold @single.test` (at most 64
+# changes in flight: relay/queue_ctl.c), each cut by a kill -9 of the
+# daemon at the N-th message file removed / journal written in msg/, seen
+# by inotify(7), each
 # checked on disk byte for byte against a snapshot taken before the
 # command (tests/e2e/opcrash.py), then restarted on the same spool:
 #  - B's and M's files (delete round) are exactly as before the command;
@@ -31,6 +31,8 @@
 NA=${CRASH_NA:-250}	# A messages per round
 NB=${CRASH_NB:-80}	# B messages (two recipients each)
 KILL_AT=${CRASH_KILL_AT:-100}
+# what opcrash.py after found (counts, below)
+msgs=0 gone=0 orphans=0 present=0 logged=0 inflight=0 held=0
 
 for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
 	a=$(host_addr "$h")
@@ -45,6 +47,7 @@ relay_start "$T/relay.conf"
 q() { "$BIN" -c "$T/relay.conf" queue "$@"; }
 SPOOL=$T/spool
 oc() { python3 "$E2E/opcrash.py" "$@"; }
+nmsg() { [ "$1" -eq 1 ] && echo "1 message" || echo "$1 messages"; }
 
 # wait_deferred N: N "Temporary failure" lines in all, then no recipient
 # pending or in an attempt (the spool stays as it is for the snapshot).
@@ -68,14 +71,26 @@ sys.exit(any(r["state"] != "deferred" for l in open(sys.argv[1]) for r in json.l
 	done
 }
 
+# counts KEY...: the KEY=N lines of opcrash.py after ($T/after.out) as
+# shell variables.
+counts() {
+	local k
+	for k in "$@"; do
+		printf -v "$k" '%s' "$(sed -n "s/^$k=\([0-9]*\)$/\1/p" "$T/after.out")"
+		[ -n "${!k}" ] || fail "opcrash.py after: no $k"
+	done
+}
+
 # crash VERB: `queue VERB @single.test` in the background, SIGKILL of the
 # daemon at the KILL_AT-th message file removed (delete) or journal
 # written (hold) in msg/, seen by inotify(7); OFF is where the log stood
 # before the command.
 crash() {
-	local verb=$1 done kp cp st
-	[ "$1" = hold ] && done=held || done=deleted
-	[ "$1" = hold ] && ev=append || ev=unlink
+	local verb=$1 did=deleted ev=unlink kp cp st
+	if [ "$verb" = hold ]; then
+		did=held
+		ev=append
+	fi
 	OFF=$(stat -c %s "$RELAY_LOG")
 	rm -f "$T/watching"
 	oc killon "$RELAY_PID" "$SPOOL" "$ev" "$KILL_AT" 30 "$T/watching" > "$T/$verb.kill" 2>&1 &
@@ -94,7 +109,7 @@ crash() {
 	wait "$cp"; st=$?
 	untrack "$cp"
 	[ "$st" -ne 0 ] || fail "$verb @single.test succeeded although the daemon was killed"
-	grep -q "^$verb @single.test: [0-9]* messages\? $done" "$T/$verb.crash.out" &&
+	grep -q "^$verb @single.test: [0-9]* messages\? $did" "$T/$verb.crash.out" &&
 	    fail "$verb @single.test was answered before the kill: $(tail -1 "$T/$verb.crash.out")"
 	assert_no_log "queue $verb @single\.test by uid"
 }
@@ -121,7 +136,6 @@ restart() {
 }
 
 # --- the queue: A (round 1), B (two recipients each), M (both domains)
-: > "$T/a1.ids"
 inject_n "$NA" round1 sender@sender.test ra@single.test
 echo "$QIDS" > "$T/a1.ids"
 inject_n "$NB" other sender@sender.test rb1@three.test rb2@three.test
@@ -137,12 +151,14 @@ ok "$NA messages for single.test, $NB for three.test (one held), M for both: all
 oc snap "$SPOOL" "$T/snap1.json" || fail "snapshot"
 { cat "$T/b.ids"; echo "$M"; } > "$T/b1.ids"
 crash delete
-oc after "$SPOOL" "$T/snap1.json" "$T/sent" delete "$T/a1.ids" "$T/b1.ids" "$RELAY_LOG" "$OFF" > "$T/after1.out" ||
-    { cat "$T/after1.out"; fail "the spool after the crash of delete @single.test"; }
-cat "$T/after1.out"
-eval "$(grep -E '^[a-z]+=[0-9]+$' "$T/after1.out")"
-[ "$gone" -gt 0 ] && [ "$present" -gt 0 ] && [ "$inflight" -gt 0 ] ||
-    fail "the kill did not come in the middle of delete (gone $gone, there $present, logged but not done $inflight)"
+oc after "$SPOOL" "$T/snap1.json" "$T/sent" delete "$T/a1.ids" "$T/b1.ids" "$RELAY_LOG" "$OFF" > "$T/after.out" ||
+    { cat "$T/after.out"; fail "the spool after the crash of delete @single.test"; }
+cat "$T/after.out"
+counts msgs gone orphans present logged inflight held
+# inflight (logged, not yet removed) and orphans witness removals under
+# way at the kill; whether the loop wrote its log lines before it is luck
+[ "$gone" -ge "$KILL_AT" ] && [ "$present" -gt 0 ] ||
+    fail "the kill did not come in the middle of delete (gone $gone, there $present)"
 [ "$msgs" -eq $((present + NB + 1)) ] || fail "$msgs messages on disk, want $((present + NB + 1))"
 ok "delete @single.test killed: $gone gone ($orphans journals left), $present intact ($inflight of them logged), B and M untouched"
 restart
@@ -152,7 +168,7 @@ grep -q "\"queue_id\":\"$PB\",[^}]*\"held\":true" "$T/list1.json" || fail "the h
 ok "listed as on disk; B's recipients as before; $PB still held"
 q delete @single.test > "$T/del2.out" 2> "$T/del2.err"; st=$?
 [ "$st" -eq 1 ] || { cat "$T/del2.out" "$T/del2.err"; fail "delete @single.test again: exit $st, want 1 (M kept)"; }
-tail -1 "$T/del2.out" | grep -qx "delete @single.test: $present messages deleted, 1 not deleted (open recipients in other domains too)" ||
+tail -1 "$T/del2.out" | grep -qx "delete @single.test: $(nmsg "$present") deleted, 1 not deleted (open recipients in other domains too)" ||
     fail "delete @single.test again: $(tail -1 "$T/del2.out"), want $present deleted"
 while read -r id; do
 	[ -e "$SPOOL/msg/$id" ] || [ -e "$SPOOL/msg/$id.st" ] && fail "$id still in the spool"
@@ -169,15 +185,14 @@ grep -qx "$E: held" "$T/holde.out" || fail "hold $E: $(cat "$T/holde.out")"
 oc snap "$SPOOL" "$T/snap2.json" || fail "snapshot"
 echo "$M" >> "$T/a2.ids"
 crash hold
-oc after "$SPOOL" "$T/snap2.json" "$T/sent" hold "$T/a2.ids" "$T/b.ids" "$RELAY_LOG" "$OFF" > "$T/after2.out" ||
-    { cat "$T/after2.out"; fail "the spool after the crash of hold @single.test"; }
-cat "$T/after2.out"
-eval "$(grep -E '^[a-z]+=[0-9]+$' "$T/after2.out")"
+oc after "$SPOOL" "$T/snap2.json" "$T/sent" hold "$T/a2.ids" "$T/b.ids" "$RELAY_LOG" "$OFF" > "$T/after.out" ||
+    { cat "$T/after.out"; fail "the spool after the crash of hold @single.test"; }
+cat "$T/after.out"
+counts msgs gone orphans present logged inflight held
 [ "$held" -ge "$KILL_AT" ] && [ "$held" -lt "$NA" ] ||
     fail "the kill did not come in the middle of hold (logged $logged, held $held)"
 [ "$msgs" -eq $((NA + NB + 1)) ] || fail "$msgs messages on disk, want $((NA + NB + 1))"
 ok "hold @single.test killed: $held held on disk (each of the $logged logged), the rest as before"
-orphans=0
 restart
 q list --json > "$T/list2.json" || fail "queue list --json"
 oc listed "$T/list2.json" "$SPOOL" "$T/snap2.json" "$T/b.ids" || fail "queue list after the restart"
@@ -186,13 +201,13 @@ for id in "$PB" "$E"; do
 done
 ok "listed as on disk; B's recipients as before; $PB and $E still held"
 q hold @single.test > "$T/hold2.out" || { cat "$T/hold2.out"; fail "hold @single.test again"; }
-tail -1 "$T/hold2.out" | grep -qx "hold @single.test: $((NA - held)) messages held, $((held + 1)) already held" ||
+tail -1 "$T/hold2.out" | grep -qx "hold @single.test: $(nmsg $((NA - held))) held, $((held + 1)) already held" ||
     fail "hold @single.test again: $(tail -1 "$T/hold2.out"), want $((NA - held)) held, $((held + 1)) already"
 ok "hold @single.test again: the other $((NA - held)) held, $((held + 1)) already"
 
 # --- everything left is delivered, once
 q release @single.test > "$T/rel.out" || { cat "$T/rel.out"; fail "release @single.test"; }
-tail -1 "$T/rel.out" | grep -qx "release @single.test: $((NA + 1)) messages released, 0 not held" ||
+tail -1 "$T/rel.out" | grep -qx "release @single.test: $(nmsg $((NA + 1))) released, 0 not held" ||
     fail "release @single.test: $(tail -1 "$T/rel.out")"
 q release "$PB" > /dev/null || fail "release $PB"
 world_sink single mx.single.test
