@@ -20,12 +20,13 @@ Reads the spool from the outside (spool.py), byte for byte.
         files of queue ids (DOMAIN_A's, the others'). BIDS: both files
         exactly as in SNAP. AIDS, VERB delete: msg/ID either gone or
         exactly as in SNAP and intact against SENTDIR/ID.eml (its journal
-        as in SNAP too); VERB hold: msg/ID exactly as in SNAP, msg/ID.st as
-        in SNAP or SNAP plus one "H 1" record, and every id LOG names
-        "held by the operator" after OFFSET carries it. Nothing in
-        corrupt/. Prints "KEY=VALUE" lines: msgs (msg/ files), gone,
-        orphans (msg/ID.st without msg/ID), present, logged, inflight
-        (logged, not yet done on disk), held (A with the record).
+        as in SNAP too); VERB hold (release): msg/ID exactly as in SNAP,
+        msg/ID.st as in SNAP or SNAP plus one "H 1" ("H 0") record, and
+        every id LOG names "held (released) by the operator" after OFFSET
+        carries it. Nothing in corrupt/. Prints "KEY=VALUE" lines: msgs
+        (msg/ files), gone, orphans (msg/ID.st without msg/ID), present,
+        logged, inflight (logged, not yet removed), changed (A with the
+        new record).
     opcrash.py listed LIST SPOOL SNAP BIDS
         `queue list --json` (LIST) of the restarted daemon against the
         disk: the same ids as msg/ holds, each held exactly when its last
@@ -141,7 +142,7 @@ def cmd_after(sp, snapf, sent, verb, aids, bids, log, offset):
 	with open(log, "rb") as f:
 		f.seek(offset)
 		text = f.read().decode("utf-8", "replace")
-	done = "held" if verb == "hold" else "deleted"
+	done = {"hold": "held", "release": "released", "delete": "deleted"}[verb]
 	logged = set(re.findall(r"([0-9A-Z]{15}): %s by the operator" % done, text))
 	for qid in bids:
 		want = snap[qid]
@@ -152,7 +153,7 @@ def cmd_after(sp, snapf, sent, verb, aids, bids, log, offset):
 			fail("%s (not in the domain): msg/%s.st changed: %r" % (qid, qid, got_st))
 	c = {"msgs": sum(1 for n in names if not n.endswith(".st")), "gone": 0,
 	     "orphans": 0, "present": 0, "logged": len(logged & set(aids)),
-	     "inflight": 0, "held": 0}
+	     "inflight": 0, "changed": 0}
 	for qid in aids:
 		want = snap[qid]
 		got_msg, got_st = read(os.path.join(msgdir, qid)), read(os.path.join(msgdir, qid + ".st"))
@@ -177,13 +178,13 @@ def cmd_after(sp, snapf, sent, verb, aids, bids, log, offset):
 			continue
 		if got_st == before_st:
 			if qid in logged:
-				fail("%s: logged as held, no H 1 record in msg/%s.st: %r" % (qid, qid, got_st))
+				fail("%s: logged as %s, no record in msg/%s.st: %r" % (qid, done, qid, got_st))
 			continue
-		if got_st != (before_st or b"") + hold_record(1):
-			fail("%s: msg/%s.st is not the journal before plus one H 1 record: %r" % (qid, qid, got_st))
-		c["held"] += 1
-		c["inflight"] += qid in logged
-	for k in ("msgs", "gone", "orphans", "present", "logged", "inflight", "held"):
+		if got_st != (before_st or b"") + hold_record(verb == "hold"):
+			fail("%s: msg/%s.st is not the journal before plus one %s record: %r" %
+			     (qid, qid, hold_record(verb == "hold")[:3], got_st))
+		c["changed"] += 1
+	for k in ("msgs", "gone", "orphans", "present", "logged", "inflight", "changed"):
 		print("%s=%d" % (k, c[k]))
 
 

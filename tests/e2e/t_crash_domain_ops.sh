@@ -1,30 +1,30 @@
 #!/bin/bash
 # Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
-# t_crash_domain_ops: crash safety of `queue delete|hold @DOMAIN`. Mail for
-# single.test (A) and three.test (B; two recipients each, one of them
-# held by id, answered, before the crash) and one message to both (M)
-# stays queued: nothing listens on their MX hosts, the backoff is 10 m.
-# Two rounds: `delete @single.test`, then `hold @single.test` (at most 64
-# changes in flight: relay/queue_ctl.c), each cut by a kill -9 of the
-# daemon at the N-th message file removed / journal written in msg/, seen
-# by inotify(7), each
-# checked on disk byte for byte against a snapshot taken before the
-# command (tests/e2e/opcrash.py), then restarted on the same spool:
-#  - B's and M's files (delete round) are exactly as before the command;
+# t_crash_domain_ops: crash safety of `queue delete|hold|release @DOMAIN`.
+# Mail for single.test (A) and three.test (B; two recipients each, one of
+# them held by id, answered, before the crashes) and one message to both
+# (M) stays queued: nothing listens on their MX hosts, the backoff is 10 m.
+# Three rounds, `delete @single.test`, `hold @single.test`, `release
+# @single.test` (at most 64 changes in flight: relay/queue_ctl.c), each
+# cut by a kill -9 of the daemon at the N-th message file removed /
+# journal written in msg/ (inotify(7)), checked on disk byte for byte
+# against a snapshot taken before the command (tests/e2e/opcrash.py), then
+# restarted on the same spool:
+#  - B's files (and M's, delete round) are exactly as before the command;
 #    every A message is either gone (a journal left by the crash between
 #    the two unlinks of a removal is removed at start and logged) or
-#    there exactly as queued; after hold, each A journal is as before or
-#    has exactly one H 1 record more, and every message logged as held
-#    has it; nothing in corrupt/. The crash came in the middle: some
-#    done, some not, no answer given.
+#    there exactly as queued; after hold (release), each A journal is as
+#    before or has exactly one H 1 (H 0) record more, and every message
+#    logged as held (released) has it; nothing in corrupt/. The crash came
+#    in the middle: some done, some not, the command got no answer.
 #  - the recovery line counts the messages on disk; `queue list` shows
 #    the same ids, held exactly where the journal says so, and B's
 #    recipients in the states they had (the hold answered before the
 #    crash holds).
 #  - the command again finishes the rest: its count line adds up with
-#    what the crash left. Released, with the sinks up and a flush, every
-#    B, M and second-round A message is delivered to each recipient
-#    exactly once, intact; no message of the first (deleted) round is.
+#    what the crash left. Then, with the sinks up and a flush, every B, M
+#    and second-round A message is delivered to each recipient exactly
+#    once, intact; no message of the first (deleted) round is.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
@@ -32,7 +32,7 @@ NA=${CRASH_NA:-250}	# A messages per round
 NB=${CRASH_NB:-80}	# B messages (two recipients each)
 KILL_AT=${CRASH_KILL_AT:-100}
 # what opcrash.py after found (counts, below)
-msgs=0 gone=0 orphans=0 present=0 logged=0 inflight=0 held=0
+msgs=0 gone=0 orphans=0 present=0 logged=0 inflight=0 changed=0
 
 for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
 	a=$(host_addr "$h")
@@ -83,14 +83,14 @@ counts() {
 
 # crash VERB: `queue VERB @single.test` in the background, SIGKILL of the
 # daemon at the KILL_AT-th message file removed (delete) or journal
-# written (hold) in msg/, seen by inotify(7); OFF is where the log stood
-# before the command.
+# written (hold, release) in msg/, seen by inotify(7); the command says it
+# got no answer. OFF is where the log stood before the command.
 crash() {
-	local verb=$1 did=deleted ev=unlink kp cp st
-	if [ "$verb" = hold ]; then
-		did=held
-		ev=append
-	fi
+	local verb=$1 did=${1}d ev=append kp cp st
+	case $verb in
+	delete)	ev="unlink" ;;
+	hold)	did=held ;;
+	esac
 	OFF=$(stat -c %s "$RELAY_LOG")
 	rm -f "$T/watching"
 	oc killon "$RELAY_PID" "$SPOOL" "$ev" "$KILL_AT" 30 "$T/watching" > "$T/$verb.kill" 2>&1 &
@@ -108,7 +108,8 @@ crash() {
 	RELAY_PID=""
 	wait "$cp"; st=$?
 	untrack "$cp"
-	[ "$st" -ne 0 ] || fail "$verb @single.test succeeded although the daemon was killed"
+	[ "$st" -eq 1 ] && grep -q "^danerelay: .*/control: no answer from the daemon$" "$T/$verb.crash.out" ||
+	    fail "$verb @single.test, daemon killed: exit $st, $(tail -1 "$T/$verb.crash.out")"
 	grep -q "^$verb @single.test: [0-9]* messages\? $did" "$T/$verb.crash.out" &&
 	    fail "$verb @single.test was answered before the kill: $(tail -1 "$T/$verb.crash.out")"
 	assert_no_log "queue $verb @single\.test by uid"
@@ -154,7 +155,7 @@ crash delete
 oc after "$SPOOL" "$T/snap1.json" "$T/sent" delete "$T/a1.ids" "$T/b1.ids" "$RELAY_LOG" "$OFF" > "$T/after.out" ||
     { cat "$T/after.out"; fail "the spool after the crash of delete @single.test"; }
 cat "$T/after.out"
-counts msgs gone orphans present logged inflight held
+counts msgs gone orphans present logged inflight changed
 # inflight (logged, not yet removed) and orphans witness removals under
 # way at the kill; whether the loop wrote its log lines before it is luck
 [ "$gone" -ge "$KILL_AT" ] && [ "$present" -gt 0 ] ||
@@ -188,11 +189,11 @@ crash hold
 oc after "$SPOOL" "$T/snap2.json" "$T/sent" hold "$T/a2.ids" "$T/b.ids" "$RELAY_LOG" "$OFF" > "$T/after.out" ||
     { cat "$T/after.out"; fail "the spool after the crash of hold @single.test"; }
 cat "$T/after.out"
-counts msgs gone orphans present logged inflight held
-[ "$held" -ge "$KILL_AT" ] && [ "$held" -lt "$NA" ] ||
-    fail "the kill did not come in the middle of hold (logged $logged, held $held)"
+counts msgs gone orphans present logged inflight changed
+[ "$changed" -ge "$KILL_AT" ] && [ "$changed" -lt "$NA" ] ||
+    fail "the kill did not come in the middle of hold (logged $logged, held $changed)"
 [ "$msgs" -eq $((NA + NB + 1)) ] || fail "$msgs messages on disk, want $((NA + NB + 1))"
-ok "hold @single.test killed: $held held on disk (each of the $logged logged), the rest as before"
+ok "hold @single.test killed: $changed held on disk (each of the $logged logged), the rest as before"
 restart
 q list --json > "$T/list2.json" || fail "queue list --json"
 oc listed "$T/list2.json" "$SPOOL" "$T/snap2.json" "$T/b.ids" || fail "queue list after the restart"
@@ -201,14 +202,30 @@ for id in "$PB" "$E"; do
 done
 ok "listed as on disk; B's recipients as before; $PB and $E still held"
 q hold @single.test > "$T/hold2.out" || { cat "$T/hold2.out"; fail "hold @single.test again"; }
-tail -1 "$T/hold2.out" | grep -qx "hold @single.test: $(nmsg $((NA - held))) held, $((held + 1)) already held" ||
-    fail "hold @single.test again: $(tail -1 "$T/hold2.out"), want $((NA - held)) held, $((held + 1)) already"
-ok "hold @single.test again: the other $((NA - held)) held, $((held + 1)) already"
+tail -1 "$T/hold2.out" | grep -qx "hold @single.test: $(nmsg $((NA - changed))) held, $((changed + 1)) already held" ||
+    fail "hold @single.test again: $(tail -1 "$T/hold2.out"), want $((NA - changed)) held, $((changed + 1)) already"
+ok "hold @single.test again: the other $((NA - changed)) held, $((changed + 1)) already"
+
+# --- round 3: release @single.test (every A message held), killed
+oc snap "$SPOOL" "$T/snap3.json" || fail "snapshot"
+crash release
+oc after "$SPOOL" "$T/snap3.json" "$T/sent" release "$T/a2.ids" "$T/b.ids" "$RELAY_LOG" "$OFF" > "$T/after.out" ||
+    { cat "$T/after.out"; fail "the spool after the crash of release @single.test"; }
+cat "$T/after.out"
+counts msgs gone orphans present logged inflight changed
+[ "$changed" -ge "$KILL_AT" ] && [ "$changed" -le "$NA" ] ||
+    fail "the kill did not come in the middle of release (logged $logged, released $changed)"
+[ "$msgs" -eq $((NA + NB + 1)) ] || fail "$msgs messages on disk, want $((NA + NB + 1))"
+ok "release @single.test killed: $changed released on disk (each of the $logged logged), the rest as before"
+restart
+q list --json > "$T/list3.json" || fail "queue list --json"
+oc listed "$T/list3.json" "$SPOOL" "$T/snap3.json" "$T/b.ids" || fail "queue list after the restart"
+q release @single.test > "$T/rel.out" || { cat "$T/rel.out"; fail "release @single.test again"; }
+tail -1 "$T/rel.out" | grep -qx "release @single.test: $(nmsg $((NA + 1 - changed))) released, $changed not held" ||
+    fail "release @single.test again: $(tail -1 "$T/rel.out"), want $((NA + 1 - changed)) released, $changed not held"
+ok "release @single.test again: the other $((NA + 1 - changed)) released"
 
 # --- everything left is delivered, once
-q release @single.test > "$T/rel.out" || { cat "$T/rel.out"; fail "release @single.test"; }
-tail -1 "$T/rel.out" | grep -qx "release @single.test: $(nmsg $((NA + 1))) released, 0 not held" ||
-    fail "release @single.test: $(tail -1 "$T/rel.out")"
 q release "$PB" > /dev/null || fail "release $PB"
 world_sink single mx.single.test
 world_sink three mx1.three.test
