@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 """tests/e2e/opcrash.py - the spool checks of t_crash_domain_ops: a kill -9
-of the daemon while `queue delete|hold @DOMAIN` has changes in flight.
-Reads the spool from the outside (spool.py), byte for byte.
+of the daemon while `queue delete|hold|release @DOMAIN` has changes in
+flight. Reads the spool from the outside (spool.py), byte for byte.
 
     opcrash.py snap SPOOL OUT
         every message's files as they are: OUT (JSON) holds, per queue id,
@@ -38,7 +38,6 @@ Reads the spool from the outside (spool.py), byte for byte.
         + SENTDIR/ID.eml); no id of the file NEVER delivered at all.
 """
 
-import hashlib
 import json
 import os
 import re
