@@ -16,7 +16,8 @@ Which text of the documentation is a log line (the rule):
       that is a log excerpt: a block with a line starting "QUEUEID: ",
       "Q: ", a 15-character queue id and ": ", or "danerelay[PID]: ", or
       a block right after a paragraph that uses the word log (logs,
-      logged...): a whole line;
+      logged, logging) and whose first line is no configuration or
+      command (NOT_BLOCK): a whole line;
     - every backquoted span starting "QUEUEID: ": a whole line;
     - every other backquoted span of 4 words or more (2 of them words of
       letters), outside the sections
@@ -53,6 +54,8 @@ GRAM = 6	# a run of code text this long counts for coverage
 STAR = None	# a wildcard token, on either side
 NUM = 0		# a numeric conversion of the code
 DIGITS = set('0123456789.-+')
+ERR = 1		# strerror(errno), as log_warn() appends it
+ERR_CHARS = set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 /-\'')
 
 PLACEHOLDERS = ('QUEUEID ID N M K L P D A H S R T G W HOST ADDR DOMAIN '
     'PATH REASON SPOOL RCPT FILE NAME TEXT PID VERSION').split()
@@ -62,6 +65,7 @@ SKIP_SECTIONS = ('Installing and running it as a service', 'Configuration',
     'Tests', 'Performance', 'Benchmark', 'Layout', 'Licence', 'The two commands')
 NOT_OUTPUT = re.compile(r'^(?:\./)?(?:danerelay -|danerelay tlsa|make |openssl |'
     r'scripts/|tests/|TESTS=|TSAN_ONLY=|create |domainlist |\{)|^\w+ = ')
+NOT_BLOCK = re.compile(r'\[|\w+ = |[#$] |\./|danerelay ')
 LOG_CALLS = ('log_info', 'log_warn', 'log_warnx', 'log_debug', 'log_limit_warn',
     'log_limit_warnx', 'log_limit_end', 'fatal', 'fatalx', 'syslog')
 CONV = re.compile(r'%(?:%|[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?'
@@ -147,7 +151,11 @@ def doc_tokens(s):
 def best(doc, code, anchored):
     """the most literal characters of doc matched by literal characters of
     code in a string both could be, or -1 if none can be; unanchored:
-    doc may be any part of code's expansion. A numeric conversion holds
+    doc may be any part of code's expansion. A placeholder stands for
+    what a conversion writes, so it takes literal characters of code only
+    where no letter or digit of doc follows ("250 ...", "(see: ...)": the
+    rest is left out). A numeric
+    conversion holds
     only digits (or a placeholder); any other one never holds the 3
     characters of code that follow it (it ends at their first match)."""
     if not anchored:
@@ -157,6 +165,8 @@ def best(doc, code, anchored):
     for j in range(m - 3):
         if code[j] is STAR and all(map(lit, code[j + 1:j + 4])):
             stop[j] = ''.join(code[j + 1:j + 4])
+    at_end = [not any(lit(t) and t.isalnum() for t in doc[i + 1:])
+        for i in range(n)]
     NEG = -1
     # f[i][j]: best for doc[i:], code[j:]
     f = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -172,7 +182,7 @@ def best(doc, code, anchored):
             b = code[j] if j < m else 0
             if a is STAR:
                 v = fi1[j]			# it ends
-                if j < m and fi[j + 1] > v:
+                if j < m and fi[j + 1] > v and (at_end[i] or not lit(b)):
                     v = fi[j + 1]		# it takes code[j]
             elif i < n and j < m and b == a and fi1[j + 1] >= 0:
                 v = fi1[j + 1] + 1
@@ -181,7 +191,8 @@ def best(doc, code, anchored):
                     v = fi[j + 1]		# it ends
                 if i < n and fi1[j] > v and (a is STAR or (b is STAR and
                         ''.join(x for x in doc[i:i + 3] if lit(x)) != stop[j])
-                        or (b is NUM and a in DIGITS)):
+                        or (b is NUM and a in DIGITS) or
+                        (b is ERR and a in ERR_CHARS)):
                     v = fi1[j]			# it takes doc[i]
             fi[j] = v
     return f[0][0]
@@ -236,7 +247,7 @@ def splits(text, segs):
 def literal_count(toks):
     return sum(1 for t in toks if lit(t))
 
-REASON_TAIL = list(': ') + [STAR]
+REASON_TAIL = list(': ') + [ERR]
 REPEAT_TAIL = list(' (repeated ') + [STAR] + list(' times in the last ') + \
     [STAR] + list('s)')
 
@@ -260,18 +271,19 @@ class Code:
                     for piece in CONV.split(text):
                         for i in range(len(piece) - GRAM + 1):
                             self.grams.add(piece[i:i + GRAM])
-                    vs = [toks]
+                    vs = [(toks, 0)]
                     if is_fmt:
-                        vs += [toks + REASON_TAIL, toks + REPEAT_TAIL]
+                        vs += [(toks + tail, literal_count(tail))
+                            for tail in (REASON_TAIL, REPEAT_TAIL)]
                         if not all(map(lit, toks)) and literal_count(toks) < 6 and \
                                 toks not in self.joiners:
                             self.joiners.append(toks)
-                    for v in vs:
+                    for v, extra in vs:
                         key = tuple(v)
                         if key not in seen:
                             seen.add(key)
                             self.by_lead.setdefault(lead(v), []).append(
-                                (v, path, line))
+                                (v, path, line, extra))
 
     def direct(self, text):
         """(path, line) of a format or literal that text matches whole"""
@@ -284,7 +296,7 @@ class Code:
         for key, cands in self.by_lead.items():
             if key[:len(p)] != p[:len(key)]:
                 continue
-            for code, path, line in cands:
+            for code, path, line, extra in cands:
                 if not ends_agree(toks, code):
                     continue
                 # without "...", a placeholder stands for a value, so the
@@ -292,7 +304,7 @@ class Code:
                 if '...' not in text and any(seg not in text
                         for seg in segments(code)):
                     continue
-                if best(toks, code, True) >= need:
+                if best(toks, code, True) - extra >= need:
                     found = (path, line)
                     break
             if found:
@@ -344,7 +356,7 @@ def readme_lines(path, name):
     lines = text.split('\n')
     out = []
     section = ''
-    prev_para = ''
+    prev_para = para = ''
     i = 0
     while i < len(lines):
         ln = lines[i]
@@ -360,16 +372,19 @@ def readme_lines(path, name):
                 if lines[j].strip():
                     block.append((j + 1, lines[j][4:]))
                 j += 1
-            is_log = re.search(r'\blog', prev_para) or any(
+            is_log = (re.search(r'\blog(?:s|ged|ging)?\b', prev_para) and
+                not NOT_BLOCK.match(block[0][1])) or any(
                 PREFIX.match(t).group() for _, t in block)
             if is_log:
                 out += [(n, t, True) for n, t in block]
+            prev_para = ''
             i = j
             continue
         if ln.strip() == '':
-            prev_para = ''
+            if para:
+                prev_para, para = para, ''
         else:
-            prev_para += ' ' + ln
+            para += ' ' + ln
         i += 1
     # backquoted spans, joined where they wrap
     sec_at = [(m.start(), m.group(1)) for m in re.finditer(r'^#+ (.*)$', text, re.M)]
