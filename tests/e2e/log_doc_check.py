@@ -15,9 +15,9 @@ Which text of the documentation is a log line (the rule):
     - every line of an indented code block (4 spaces, after a blank line)
       that is a log excerpt: a block with a line starting "QUEUEID: ",
       "Q: ", a 15-character queue id and ": ", or "danerelay[PID]: ", or
-      a block right after a paragraph that uses the word log (logs,
-      logged, logging) and whose first line is no configuration or
-      command (NOT_BLOCK): a whole line;
+      a block outside SKIP_SECTIONS right after a paragraph that uses
+      the word log, logs, logged, logging, line or lines, whose first
+      line is no configuration or command (NOT_BLOCK): a whole line;
     - every backquoted span starting "QUEUEID: ": a whole line;
     - every other backquoted span of 4 words or more (2 of them words of
       letters), outside the sections
@@ -372,7 +372,8 @@ def readme_lines(path, name):
                 if lines[j].strip():
                     block.append((j + 1, lines[j][4:]))
                 j += 1
-            is_log = (re.search(r'\blog(?:s|ged|ging)?\b', prev_para) and
+            is_log = (re.search(r'\b(?:log|logs|logged|logging|lines?)\b',
+                prev_para) and section not in SKIP_SECTIONS and
                 not NOT_BLOCK.match(block[0][1])) or any(
                 PREFIX.match(t).group() for _, t in block)
             if is_log:
