@@ -29,18 +29,29 @@ Which text of the documentation is a log line (the rule):
   "..." and the placeholders of PLACEHOLDERS (N, ID, HOST, ADDR, DOMAIN...
   as whole words, "Ns" included) stand for any text.
 
-What produces it: the C files under relay/, queue/, resolver/, tls/ and
-conf/. A whole line must match the format string (adjacent literals
-joined, "%" PRIu64 included) of a call to log_info, log_warn, log_warnx,
-log_debug, log_limit_warn, log_limit_warnx, log_limit_end, fatal, fatalx,
-syslog, or a string literal of relay/log.c (the logger's own lines), from
-its first character to its last, every conversion (%s, %u, %zu, %lld...)
-standing for any text; log_warn, log_limit_warn and fatal may add
-": REASON", the log_limit_* calls " (repeated N times in the last Ts)".
-A fragment is split at "; " and each part must occur, unanchored, in
-some string literal of those files. Either way at least min(10, all) of
-the documented literal characters must be matched by literal characters
-of the code (so "%s" alone explains nothing).
+What produces it: the string literals of the C files under relay/,
+queue/, resolver/, tls/ and conf/ (adjacent literals joined, "%" PRIu64
+as "%u"), conversions turned into wildcards: %d, %u, %zu, %lld, %f...
+hold a number (or a placeholder), %s and the others any text, but a %s
+ends at the first match of the 3 characters of code that follow it.
+The format of a call to log_info, log_warn, log_warnx, log_debug,
+log_limit_*, fatal, fatalx or syslog may also carry what the logger
+appends: ": " and a strerror() text (letters, digits, blanks, "/", "-"),
+or " (repeated N times in the last Ts)".
+  - A whole line must match one such pattern from its first character to
+    its last, with at least min(6, all) of its literal characters
+    matched by literal characters of the code other than what the logger
+    appends (so "%s" alone explains nothing). A placeholder stands for
+    what a conversion writes: it takes literal code text only where the
+    doc leaves the rest out ("250 ...", "(not recommended: ...)"). A
+    format that only joins texts ("%s %s", "%s: %s") explains a line
+    when one of its holes holds a text that matches whole and the others
+    hold no letters (a status code such as 4.7.5). Lines built from
+    several texts are checked as far as the format that writes them.
+  - A fragment (text quoted in the middle of a sentence, often a part of
+    a line or a command's output) is checked loosely: at least
+    FRAGMENT_MIN of its literal characters (blanks and placeholders left
+    out) must lie in a run of GRAM characters found in the code's text.
 
 Prints one line per documented line that no code produces, with the file
 and line of the doc; "checked N log lines" at the end; exit 1 if any is
@@ -82,8 +93,8 @@ def c_unescape(s):
     return re.sub(r'\\(.)', lambda m: ESC.get(m.group(1), m.group(1)), s)
 
 def c_strings(src):
-    """(line, text, index of the call it is the format of or None) of every
-    group of adjacent string literals ("a" PRIu64 "b" is one group)."""
+    """(line, text, is it the format of a log call) of every group of
+    adjacent string literals ("a" PRIu64 "b" is one group)"""
     toks = []
     line, at = 1, 0
     for m in C_TOKEN.finditer(src):
@@ -95,9 +106,8 @@ def c_strings(src):
         toks.append((t, line))
     out = []
     i = 0
-    call = None	# (depth at its open paren, is the first string still to come)
     depth = 0
-    calls = []
+    calls = []	# [depth inside the call's parens, format still to come]
     while i < len(toks):
         t, line = toks[i]
         if t == '(':
@@ -128,7 +138,8 @@ def c_strings(src):
     return out
 
 def fmt_tokens(s):
-    """a printf format as tokens: characters, STAR for each conversion"""
+    """a printf format as tokens: characters, NUM or STAR for each
+    conversion"""
     toks = []
     pos = 0
     for m in CONV.finditer(s):
@@ -148,18 +159,15 @@ def doc_tokens(s):
     return toks + list(s[pos:])
 
 # ---- matching two patterns whose wildcards may each stand for anything ---
-def best(doc, code, anchored):
+def best(doc, code):
     """the most literal characters of doc matched by literal characters of
-    code in a string both could be, or -1 if none can be; unanchored:
-    doc may be any part of code's expansion. A placeholder stands for
-    what a conversion writes, so it takes literal characters of code only
-    where no letter or digit of doc follows ("250 ...", "(see: ...)": the
-    rest is left out). A numeric
-    conversion holds
-    only digits (or a placeholder); any other one never holds the 3
-    characters of code that follow it (it ends at their first match)."""
-    if not anchored:
-        doc = [STAR] + doc + [STAR]
+    code in a string both could be, or -1 if none can be. A placeholder
+    stands for what a conversion writes, so it takes literal characters of
+    code only where no letter or digit of doc follows ("250 ...", "(see:
+    ...)": the rest is left out). A numeric conversion holds only digits
+    (or a placeholder), a strerror() one no punctuation; any other one
+    never holds the 3 characters of code that follow it (it ends at their
+    first match)."""
     n, m = len(doc), len(code)
     stop = [None] * m
     for j in range(m - 3):
@@ -174,12 +182,12 @@ def best(doc, code, anchored):
     for i in range(n, -1, -1):
         fi = f[i]
         fi1 = f[i + 1] if i < n else None
-        a = doc[i] if i < n else 0
+        a = doc[i] if i < n else ''
         for j in range(m, -1, -1):
             if i == n and j == m:
                 continue
             v = NEG
-            b = code[j] if j < m else 0
+            b = code[j] if j < m else ''
             if a is STAR:
                 v = fi1[j]			# it ends
                 if j < m and fi[j + 1] > v and (at_end[i] or not lit(b)):
@@ -248,8 +256,8 @@ def literal_count(toks):
     return sum(1 for t in toks if lit(t))
 
 REASON_TAIL = list(': ') + [ERR]
-REPEAT_TAIL = list(' (repeated ') + [STAR] + list(' times in the last ') + \
-    [STAR] + list('s)')
+REPEAT_TAIL = list(' (repeated ') + [NUM] + list(' times in the last ') + \
+    [NUM] + list('s)')
 
 class Code:
     def __init__(self, top):
@@ -304,7 +312,7 @@ class Code:
                 if '...' not in text and any(seg not in text
                         for seg in segments(code)):
                     continue
-                if best(toks, code, True) - extra >= need:
+                if best(toks, code) - extra >= need:
                     found = (path, line)
                     break
             if found:

@@ -5,7 +5,8 @@
 # for what counts as a quoted log line and how it is matched against the
 # format strings of relay/, queue/, resolver/, tls/ and conf/). Control: a
 # copy of each with one made-up line, and one line whose wording drifted,
-# must fail with exactly those lines named.
+# and a made-up text quoted in a README sentence, must fail with exactly
+# those named.
 . "$(dirname "$0")/lib.sh"
 
 python3 "$top/tests/e2e/log_doc_check.py" "$top" > "$T/check.out" 2>&1; st=$?
@@ -17,23 +18,26 @@ ok "README.md and man/danerelay.8: $n quoted log lines are written by the code"
 
 # control: one made-up line in the decision trace of each, and a real one
 # with one word changed (README: "retry" became "attempt"; man page:
-# "not durable" became "not stored")
+# "not durable" became "not stored"); in the README also a made-up text
+# quoted in a sentence (a fragment)
 made_up='Frobnicated the DANE widget for <bob@secure.test> (retry 0)'
 sed -e "/^    1K0XYZQX585B5S8: Deleting mail file/i\\    1K0XYZQX585B5S8: $made_up" \
     -e 's/^\(    1K0XYZQX585B5S8: Successful delivery to <bob@secure.test>\) (retry 0)/\1 (attempt 0)/' \
+    -e 's/logged `ASCII envelope and headers$/logged `zebra quokka wombat platypus/' \
+    -e 's/^  sent without SMTPUTF8`/  grazing the meadow`/' \
     "$top/README.md" > "$T/README.md"
 sed -e "/^Q: Deleting mail file/i\\Q: $made_up" \
     -e 's/^Q: recipient journal records not durable, kept/Q: recipient journal records not stored, kept/' \
     "$top/man/danerelay.8" > "$T/danerelay.8"
-[ "$(diff "$top/README.md" "$T/README.md" | grep -c '^>')" -eq 2 ] ||
-	fail "control: the README copy does not differ in 2 lines"
+[ "$(diff "$top/README.md" "$T/README.md" | grep -c '^>')" -eq 4 ] ||
+	fail "control: the README copy does not differ in 4 lines"
 [ "$(diff "$top/man/danerelay.8" "$T/danerelay.8" | grep -c '^>')" -eq 2 ] ||
 	fail "control: the man page copy does not differ in 2 lines"
 python3 "$top/tests/e2e/log_doc_check.py" "$top" "$T/README.md" "$T/danerelay.8" \
     > "$T/bad.out" 2>&1; st=$?
 cat "$T/bad.out"
 [ "$st" -eq 1 ] || fail "control: copies with made-up log lines passed"
-[ "$(grep -c '^FAIL: ' "$T/bad.out")" -eq 4 ] || fail "control: not exactly the 4 changed lines failed"
+[ "$(grep -c '^FAIL: ' "$T/bad.out")" -eq 5 ] || fail "control: not exactly the 5 changed texts failed"
 l=$(grep -n "^    1K0XYZQX585B5S8: $made_up" "$T/README.md" | cut -d: -f1)
 grep -q "^FAIL: $T/README.md:$l: no format or string of the code writes this line: 1K0XYZQX585B5S8: $made_up\$" "$T/bad.out" ||
 	fail "control: the made-up README line is not named with its line"
@@ -44,5 +48,7 @@ grep -q "^FAIL: $T/danerelay.8:$l: no format or string of the code writes this l
 	fail "control: the made-up man page line is not named with its line"
 grep -q "^FAIL: $T/danerelay.8:[0-9]*: .*Q: recipient journal records not stored, kept in memory, will write them again: Input/output error" "$T/bad.out" ||
 	fail "control: the drifted man page line (joined from two lines) is not named"
-ok "control: copies with a made-up and a drifted log line each fail, naming the 4 lines"
+grep -q "^FAIL: $T/README.md:[0-9]*: only [0-9]*% of it is text of the code: zebra quokka wombat platypus grazing the meadow\$" "$T/bad.out" ||
+	fail "control: the made-up fragment is not named"
+ok "control: copies with made-up and drifted log lines and a made-up fragment fail, naming each"
 exit 0
