@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
-"""log_doc_check.py TOP [README [MANPAGE]] - every log line the
-documentation quotes is one the code can write.
+"""log_doc_check.py TOP [DOC...] - every log line the documentation
+quotes is one the code can write. DOC: README.md, man/danerelay.8 and
+man/danerelay.conf.5 of TOP by default; a DOC ending in .md is read as
+README.md, any other as a manual page.
 
 Which text of the documentation is a log line (the rule):
-  man/danerelay.8
+  man/danerelay.8, man/danerelay.conf.5
     - every line of a .Bd -literal block in the LOGGING section (a line
       starting with blanks continues the one before), except the format
       line "TIMESTAMP danerelay[PID]: QUEUEID: TEXT": a whole line;
     - every .Ql argument of 4 words or more (2 of them words of letters)
-      outside SYNOPSIS and EXAMPLES: text the daemon or its commands
+      and no further macro, outside SYNOPSIS and EXAMPLES: text the daemon or its commands
       print, checked as a fragment.
   README.md
     - every line of an indented code block (4 spaces, after a blank line)
@@ -25,7 +27,7 @@ Which text of the documentation is a log line (the rule):
       a command, a key = value line or JSON (NOT_OUTPUT): text the daemon
       or its commands print, checked as a fragment.
   A line's prefix "TIMESTAMP", "danerelay[PID]:" and queue id ("QUEUEID:",
-  "Q:", a 15-character id) is the logger's and is dropped. In the rest,
+  "ID:", "Q:", a 15-character id) is the logger's and is dropped. In the rest,
   "..." and the placeholders of PLACEHOLDERS (N, ID, HOST, ADDR, DOMAIN...
   as whole words, "Ns" included) stand for any text.
 
@@ -76,13 +78,14 @@ SKIP_SECTIONS = ('Installing and running it as a service', 'Configuration',
     'Tests', 'Performance', 'Benchmark', 'Layout', 'Licence', 'The two commands')
 NOT_OUTPUT = re.compile(r'^(?:\./)?(?:danerelay -|danerelay tlsa|make |openssl |'
     r'scripts/|tests/|TESTS=|TSAN_ONLY=|create |domainlist |\{)|^\w+ = ')
+MDOC = re.compile(r'\b(?:Ns|Ql|Ar|Pq|Cm|Ic|Li|Xr|Dv|Fl|Op|Oo|Oc|Sx)\b')
 NOT_BLOCK = re.compile(r'\[|\w+ = |[#$] |\./|danerelay ')
 LOG_CALLS = ('log_info', 'log_warn', 'log_warnx', 'log_debug', 'log_limit_warn',
     'log_limit_warnx', 'log_limit_end', 'fatal', 'fatalx', 'syslog')
 CONV = re.compile(r'%(?:%|[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?'
     r'(?:hh|h|ll|l|j|z|t|L)?[diouxXeEfFgGcsp])')
 PREFIX = re.compile(r'^(?:TIMESTAMP )?(?:danerelay\[PID\]: )?'
-    r'(?:(?:QUEUEID|Q|[0-9A-Z]{15}): )?')
+    r'(?:(?:QUEUEID|ID|Q|[0-9A-Z]{15}): )?')
 
 # ---- the code: string literals and log formats ---------------------------
 C_TOKEN = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|'
@@ -358,7 +361,7 @@ def is_text(span):
     w = span.split()
     return len(w) >= 4 and sum(1 for x in w if re.match(r'[A-Za-z]{2,}', x)) >= 2
 
-def readme_lines(path, name):
+def readme_lines(path):
     """(doc line number, text, whole line?) of README's log text"""
     text = open(path, encoding='utf-8').read()
     lines = text.split('\n')
@@ -436,19 +439,19 @@ def man_lines(path):
         m = re.match(r'\.(?:Pq )?Ql (.*?)(?: [,.;:)] ?[,.;:)]?)?$', ln)
         if m and section not in ('SYNOPSIS', 'EXAMPLES'):
             span = m.group(1).replace('\\&', '')
-            if is_text(span):
+            if is_text(span) and not MDOC.search(span):
                 out.append((n, span, False))
     return out
 
 def main():
     top = sys.argv[1]
-    readme = sys.argv[2] if len(sys.argv) > 2 else os.path.join(top, 'README.md')
-    man = sys.argv[3] if len(sys.argv) > 3 else os.path.join(top, 'man/danerelay.8')
+    docs = sys.argv[2:] or [os.path.join(top, d) for d in
+        ('README.md', 'man/danerelay.8', 'man/danerelay.conf.5')]
     code = Code(top)
     bad = 0
     checked = 0
-    for path, items in ((readme, readme_lines(readme, 'README.md')),
-            (man, man_lines(man))):
+    for path in docs:
+        items = readme_lines(path) if path.endswith('.md') else man_lines(path)
         name = os.path.relpath(path, top) if path.startswith(top) else path
         for n, text, whole in items:
             checked += 1

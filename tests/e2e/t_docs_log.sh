@@ -1,6 +1,6 @@
 #!/bin/bash
 # Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
-# t_docs_log: the log lines README.md and man/danerelay.8 quote are lines
+# t_docs_log: the log lines README.md and man/*.[58] quote are lines
 # the code writes (tests/e2e/log_doc_check.py, whose header gives the rule
 # for what counts as a quoted log line and how it is matched against the
 # format strings of relay/, queue/, resolver/, tls/ and conf/). Control: a
@@ -14,7 +14,7 @@ cat "$T/check.out"
 [ "$st" -eq 0 ] || fail "the documentation quotes log lines the code does not write"
 n=$(sed -n 's/^checked \([0-9]*\) log lines$/\1/p' "$T/check.out")
 [ "${n:-0}" -ge 90 ] || fail "only ${n:-0} log lines checked: the parser lost some"
-ok "README.md and man/danerelay.8: $n quoted log lines are written by the code"
+ok "README.md and the manual pages: $n quoted log lines are written by the code"
 
 # control: one made-up line in the decision trace of each, and a real one
 # with one word changed (README: "retry" became "attempt"; man page:
