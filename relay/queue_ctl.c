@@ -769,11 +769,17 @@ qop_synced(void *arg, int error)
 	struct qop_item *it = arg;
 	struct qop *op = it->op;
 
+	/* logged once on disk: after a crash, the log never names a change
+	 * that did not survive it */
 	if (error != 0) {
 		snprintf(it->result, sizeof(it->result), "%s, but not made "
 		    "durable: %s", qop_verb_name[op->verb], strerror(error));
 		it->outcome = QI_FAILED;
-	}
+		log_warnx(it->id, "%s by the operator (uid %u) not made durable: "
+		    "%s", qop_verb_name[op->verb], op->uid, strerror(error));
+	} else
+		log_info(it->id, "%s by the operator (uid %u)",
+		    qop_done_name[op->verb], op->uid);
 	op->inflight--;
 	qop_pump(op);
 }
@@ -851,7 +857,6 @@ qop_start(struct qop *op, struct qop_item *it)
 	}
 	it->outcome = QI_DONE;
 	op->inflight++;
-	log_info(it->id, "%s by the operator (uid %u)", done, op->uid);
 }
 
 /*
