@@ -31,3 +31,61 @@ reject() {
 	fi
 	ok "$1: lacks /$2/"
 }
+
+# nsd_serve DIR ZONE FILE ADDR...: a private NSD of its own serving ZONE
+# from DIR/FILE on port 53 of each ADDR (IPv4 or IPv6; check --ns only
+# asks port 53), in the foreground, tracked, logging to DIR/nsd.log; waits
+# (10 s at most) until it says it started. NSD_PID is its pid. With
+# NSD_SETSID=1 it leads its own process group (setsid execs nsd in place:
+# the pid is nsd's), so that a signal to the group also reaches the server
+# processes NSD forks.
+nsd_serve() {
+	local dir=$1 zone=$2 file=$3 a v4=no v6=no i=0
+	shift 3
+	{
+		echo "server:"
+		for a in "$@"; do
+			printf '\tip-address: %s\n' "$a"
+			case $a in *:*) v6=yes ;; *) v4=yes ;; esac
+		done
+		cat <<NSD
+	port: 53
+	do-ip4: $v4
+	do-ip6: $v6
+	server-count: 1
+	username: ""
+	chroot: ""
+	zonesdir: "$dir"
+	database: ""
+	zonelistfile: "$dir/zonelist"
+	xfrdfile: "$dir/xfrd"
+	xfrdir: "$dir"
+	pidfile: ""
+	logfile: "$dir/nsd.log"
+	verbosity: 1
+	zonefiles-write: 0
+	reuseport: no
+remote-control:
+	control-enable: no
+zone:
+	name: "$zone."
+	zonefile: "$file"
+NSD
+	} > "$dir/nsd.conf"
+	: > "$dir/nsd.log"
+	if [ "${NSD_SETSID:-0}" = 1 ]; then
+		setsid nsd -d -c "$dir/nsd.conf" < /dev/null >> "$dir/nsd.log" 2>&1 &
+	else
+		nsd -d -c "$dir/nsd.conf" < /dev/null >> "$dir/nsd.log" 2>&1 &
+	fi
+	NSD_PID=$!
+	track "$NSD_PID"
+	until grep -q 'nsd started' "$dir/nsd.log"; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ] || ! kill -0 "$NSD_PID" 2>/dev/null; then
+			cat "$dir/nsd.log"
+			fail "nsd for $zone did not start on $*"
+		fi
+		sleep 0.1
+	done
+}

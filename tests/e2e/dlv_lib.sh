@@ -165,3 +165,21 @@ dsn_id() {
 dsn_files() {
 	grep -l '^mail from: <>' "$T/$1.msgs"/*.msg 2> /dev/null
 }
+
+# relay_start_queueing: a relay ($T/relay.conf) whose mail to single.test
+# and three.test stays queued, for the queue tool's scenarios: nothing may
+# listen on those domains' MX hosts (checked: a connection must be
+# refused), and a deferred recipient waits 10 minutes at least.
+relay_start_queueing() {
+	local h a
+	for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
+		a=$(host_addr "$h")
+		python3 -c "import socket,sys; socket.create_connection((sys.argv[1], 25), 2)" "$a" 2> /dev/null &&
+		    fail "something listens on $a:25 ($h): the test needs it refused"
+	done
+	dlv_conf "$T/relay.conf" <<'CONF'
+min_backoff = 10m
+max_backoff = 1h
+CONF
+	relay_start "$T/relay.conf"
+}

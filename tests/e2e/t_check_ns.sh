@@ -47,43 +47,8 @@ cp "$WORLD_DIR/zones/nsdiff.test.signed" "$T/ns2/new.signed"
 
 NS2_PID=""
 ns2_start() {	# FILE: serve nsdiff.test from $T/ns2/FILE on ns2's address
-	local i=0
-	cat > "$T/ns2/nsd.conf" <<NSD
-server:
-	ip-address: $NS2_IP
-	port: 53
-	do-ip6: no
-	server-count: 1
-	username: ""
-	chroot: ""
-	zonesdir: "$T/ns2"
-	database: ""
-	zonelistfile: "$T/ns2/zonelist"
-	xfrdfile: "$T/ns2/xfrd"
-	xfrdir: "$T/ns2"
-	pidfile: ""
-	logfile: "$T/ns2/nsd.log"
-	verbosity: 1
-	zonefiles-write: 0
-	reuseport: no
-remote-control:
-	control-enable: no
-zone:
-	name: "nsdiff.test."
-	zonefile: "$1"
-NSD
-	: > "$T/ns2/nsd.log"
-	nsd -d -c "$T/ns2/nsd.conf" < /dev/null >> "$T/ns2/nsd.log" 2>&1 &
-	NS2_PID=$!
-	track "$NS2_PID"
-	until grep -q 'nsd started' "$T/ns2/nsd.log"; do
-		i=$((i + 1))
-		if [ "$i" -gt 100 ] || ! kill -0 "$NS2_PID" 2>/dev/null; then
-			cat "$T/ns2/nsd.log"
-			fail "nsd for ns2 did not start on $NS2_IP"
-		fi
-		sleep 0.1
-	done
+	nsd_serve "$T/ns2" nsdiff.test "$1" "$NS2_IP"
+	NS2_PID=$NSD_PID
 	ok "ns2 serves $1 on $NS2_IP"
 }
 

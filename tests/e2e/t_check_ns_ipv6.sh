@@ -78,46 +78,10 @@ cp "$WORLD_DIR/zones/nsv6.test.signed" "$T/ns6/new.signed"
 
 NS6_PID=""
 ns6_start() {	# FILE: serve nsv6.test from $T/ns6/FILE on [::1]:53
-	local i=0
-	cat > "$T/ns6/nsd.conf" <<NSD
-server:
-	ip-address: ::1
-	port: 53
-	do-ip4: no
-	do-ip6: yes
-	server-count: 1
-	username: ""
-	chroot: ""
-	zonesdir: "$T/ns6"
-	database: ""
-	zonelistfile: "$T/ns6/zonelist"
-	xfrdfile: "$T/ns6/xfrd"
-	xfrdir: "$T/ns6"
-	pidfile: ""
-	logfile: "$T/ns6/nsd.log"
-	verbosity: 1
-	zonefiles-write: 0
-	reuseport: no
-remote-control:
-	control-enable: no
-zone:
-	name: "nsv6.test."
-	zonefile: "$1"
-NSD
-	: > "$T/ns6/nsd.log"
-	# its own process group (setsid execs nsd in place: the pid is nsd's),
-	# so that step 3 stops the server processes NSD forks as well
-	setsid nsd -d -c "$T/ns6/nsd.conf" < /dev/null >> "$T/ns6/nsd.log" 2>&1 &
-	NS6_PID=$!
-	track "$NS6_PID"
-	until grep -q 'nsd started' "$T/ns6/nsd.log"; do
-		i=$((i + 1))
-		if [ "$i" -gt 100 ] || ! kill -0 "$NS6_PID" 2>/dev/null; then
-			cat "$T/ns6/nsd.log"
-			fail "nsd for ns6 did not start on [::1]:53"
-		fi
-		sleep 0.1
-	done
+	# its own process group, so that step 3 stops the server processes
+	# NSD forks as well
+	NSD_SETSID=1 nsd_serve "$T/ns6" nsv6.test "$1" ::1
+	NS6_PID=$NSD_PID
 	[ "$(ps -o pgid= -p "$NS6_PID" | tr -d ' ')" = "$NS6_PID" ] ||
 	    fail "nsd $NS6_PID does not lead its own process group"
 	ok "ns6 serves $1 on [::1]:53 (pid $NS6_PID)"

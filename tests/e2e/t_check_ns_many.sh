@@ -22,47 +22,8 @@ MX_IP=$(addr_of mx.nsmany.test)
 
 mkdir -p "$T/ns"
 cp "$WORLD_DIR/zones/nsmany.test.signed" "$T/ns/nsmany.signed"
-{
-	echo "server:"
-	for a in $NS_ADDRS; do
-		printf '\tip-address: %s\n' "$a"
-	done
-	cat <<NSD
-	port: 53
-	do-ip6: no
-	server-count: 1
-	username: ""
-	chroot: ""
-	zonesdir: "$T/ns"
-	database: ""
-	zonelistfile: "$T/ns/zonelist"
-	xfrdfile: "$T/ns/xfrd"
-	xfrdir: "$T/ns"
-	pidfile: ""
-	logfile: "$T/ns/nsd.log"
-	verbosity: 1
-	zonefiles-write: 0
-	reuseport: no
-remote-control:
-	control-enable: no
-zone:
-	name: "nsmany.test."
-	zonefile: "nsmany.signed"
-NSD
-} > "$T/ns/nsd.conf"
-: > "$T/ns/nsd.log"
-nsd -d -c "$T/ns/nsd.conf" < /dev/null >> "$T/ns/nsd.log" 2>&1 &
-NS_PID=$!
-track "$NS_PID"
-i=0
-until grep -q 'nsd started' "$T/ns/nsd.log"; do
-	i=$((i + 1))
-	if [ "$i" -gt 100 ] || ! kill -0 "$NS_PID" 2>/dev/null; then
-		cat "$T/ns/nsd.log"
-		fail "nsd did not start on the 16 addresses of ns.nsmany.test"
-	fi
-	sleep 0.1
-done
+# shellcheck disable=SC2086
+nsd_serve "$T/ns" nsmany.test nsmany.signed $NS_ADDRS
 ok "nsd serves nsmany.test on 16 addresses"
 
 mx_sink mx mx.nsmany.test mx.nsmany.test

@@ -34,16 +34,7 @@ KILL_AT=${CRASH_KILL_AT:-100}
 # what opcrash.py after found (counts, below)
 msgs=0 gone=0 orphans=0 present=0 logged=0 inflight=0 changed=0
 
-for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
-	a=$(host_addr "$h")
-	python3 -c "import socket,sys; socket.create_connection((sys.argv[1], 25), 2)" "$a" 2> /dev/null &&
-	    fail "something listens on $a:25 ($h): the test needs it refused"
-done
-dlv_conf "$T/relay.conf" <<'CONF'
-min_backoff = 10m
-max_backoff = 1h
-CONF
-relay_start "$T/relay.conf"
+relay_start_queueing
 q() { "$BIN" -c "$T/relay.conf" queue "$@"; }
 SPOOL=$T/spool
 oc() { python3 "$E2E/opcrash.py" "$@"; }

@@ -22,16 +22,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
-for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
-	a=$(host_addr "$h")
-	python3 -c "import socket,sys; socket.create_connection((sys.argv[1], 25), 2)" "$a" 2> /dev/null &&
-	    fail "something listens on $a:25 ($h): the test needs it refused"
-done
-dlv_conf "$T/relay.conf" <<'CONF'
-min_backoff = 10m
-max_backoff = 1h
-CONF
-relay_start "$T/relay.conf"
+relay_start_queueing
 q() { "$BIN" -c "$T/relay.conf" queue "$@"; }
 
 inject sender@sender.test ra@single.test; A=$QID

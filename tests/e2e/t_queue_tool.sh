@@ -18,16 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
-for h in mx.single.test mx1.three.test mx2.three.test mx3.three.test; do
-	a=$(host_addr "$h")
-	python3 -c "import socket,sys; socket.create_connection((sys.argv[1], 25), 2)" "$a" 2> /dev/null &&
-	    fail "something listens on $a:25 ($h): the test needs it refused"
-done
-dlv_conf "$T/relay.conf" <<'CONF'
-min_backoff = 10m
-max_backoff = 1h
-CONF
-relay_start "$T/relay.conf"
+relay_start_queueing
 [ -S "$T/spool/control" ] || fail "no control socket $T/spool/control"
 [ "$(stat -c %a "$T/spool/control")" = 660 ] || fail "control socket mode $(stat -c %a "$T/spool/control"), want 660"
 ok "SPOOL/control is a socket, mode 0660"
