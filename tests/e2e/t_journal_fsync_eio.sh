@@ -2,7 +2,7 @@
 # Copyright (c) 2026 The danerelay authors. ISC licence: see LICENSE.
 # t_journal_fsync_eio: write(2) succeeds but fdatasync(2) fails, for real.
 # The spool is an ext2 file system (4 KiB blocks) on a loop device whose
-# backing file lives on a tmpfs. The blocks of two journals are punched
+# backing file lives on a tmpfs. The blocks of three journals are punched
 # out of the backing file and the tmpfs is filled: the spool's page cache
 # still takes writes, but writing back a new block or a punched one finds
 # no space, so fdatasync returns ENOSPC/EIO and Linux marks the pages clean
@@ -13,9 +13,15 @@
 #   fails, and the record is written AGAIN (not just synced again) with
 #   backoff until a sync works; `queue hold` likewise writes its record
 #   again;
+# - `queue hold @DOMAIN` over two more messages of that domain whose syncs
+#   fail (relay/queue_ctl.c, qop_synced): a line `ID: hold, but not made
+#   durable: REASON` per message, the log line `ID: hold by the operator
+#   (uid N) not made durable: REASON` per message, the count line `hold
+#   @DOMAIN: 0 messages held, 1 already held, 2 failed`, exit status 1;
 # - after the space returns, a clean stop, unmounting and mounting the file
 #   system again (nothing from the page cache survives that), the journal
-#   on disk holds the second deferral and the hold (queue list, offline).
+#   on disk holds the second deferral and the hold (queue list, offline);
+#   no message is lost and no journal holds a bad record.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/dlv_lib.sh"
 
@@ -45,21 +51,25 @@ inject sender@sender.test temp1@single.test
 A=$QID
 inject sender@sender.test temp2@single.test
 B=$QID
-for m in $A $B; do
-	wait_log "$m: Temporary failure for <temp[12]@single\.test> \(retry 1\)" 30 || fail "$m not deferred"
+inject sender@sender.test temp3@single.test
+C=$QID
+for m in $A $B $C; do
+	wait_log "$m: Temporary failure for <temp[123]@single\.test> \(retry 1\)" 30 || fail "$m not deferred"
 done
 i=0
 until grep -q '^R 0 deferred 1 ' "$SPOOL/msg/$A.st" 2>/dev/null; do
 	i=$((i + 1)); [ "$i" -gt 100 ] && fail "no journal record for $A"; sleep 0.1
 done
-i=0
-until grep -q '^R 0 deferred 1 ' "$SPOOL/msg/$B.st" 2>/dev/null; do
-	i=$((i + 1)); [ "$i" -gt 100 ] && fail "no journal record for $B"; sleep 0.1
+for m in $B $C; do
+	i=0
+	until grep -q '^R 0 deferred 1 ' "$SPOOL/msg/$m.st" 2>/dev/null; do
+		i=$((i + 1)); [ "$i" -gt 100 ] && fail "no journal record for $m"; sleep 0.1
+	done
 done
 # every block the spool has so far goes to the backing file; the blocks of
-# both journals are punched out of it, then the tmpfs is filled
+# the three journals are punched out of it, then the tmpfs is filled
 sync -f "$SPOOL"
-for m in $A $B; do
+for m in $A $B $C; do
 	blk=$(debugfs -R "blocks /spool/msg/$m.st" "$T/fs/img" 2>/dev/null | tr -d ' ')
 	case $blk in ''|*[!0-9]*) fail "no single block for msg/$m.st: '$blk'" ;; esac
 	fallocate -p -o $((blk * 4096)) -l 4096 "$T/fs/img" || fail "cannot punch block $blk"
@@ -103,6 +113,22 @@ n=$(grep -c '^R 0 deferred 2 ' "$SPOOL/msg/$A.st")
 nb=$(grep -c '^H 1 ' "$SPOOL/msg/$B.st")
 [ "$nb" -ge 2 ] || fail "the hold record of $B was written $nb time(s), want it written again"
 ok "while syncs fail: $A's record written $n times, $B's hold $nb times in 5s"
+# B is held (in memory) already; A and C get their hold records written
+# and the syncs fail
+rc=0
+q hold @single.test > "$T/hold-dom.out" 2>&1 || rc=$?
+cat "$T/hold-dom.out"
+[ "$rc" -eq 1 ] || fail "queue hold @single.test exited $rc with its syncs failing, want 1"
+for m in $A $C; do
+	grep -Eq "^$m: hold, but not made durable: (No space left on device|Input/output error)\$" "$T/hold-dom.out" ||
+	    fail "queue hold @single.test: no 'not made durable' line for $m"
+	assert_log "$m: hold by the operator \(uid [0-9]+\) not made durable: (No space left on device|Input/output error)"
+done
+grep -q "^$B: held already\$" "$T/hold-dom.out" || fail "queue hold @single.test: $B not 'held already'"
+grep -q "^hold @single\.test: 0 messages held, 1 already held, 2 failed\$" "$T/hold-dom.out" ||
+    fail "queue hold @single.test: count line"
+assert_log "queue hold @single\.test by uid [0-9]+: 0 messages held, 1 already held, 2 failed"
+ok "queue hold @single.test with failing syncs: 2 not made durable, exit 1"
 n=$(grep -c "recipient journal records not durable" "$RELAY_LOG")
 [ "$n" -le 2 ] || fail "$n lines for the failed syncs in 5s, want one a minute"
 
@@ -118,7 +144,11 @@ cat "$T/off.txt"
 grep -Eq "^ +deferred +<temp1@single\.test> +attempts 2" "$T/off.txt" ||
     fail "after a remount the journal lacks $A's second deferral: the record written before the failed sync was lost"
 grep -q "^$B! .*(held)" "$T/off.txt" || fail "after a remount $B is not held"
-grep -q "^$B.*" "$T/off.txt" || fail "$B missing"
-ok "on disk after a remount: $A deferred twice, $B held"
+for m in $A $B $C; do
+	grep -q "^$m" "$T/off.txt" || fail "after a remount $m is missing"
+done
+grep -Eq "bad journal record|cannot read the recipient journal" "$T/off.txt" &&
+    fail "after a remount a journal is damaged"
+ok "on disk after a remount: $A deferred twice, $B held, $C queued, no bad record"
 umount "$T/mnt"
 exit 0
