@@ -89,3 +89,31 @@ NSD
 		sleep 0.1
 	done
 }
+
+# spki311 CERT: the "3 1 1" digest of CERT (the usual openssl pipeline).
+spki311() {
+	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
+	    openssl dgst -sha256 -r | cut -d' ' -f1
+}
+
+# zone_versions ZONE DIR: the world's ZONE (tests/world/zones.d) publishes
+# a current and a next TLSA record for mx.ZONE (certificates mx.ZONE.crt
+# and mx.ZONE.next.crt): checks both are there, sets CUR and NEXT (their
+# digests) and ZONE_FILE (the unsigned zone), and writes DIR/new.signed
+# (the world's signed zone) and DIR/old.signed (the same keys, without the
+# next record), for a second name server to serve either.
+zone_versions() {
+	local zone=$1 dir=$2 keys=$WORLD_DIR/keys/$1
+	NEXT=$(spki311 "$CERTS/mx.$zone.next.crt")
+	CUR=$(spki311 "$CERTS/mx.$zone.crt")
+	ZONE_FILE=$WORLD_DIR/zones/$zone.zone
+	grep -qi "$NEXT" "$ZONE_FILE" || fail "the world's $zone has no next record $NEXT"
+	grep -qi "$CUR" "$ZONE_FILE" || fail "the world's $zone has no current record $CUR"
+	mkdir -p "$dir"
+	grep -vi "$NEXT" "$ZONE_FILE" > "$dir/old.zone"
+	grep -qi "$NEXT" "$dir/old.zone" && fail "next record still in the old zone"
+	ldns-signzone -o "$zone." -f "$dir/old.signed" "$dir/old.zone" \
+	    "$keys/$(cat "$keys/zsk")" "$keys/$(cat "$keys/ksk")" ||
+	    fail "ldns-signzone failed"
+	cp "$WORLD_DIR/zones/$zone.signed" "$dir/new.signed"
+}

@@ -19,31 +19,13 @@ command -v nsd > /dev/null || fail "nsd is not installed (scripts/install-deps)"
 command -v ldns-signzone > /dev/null || fail "ldns-signzone is not installed"
 base_conf "$T/relay.conf" < /dev/null
 
-spki311() {	# CERT: the 3 1 1 digest (the usual openssl pipeline)
-	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
-	    openssl dgst -sha256 -r | cut -d' ' -f1
-}
-
 NS2_IP=$(addr_of ns2.nsdiff.test)
 # the world's own name server (mkworld records it; the caller may not export it)
 WORLD_NS=$(sed -n 's/^WORLD_NS=//p' "$WORLD_DIR/env")
 [ -n "$WORLD_NS" ] || fail "no WORLD_NS in $WORLD_DIR/env"
 MX_IP=$(addr_of mx.nsdiff.test)
-NEXT=$(spki311 "$CERTS/mx.nsdiff.test.next.crt")
-CUR=$(spki311 "$CERTS/mx.nsdiff.test.crt")
-ZONE=$WORLD_DIR/zones/nsdiff.test.zone
-KEYS=$WORLD_DIR/keys/nsdiff.test
-grep -qi "$NEXT" "$ZONE" || fail "the world's nsdiff.test has no next record $NEXT"
-grep -qi "$CUR" "$ZONE" || fail "the world's nsdiff.test has no current record $CUR"
-
-# the older zone: same keys, no next record
-mkdir -p "$T/ns2"
-grep -vi "$NEXT" "$ZONE" > "$T/ns2/old.zone"
-grep -qi "$NEXT" "$T/ns2/old.zone" && fail "next record still in the old zone"
-ldns-signzone -o nsdiff.test. -f "$T/ns2/old.signed" "$T/ns2/old.zone" \
-    "$KEYS/$(cat "$KEYS/zsk")" "$KEYS/$(cat "$KEYS/ksk")" ||
-    fail "ldns-signzone failed"
-cp "$WORLD_DIR/zones/nsdiff.test.signed" "$T/ns2/new.signed"
+# the current zone and an older one (same keys, no next record)
+zone_versions nsdiff.test "$T/ns2"
 
 NS2_PID=""
 ns2_start() {	# FILE: serve nsdiff.test from $T/ns2/FILE on ns2's address
